@@ -1,0 +1,125 @@
+//! The command line: clap definitions and dispatch. Errors become messages with a hint here,
+//! and nowhere else.
+
+mod crd;
+mod plan;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::profile::{LoadedProfile, ProfileError};
+use crate::spec::{LoadError, LoadedSpec};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nexus-dev",
+    version,
+    about = "Local-first development environment for NexusAICapability services on Kubernetes and AWS",
+    long_about = "nexus-dev gives you, on your machine, the NexusAICapability that runs on EKS: a \
+                  Kubernetes cluster, a local image registry and an AWS emulator, provisioned \
+                  exactly as the production operator does it.\n\n\
+                  Start with `nexus-dev validate -f SPEC` and `nexus-dev plan -f SPEC --profile local`.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// More log output (-v: debug, -vv: everything). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the NexusAICapability CustomResourceDefinition as YAML (for `kubectl apply -f -`).
+    Crd,
+    /// Check capability specs (and a profile) without touching anything.
+    Validate(validate::ValidateArgs),
+    /// Show every AWS and Kubernetes resource a capability needs for a profile.
+    Plan(plan::PlanArgs),
+    /// Print shell completions: `nexus-dev completions bash > /etc/bash_completion.d/nexus-dev`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `-f` inputs shared by every command that reads specs.
+#[derive(Debug, Args, Clone)]
+pub struct SpecArgs {
+    /// Capability spec: a YAML file, a directory of them, or `-` for stdin. Repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `--profile`, shared by commands that target somewhere.
+#[derive(Debug, Args, Clone)]
+pub struct ProfileArgs {
+    /// Profile name (profiles/NAME.yaml in this project, or a built-in: local, local-moto,
+    /// eks-staging, eks-prod) or the path of a profile file.
+    #[arg(short = 'p', long, value_name = "NAME|PATH", env = "NEXUS_DEV_PROFILE", default_value = "local")]
+    pub profile: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Human-readable.
+    #[default]
+    Table,
+    Json,
+    Yaml,
+}
+
+/// Runs the program; the exit code says whether it worked (0), failed (1) or was misused (2).
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init(cli.verbose, cli.quiet);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Crd => crd::run(),
+        Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "nexus-dev", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Reads and validates the specs of `-f`, printing problems the way users read them.
+pub(crate) fn load_specs(args: &SpecArgs) -> Result<Vec<LoadedSpec>, LoadError> {
+    let sources = crate::spec::read_sources(&args.files)?;
+    crate::spec::load_specs(&sources)
+}
+
+pub(crate) fn load_profile(args: &ProfileArgs) -> Result<LoadedProfile, ProfileError> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let p = crate::profile::resolve(&args.profile, &cwd)?;
+    tracing::debug!(profile = %p.profile.name, origin = %p.origin, "profile loaded");
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

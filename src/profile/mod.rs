@@ -1,0 +1,456 @@
+//! Profiles: where a spec goes (DESIGN.md §5). A profile names the cluster, the AWS endpoint
+//! and account, the registry, the ingress class and the IRSA issuer; the spec never changes
+//! between profiles.
+
+use std::collections::BTreeMap;
+use std::path::{Path as FsPath, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diag::{Diagnostic, Diagnostics, Source};
+use crate::schema_check;
+use crate::yaml::{Document, Path, parse_documents};
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Profile {
+    /// Name of the profile, as given to `--profile`.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// A production profile: promotion to it asks for confirmation.
+    #[serde(default)]
+    pub production: bool,
+    pub cluster: Cluster,
+    pub aws: Aws,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<Registry>,
+    #[serde(default)]
+    pub ingress: IngressProfile,
+    #[serde(default)]
+    pub irsa: Irsa,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cluster {
+    /// `kind` (a local KinD cluster nexus-dev manages), `existing` (a kubeconfig context of
+    /// yours) or `eks`.
+    pub provider: ClusterProvider,
+    /// Cluster name (KinD or EKS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// KinD cluster config, relative to the profile file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// Kubeconfig file; defaults to $KUBECONFIG or ~/.kube/config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<String>,
+    /// Kubeconfig context; required for `existing`, defaults to `kind-{name}` for KinD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterProvider {
+    Kind,
+    Existing,
+    Eks,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Aws {
+    /// The AWS emulator to run, if any: `localstack` or `moto`. Absent for real AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<Emulator>,
+    /// Endpoint for AWS calls from this machine; absent for real AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Endpoint for AWS calls from pods (on the cluster network); defaults to `endpoint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_endpoint: Option<String>,
+    /// AWS account ID, twelve digits.
+    pub account: String,
+    /// Named AWS CLI profile for credentials on real AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_profile: Option<String>,
+    /// Name of the environment variable holding the LocalStack auth token (never the token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token_env: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Emulator {
+    Localstack,
+    Moto,
+}
+
+impl Emulator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Localstack => "localstack",
+            Self::Moto => "moto",
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Registry {
+    /// Registry host images are pushed to, such as `localhost:5001` or an ECR host.
+    pub host: String,
+    /// Replace the registry part of the spec's images with `host` (the same repository and
+    /// tag), so that what was built and pushed here is what runs.
+    #[serde(default)]
+    pub rewrite_images: bool,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngressProfile {
+    /// Ingress class: `nginx` locally, `alb` on EKS.
+    #[serde(default = "default_class")]
+    pub class: String,
+    /// Domain for ingress hosts (`{cap}-{env}.{domain}`) when the spec names no host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Serve HTTPS (with the spec's or this profile's certificate).
+    #[serde(default)]
+    pub tls: bool,
+    /// Default ACM certificate when the spec names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_arn: Option<String>,
+    /// Extra annotations for every ingress.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Default for IngressProfile {
+    fn default() -> Self {
+        Self { class: default_class(), domain: None, tls: false, certificate_arn: None, annotations: BTreeMap::new() }
+    }
+}
+
+fn default_class() -> String {
+    "nginx".into()
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Irsa {
+    /// The cluster's service-account issuer URL. Absent: discovered from the EKS cluster (or the
+    /// local cluster) at apply time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Register the issuer as an IAM OIDC provider (locally yes; on EKS the platform team
+    /// usually has).
+    #[serde(default)]
+    pub register_oidc_provider: bool,
+}
+
+impl Profile {
+    /// Endpoint pods use for AWS, if the profile targets an emulator.
+    pub fn pod_endpoint(&self) -> Option<&str> {
+        self.aws.pod_endpoint.as_deref().or(self.aws.endpoint.as_deref())
+    }
+
+    pub fn is_emulated(&self) -> bool {
+        self.aws.emulator.is_some() || self.aws.endpoint.is_some()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error(
+        "profile `{name}` not found: looked for {looked}\n  hint: available profiles: {available}; or pass a file path to --profile"
+    )]
+    NotFound { name: String, looked: String, available: String },
+    #[error(transparent)]
+    Read(#[from] crate::spec::LoadError),
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// A loaded profile and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedProfile {
+    pub profile: Profile,
+    /// The file, or `built-in:NAME` for the shipped profiles compiled into the binary.
+    pub origin: String,
+    /// Directory relative paths in the profile are resolved against.
+    pub base_dir: Option<PathBuf>,
+}
+
+/// Profiles shipped in `profiles/`, compiled in so they work outside a project too.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("local", include_str!("../../profiles/local.yaml")),
+    ("local-moto", include_str!("../../profiles/local-moto.yaml")),
+    ("eks-staging", include_str!("../../profiles/eks-staging.yaml")),
+    ("eks-prod", include_str!("../../profiles/eks-prod.yaml")),
+];
+
+/// Resolves `--profile`: a path (contains `/` or ends in `.yaml`/`.yml`) is read as a file; a
+/// name is looked up as `profiles/NAME.yaml` in the current directory and its parents, then
+/// among the built-in profiles.
+pub fn resolve(arg: &str, start: &FsPath) -> Result<LoadedProfile, ProfileError> {
+    let looks_like_path = arg.contains('/') || arg.ends_with(".yaml") || arg.ends_with(".yml");
+    if looks_like_path {
+        let path = PathBuf::from(arg);
+        let source = crate::spec::load_file(&path)?;
+        let profile = parse(&source)?;
+        return Ok(LoadedProfile { profile, origin: source.name, base_dir: path.parent().map(FsPath::to_path_buf) });
+    }
+    let mut looked = Vec::new();
+    for dir in start.ancestors() {
+        for ext in ["yaml", "yml"] {
+            let candidate = dir.join("profiles").join(format!("{arg}.{ext}"));
+            if candidate.is_file() {
+                let source = crate::spec::load_file(&candidate)?;
+                let profile = parse(&source)?;
+                return Ok(LoadedProfile {
+                    profile,
+                    origin: source.name,
+                    base_dir: candidate.parent().map(FsPath::to_path_buf),
+                });
+            }
+        }
+        looked.push(dir.join("profiles").join(format!("{arg}.yaml")).display().to_string());
+        if dir.join(".git").exists() || dir.join("nexus-dev.yaml").exists() {
+            break;
+        }
+    }
+    if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == arg) {
+        let source = Source::new(format!("built-in:{name}"), *text);
+        let profile = parse(&source)?;
+        return Ok(LoadedProfile { profile, origin: source.name, base_dir: None });
+    }
+    let mut available: Vec<String> = BUILT_IN.iter().map(|(n, _)| n.to_string()).collect();
+    if let Some(dir) = start.ancestors().map(|d| d.join("profiles")).find(|d| d.is_dir())
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        for e in entries.flatten() {
+            let p = e.path();
+            if matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
+                && let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+            {
+                available.push(stem.to_owned());
+            }
+        }
+    }
+    available.sort();
+    available.dedup();
+    let suggestion = crate::diag::did_you_mean(arg, available.iter().map(String::as_str))
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default();
+    Err(ProfileError::NotFound {
+        name: format!("{arg}{suggestion}"),
+        looked: looked.into_iter().take(3).collect::<Vec<_>>().join(", "),
+        available: available.join(", "),
+    })
+}
+
+/// Parses and validates one profile document.
+pub fn parse(source: &Source) -> Result<Profile, ProfileError> {
+    let docs = parse_documents(source).map_err(|d| ProfileError::Invalid(d.into()))?;
+    let [doc] = docs.as_slice() else {
+        let d = Diagnostic::new(
+            source,
+            crate::diag::Pos { line: 1, col: 1 },
+            "",
+            format!("a profile file holds exactly one document, found {}", docs.len()),
+        )
+        .with_hint("put each profile in its own file: profiles/NAME.yaml");
+        return Err(ProfileError::Invalid(d.into()));
+    };
+    let mut out = Vec::new();
+    let schema = schema_check::schema_for::<Profile>();
+    schema_check::check(doc, &doc.root, &Path::root(), &schema, &mut out);
+    if !out.is_empty() {
+        return Err(ProfileError::Invalid(Diagnostics(out)));
+    }
+    let mut json = doc.root.to_json();
+    strip_nulls(&mut json);
+    let profile: Profile = serde_path_to_error::deserialize(json).map_err(|e| {
+        ProfileError::Invalid(doc.diag(&Path::parse(&e.path().to_string()), e.inner().to_string()).into())
+    })?;
+    validate(doc, &profile, &mut out);
+    if out.is_empty() { Ok(profile) } else { Err(ProfileError::Invalid(Diagnostics(out))) }
+}
+
+fn strip_nulls(v: &mut serde_json::Value) {
+    if let serde_json::Value::Object(m) = v {
+        m.retain(|_, v| !v.is_null());
+        m.values_mut().for_each(strip_nulls);
+    }
+}
+
+fn validate(doc: &Document, p: &Profile, out: &mut Vec<Diagnostic>) {
+    use crate::spec::validate::{dns_label, dns_subdomain};
+    if let Err(why) = dns_label(&p.name) {
+        out.push(
+            doc.diag(&Path::parse("name"), format!("invalid profile name `{}`: {why}", p.name))
+                .with_hint("use a short lowercase name such as local or eks-prod"),
+        );
+    }
+    if p.aws.account.len() != 12 || !p.aws.account.chars().all(|c| c.is_ascii_digit()) {
+        out.push(
+            doc.diag(&Path::parse("aws.account"), format!("invalid AWS account `{}`", p.aws.account)).with_hint(
+                "use the twelve-digit account ID, quoted: \"123456789012\" (LocalStack uses \"000000000000\")",
+            ),
+        );
+    }
+    for (field, value) in
+        [("aws.endpoint", &p.aws.endpoint), ("aws.podEndpoint", &p.aws.pod_endpoint), ("irsa.issuer", &p.irsa.issuer)]
+    {
+        if let Some(v) = value {
+            match url::Url::parse(v) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => out.push(
+                    doc.diag(&Path::parse(field), format!("invalid URL `{v}`"))
+                        .with_hint("use an absolute http(s) URL such as http://localhost:4566"),
+                ),
+            }
+        }
+    }
+    if p.aws.emulator.is_some() && p.aws.endpoint.is_none() {
+        out.push(
+            doc.diag_at_key(&Path::parse("aws"), "an emulator needs `endpoint`")
+                .with_hint("add `endpoint: http://localhost:4566` (LocalStack) or the moto server's address"),
+        );
+    }
+    if let Some(env) = &p.aws.auth_token_env
+        && (env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        out.push(
+            doc.diag(&Path::parse("aws.authTokenEnv"), format!("`{env}` is not an environment variable name"))
+                .with_hint(
+                    "name the variable that holds the token, such as LOCALSTACK_AUTH_TOKEN; never the token itself",
+                ),
+        );
+    }
+    let c = &p.cluster;
+    let cluster = Path::parse("cluster");
+    match c.provider {
+        ClusterProvider::Kind | ClusterProvider::Eks if c.name.is_none() => {
+            out.push(
+                doc.diag_at_key(&cluster, "this cluster provider needs `name`")
+                    .with_hint("add `name: nexus-dev` (the KinD or EKS cluster name)"),
+            );
+        }
+        ClusterProvider::Existing if c.context.is_none() => {
+            out.push(
+                doc.diag_at_key(&cluster, "`provider: existing` needs `context`").with_hint(
+                    "add `context:` naming a context of your kubeconfig (see `kubectl config get-contexts`)",
+                ),
+            );
+        }
+        _ => {}
+    }
+    if let Some(name) = &c.name
+        && let Err(why) = dns_label(name)
+    {
+        out.push(doc.diag(&cluster.key("name"), format!("invalid cluster name `{name}`: {why}")));
+    }
+    if c.config.is_some() && c.provider != ClusterProvider::Kind {
+        out.push(
+            doc.diag(&cluster.key("config"), "`config` applies to KinD clusters only")
+                .with_hint("remove it, or use `provider: kind`"),
+        );
+    }
+    if let Some(r) = &p.registry {
+        let host = r.host.split_once(':').map_or(r.host.as_str(), |(h, port)| {
+            if port.parse::<u16>().is_err() {
+                out.push(
+                    doc.diag(&Path::parse("registry.host"), format!("invalid port in `{}`", r.host))
+                        .with_hint("use HOST or HOST:PORT, such as localhost:5001"),
+                );
+            }
+            h
+        });
+        if host != "localhost" && dns_subdomain(host).is_err() && host.parse::<std::net::IpAddr>().is_err() {
+            out.push(
+                doc.diag(&Path::parse("registry.host"), format!("invalid registry host `{}`", r.host))
+                    .with_hint("use HOST or HOST:PORT, without scheme or path"),
+            );
+        }
+    }
+    if let Some(d) = &p.ingress.domain
+        && let Err(why) = dns_subdomain(d)
+    {
+        out.push(doc.diag(&Path::parse("ingress.domain"), format!("invalid domain `{d}`: {why}")));
+    }
+    if let Err(why) = dns_subdomain(&p.ingress.class) {
+        out.push(
+            doc.diag(&Path::parse("ingress.class"), format!("invalid ingress class `{}`: {why}", p.ingress.class))
+                .with_hint("use nginx locally or alb on EKS"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Profile, ProfileError> {
+        parse(&Source::new("p.yaml", text))
+    }
+
+    #[test]
+    fn shipped_profiles_are_valid() {
+        for (name, text) in BUILT_IN {
+            let p = parse(&Source::new(*name, *text)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(p.name, *name);
+        }
+    }
+
+    #[test]
+    fn errors_name_field_and_line() {
+        let err =
+            parse_str("name: x\ncluster: {provider: kind, name: a}\naws:\n  account: 12345\n").unwrap_err().to_string();
+        assert!(err.contains("p.yaml:4:12: aws.account: expected a string"), "{err}");
+        let err = parse_str("name: x\ncluster: {provider: knd, name: a}\naws: {account: \"000000000000\"}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p.yaml:2:21: cluster.provider: invalid value `knd`"), "{err}");
+        assert!(err.contains("did you mean `kind`"), "{err}");
+        let err = parse_str(
+            "name: x\ncluster: {provider: existing}\naws: {account: \"000000000000\", endpoint: \"localhost:4566\"}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("needs `context`"), "{err}");
+        assert!(err.contains("aws.endpoint: invalid URL"), "{err}");
+        let err = parse_str(
+            "name: x\ncluster: {provider: kind, name: a}\naws: {account: \"000000000000\"}\nregistri: {host: x}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("p.yaml:4:1: registri: unknown field `registri`"), "{err}");
+        assert!(err.contains("did you mean `registry`"), "{err}");
+    }
+
+    #[test]
+    fn names_resolve_to_project_files_then_built_ins() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("profiles")).unwrap();
+        std::fs::write(
+            dir.path().join("profiles/mine.yaml"),
+            "name: mine\ncluster: {provider: existing, context: ctx}\naws: {account: \"111111111111\", endpoint: \"http://127.0.0.1:5000\"}\n",
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        let nested = dir.path().join("a/b");
+        std::fs::create_dir_all(&nested).unwrap();
+        let p = resolve("mine", &nested).unwrap();
+        assert_eq!(p.profile.cluster.context.as_deref(), Some("ctx"));
+        let p = resolve("local-moto", &nested).unwrap();
+        assert_eq!(p.origin, "built-in:local-moto");
+        let err = resolve("loacl", &nested).unwrap_err().to_string();
+        assert!(err.contains("did you mean `local`"), "{err}");
+        assert!(err.contains("mine"), "{err}");
+    }
+}
