@@ -1,12 +1,24 @@
 //! nexus-dev: a local-first development environment for Kubernetes services that depend on
 //! AWS. Data flows one way: spec + profile → plan → apply → status (DESIGN.md §2).
 
+pub mod aws;
 pub mod cli;
 pub mod diag;
+pub mod k8s;
 pub mod logging;
 pub mod names;
 pub mod plan;
 pub mod profile;
 pub mod schema_check;
 pub mod spec;
+pub mod testing;
 pub mod yaml;
+
+/// Selects the TLS crypto provider once per process. The AWS SDK, kube and reqwest all use
+/// rustls; with a single explicit provider none of them has to guess.
+pub fn init_tls() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+}

@@ -79,6 +79,7 @@ pub enum Format {
 /// Runs the program; the exit code says whether it worked (0), failed (1) or was misused (2).
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::init_tls();
     crate::logging::init(cli.verbose, cli.quiet);
     match run(cli).await {
         Ok(code) => code,
