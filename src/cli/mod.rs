@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch. Errors become messages with a hint here,
 //! and nowhere else.
 
+mod apply;
 mod crd;
 mod plan;
 mod validate;
@@ -43,6 +44,12 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Show every AWS and Kubernetes resource a capability needs for a profile.
     Plan(plan::PlanArgs),
+    /// Create or converge a capability's resources (now: the AWS part) and report each one.
+    Apply(apply::ApplyArgs),
+    /// Show what `apply` would change, without changing anything.
+    Diff(apply::DiffArgs),
+    /// Delete a capability's resources, honouring its deletionPolicy (Retain deletes nothing).
+    Delete(apply::DeleteArgs),
     /// Print shell completions: `nexus-dev completions bash > /etc/bash_completion.d/nexus-dev`.
     Completions {
         #[arg(value_enum)]
@@ -95,6 +102,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Crd => crd::run(),
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Apply(args) => apply::run_apply(args).await,
+        Command::Diff(args) => apply::run_diff(args).await,
+        Command::Delete(args) => apply::run_delete(args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "nexus-dev", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -3,6 +3,9 @@
 //! names and namespaces, and cleanup. A missing service fails the test, naming what is
 //! missing and how to start it; nothing passes by skipping (DESIGN.md §8).
 
+pub mod fixtures;
+pub mod proxy;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 

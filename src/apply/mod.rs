@@ -1,0 +1,296 @@
+//! The executor: converges the AWS part of a plan. Independent resources run in parallel (up to
+//! a bound), each after the resources it depends on; retryable failures are retried with
+//! backoff and jitter; every resource gets an outcome, and the mutating calls are counted.
+
+mod dispatch;
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde::Serialize;
+
+use crate::aws::{Action, AwsError, Ctx, Done};
+use crate::plan::{Kind, Plan, Resource};
+use crate::spec::DeletionPolicy;
+
+/// Called as each resource finishes (for progress output).
+pub type Progress = std::sync::Arc<dyn Fn(&ResourceReport) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Options {
+    /// Resources converged at once.
+    pub concurrency: usize,
+    /// Attempts per resource for retryable errors (throttling, 5xx, unreachable, timeouts).
+    pub max_attempts: u32,
+    /// First retry delay; doubled each time, with ±50 % jitter.
+    pub backoff: Duration,
+    pub progress: Option<Progress>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { concurrency: 16, max_attempts: 3, backoff: Duration::from_millis(250), progress: None }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("concurrency", &self.concurrency)
+            .field("max_attempts", &self.max_attempts)
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of one resource (`apply -o json`: `kind`, `name`, `outcome` are a contract).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceReport {
+    pub kind: Kind,
+    pub name: String,
+    /// created, updated, unchanged, deleted, absent, retained or failed.
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The AWS error code of a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    pub attempts: u32,
+    pub duration_ms: u64,
+}
+
+impl ResourceReport {
+    pub fn failed(&self) -> bool {
+        self.outcome == "failed"
+    }
+}
+
+/// The whole run (`apply -o json`: `resources` and `mutatingCalls` are a contract).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub resources: Vec<ResourceReport>,
+    pub mutating_calls: u64,
+    pub read_calls: u64,
+    pub duration_ms: u64,
+}
+
+impl Report {
+    pub fn failures(&self) -> impl Iterator<Item = &ResourceReport> {
+        self.resources.iter().filter(|r| r.failed())
+    }
+
+    pub fn ok(&self) -> bool {
+        self.failures().next().is_none()
+    }
+
+    pub fn count(&self, outcome: &str) -> usize {
+        self.resources.iter().filter(|r| r.outcome == outcome).count()
+    }
+}
+
+/// Outputs of finished resources (ARNs, IDs), by resource id.
+pub type Outputs = HashMap<String, Vec<(&'static str, String)>>;
+
+/// Converges every AWS resource of `plan`.
+pub async fn apply(plan: &Plan, ctx: &Ctx, opts: &Options) -> Report {
+    let resources: Vec<&Resource> = plan.resources.iter().filter(|r| r.kind.is_aws()).collect();
+    let ids: HashSet<String> = resources.iter().map(|r| r.id()).collect();
+    // Only dependencies inside the AWS part order the AWS part.
+    let deps: Vec<Vec<String>> =
+        resources.iter().map(|r| r.depends_on.iter().filter(|d| ids.contains(*d)).cloned().collect()).collect();
+    run(ctx, opts, &resources, &deps, Op::Ensure).await
+}
+
+/// Deletes the AWS resources of `plan`, dependents first. With `Retain`, nothing is deleted and
+/// every resource is reported as retained.
+pub async fn delete(plan: &Plan, ctx: &Ctx, opts: &Options, policy: DeletionPolicy) -> Report {
+    let start = Instant::now();
+    let resources: Vec<&Resource> = plan.resources.iter().filter(|r| r.kind.is_aws()).collect();
+    if policy == DeletionPolicy::Retain {
+        let resources = resources
+            .iter()
+            .map(|r| ResourceReport {
+                kind: r.kind,
+                name: r.name.clone(),
+                outcome: Action::Retained.as_str().into(),
+                changes: vec!["deletionPolicy is Retain".into()],
+                error: None,
+                error_code: None,
+                attempts: 0,
+                duration_ms: 0,
+            })
+            .collect();
+        return Report { resources, mutating_calls: 0, read_calls: 0, duration_ms: start.elapsed().as_millis() as u64 };
+    }
+    // Reverse edges: a resource goes once everything depending on it is gone.
+    let deps: Vec<Vec<String>> = resources
+        .iter()
+        .map(|r| {
+            let id = r.id();
+            resources.iter().filter(|o| o.depends_on.contains(&id)).map(|o| o.id()).collect()
+        })
+        .collect();
+    run(ctx, opts, &resources, &deps, Op::Delete).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Ensure,
+    Delete,
+}
+
+async fn run(ctx: &Ctx, opts: &Options, resources: &[&Resource], deps: &[Vec<String>], op: Op) -> Report {
+    let start = Instant::now();
+    let (writes0, reads0) = (ctx.clients.counter.mutating(), ctx.clients.counter.reads());
+    let mut outputs: Outputs = HashMap::new();
+    let mut reports: Vec<Option<ResourceReport>> = vec![None; resources.len()];
+    let mut finished: HashMap<String, bool> = HashMap::new(); // id → succeeded
+    let mut started = vec![false; resources.len()];
+    let mut running = FuturesUnordered::new();
+    // Once the endpoint proved unreachable, nothing more is attempted: one clear error beats
+    // fifty identical ones, each after its own retries.
+    let mut unreachable: Option<String> = None;
+    loop {
+        // Start what is ready, up to the bound.
+        for i in 0..resources.len() {
+            if started[i] || running.len() >= opts.concurrency.max(1) {
+                continue;
+            }
+            if let Some(why) = &unreachable {
+                started[i] = true;
+                let rep = report(
+                    resources[i],
+                    Err((format!("not attempted: {why}"), "Unreachable".into())),
+                    0,
+                    Duration::ZERO,
+                );
+                finished.insert(resources[i].id(), false);
+                reports[i] = Some(rep);
+                continue;
+            }
+            if !deps[i].iter().all(|d| finished.contains_key(d)) {
+                continue;
+            }
+            started[i] = true;
+            let r = resources[i];
+            if let Some(failed) = deps[i].iter().find(|d| finished.get(*d) == Some(&false)) {
+                let verb = if op == Op::Ensure { "depends on" } else { "is needed by" };
+                let rep = report(
+                    r,
+                    Err((format!("skipped: {verb} {failed}, which failed"), "DependencyFailed".into())),
+                    0,
+                    Duration::ZERO,
+                );
+                if let Some(p) = &opts.progress {
+                    p(&rep);
+                }
+                reports[i] = Some(rep);
+                finished.insert(r.id(), false);
+                continue;
+            }
+            let outs = outputs.clone();
+            running.push(async move {
+                let t = Instant::now();
+                let (result, attempts) = with_retries(opts, || dispatch::run(ctx, r, &outs, op)).await;
+                (i, result, attempts, t.elapsed())
+            });
+        }
+        let Some((i, result, attempts, elapsed)) = running.next().await else {
+            // Nothing runs and nothing can start: everything is done (cycles cannot occur; the
+            // plan orders dependencies first).
+            break;
+        };
+        let r = resources[i];
+        finished.insert(r.id(), result.is_ok());
+        if let Ok(done) = &result {
+            outputs.insert(r.id(), done.outputs.clone());
+        }
+        if let Err(e @ AwsError::Unreachable { .. }) = &result {
+            unreachable.get_or_insert_with(|| format!("the AWS endpoint is unreachable ({e})"));
+        }
+        let result = result.map_err(|e| (e.to_string(), e.code().to_owned()));
+        let rep = report(r, result, attempts, elapsed);
+        if let Some(p) = &opts.progress {
+            p(&rep);
+        }
+        reports[i] = Some(rep);
+    }
+    let resources = reports
+        .into_iter()
+        .zip(resources)
+        .map(|(rep, r)| {
+            rep.unwrap_or_else(|| report(r, Err(("not started".into(), "NotStarted".into())), 0, Duration::ZERO))
+        })
+        .collect();
+    Report {
+        resources,
+        mutating_calls: ctx.clients.counter.mutating() - writes0,
+        read_calls: ctx.clients.counter.reads() - reads0,
+        duration_ms: start.elapsed().as_millis() as u64,
+    }
+}
+
+fn report(r: &Resource, result: Result<Done, (String, String)>, attempts: u32, elapsed: Duration) -> ResourceReport {
+    let (outcome, changes, error, error_code) = match result {
+        Ok(done) => (done.action.as_str().to_owned(), done.changes, None, None),
+        Err((msg, code)) => ("failed".to_owned(), Vec::new(), Some(msg), Some(code)),
+    };
+    ResourceReport {
+        kind: r.kind,
+        name: r.name.clone(),
+        outcome,
+        changes,
+        error,
+        error_code,
+        attempts,
+        duration_ms: elapsed.as_millis() as u64,
+    }
+}
+
+/// Runs `f` until it succeeds, fails for good, or `max_attempts` is reached. Every ensure and
+/// delete is idempotent, so running one again is safe.
+async fn with_retries<F, Fut>(opts: &Options, mut f: F) -> (Result<Done, AwsError>, u32)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Done, AwsError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match f().await {
+            Err(e) if e.is_retryable() && attempt < opts.max_attempts => {
+                let delay = jitter(opts.backoff * 2u32.pow(attempt - 1));
+                tracing::debug!(error = %e, attempt, ?delay, "retrying");
+                tokio::time::sleep(delay).await;
+            }
+            other => return (other, attempt),
+        }
+    }
+}
+
+/// `d` ± 50 %, so that retries of many resources do not arrive together.
+fn jitter(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    let frac = (h.finish() % 1000) as f64 / 1000.0; // 0..1
+    d.mul_f64(0.5 + frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_half_either_way() {
+        for _ in 0..100 {
+            let j = jitter(Duration::from_millis(100));
+            assert!(j >= Duration::from_millis(50) && j <= Duration::from_millis(150), "{j:?}");
+        }
+    }
+}

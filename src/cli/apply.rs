@@ -1,0 +1,285 @@
+//! `apply`, `diff` and `delete`: the one-shot front end of the executor.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::{ProfileArgs, SpecArgs, load_profile, load_specs};
+use crate::apply::{self, Options, Report, ResourceReport};
+use crate::aws::{Clients, Ctx, Target, coverage};
+use crate::plan::{self, Plan};
+use crate::profile::LoadedProfile;
+use crate::spec::{DeletionPolicy, LoadedSpec};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Only {
+    /// Only the AWS resources (seed steps 1–6).
+    Aws,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub specs: SpecArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Apply only one part of the plan.
+    #[arg(long, value_enum)]
+    pub only: Option<Only>,
+    /// Resources converged at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// `text` for people (progress on stderr); `json` for scripts (stdout).
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub specs: SpecArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub specs: SpecArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Show what would be deleted; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation on a production profile.
+    #[arg(short, long)]
+    pub yes: bool,
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// The report of one capability, as printed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CapabilityReport<'a> {
+    capability: &'a str,
+    environment: &'a str,
+    profile: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    #[serde(flatten)]
+    report: &'a Report,
+}
+
+async fn connect(plan: &Plan, profile: &LoadedProfile, dry_run: bool) -> anyhow::Result<Ctx> {
+    coverage::check(&profile.profile, &plan.aws_services()).await?;
+    let clients = Clients::connect(&Target::of(&profile.profile, &plan.target.region)).await;
+    Ok(Ctx { clients, dry_run, account: profile.profile.aws.account.clone() })
+}
+
+fn progress(output: Output, verb: &'static str) -> Option<apply::Progress> {
+    if output == Output::Json || !std::io::stderr().is_terminal() && std::env::var_os("NEXUS_DEV_PROGRESS").is_none() {
+        return None;
+    }
+    Some(Arc::new(move |r: &ResourceReport| {
+        let detail = match (&r.error, r.changes.is_empty()) {
+            (Some(e), _) => format!(": {e}"),
+            (None, false) => format!(" ({})", r.changes.join("; ")),
+            (None, true) => String::new(),
+        };
+        eprintln!("  {verb} {:<9} {} {}{detail}  [{} ms]", r.outcome, r.kind, r.name, r.duration_ms);
+    }))
+}
+
+fn print(output: Output, reports: &[CapabilityReport<'_>]) -> anyhow::Result<()> {
+    match output {
+        Output::Json => {
+            let text = match reports {
+                [one] => serde_json::to_string_pretty(one)?,
+                many => serde_json::to_string_pretty(many)?,
+            };
+            println!("{text}");
+        }
+        Output::Text => {
+            for c in reports {
+                let r = c.report;
+                let mut counts: Vec<String> =
+                    ["created", "updated", "unchanged", "deleted", "absent", "retained", "failed"]
+                        .iter()
+                        .map(|o| (o, r.count(o)))
+                        .filter(|(_, n)| *n > 0)
+                        .map(|(o, n)| format!("{n} {o}"))
+                        .collect();
+                if counts.is_empty() {
+                    counts.push("nothing to do".into());
+                }
+                println!(
+                    "{} ({}) on {}: {}; {} mutating calls, {} ms",
+                    c.capability,
+                    c.environment,
+                    c.profile,
+                    counts.join(", "),
+                    r.mutating_calls,
+                    r.duration_ms
+                );
+                let not_attempted =
+                    |f: &&ResourceReport| f.error.as_deref().is_some_and(|e| e.starts_with("not attempted"));
+                for f in r.failures().filter(|f| !not_attempted(f)) {
+                    println!("  failed {} {}: {}", f.kind, f.name, f.error.as_deref().unwrap_or(""));
+                }
+                let skipped = r.failures().filter(not_attempted).count();
+                if skipped > 0 {
+                    println!(
+                        "  {skipped} more not attempted: the AWS endpoint is unreachable; check that the emulator runs (`nexus-dev up`) or the profile's aws.endpoint"
+                    );
+                }
+                if let Some(n) = &c.note {
+                    println!("  {n}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn exit(reports: &[Report]) -> ExitCode {
+    if reports.iter().all(Report::ok) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+struct Loaded {
+    specs: Vec<LoadedSpec>,
+    profile: LoadedProfile,
+    plans: Vec<Plan>,
+}
+
+fn load(specs: &SpecArgs, profile: &ProfileArgs) -> anyhow::Result<Loaded> {
+    // Everything is read and validated before anything is touched.
+    let specs = load_specs(specs)?;
+    let profile = load_profile(profile)?;
+    let plans = specs.iter().map(|s| plan::build(&s.cr, &profile.profile)).collect();
+    Ok(Loaded { specs, profile, plans })
+}
+
+pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let l = load(&args.specs, &args.profile)?;
+    let _ = args.only;
+    let mut reports = Vec::new();
+    for p in &l.plans {
+        let ctx = connect(p, &l.profile, false).await?;
+        if args.output == Output::Text {
+            eprintln!("applying {} ({}) to {}", p.capability, p.environment, l.profile.profile.name);
+        }
+        let opts =
+            Options { concurrency: args.concurrency.into(), progress: progress(args.output, ""), ..Options::default() };
+        reports.push(apply::apply(p, &ctx, &opts).await);
+    }
+    let shown: Vec<_> = l.plans.iter().zip(&reports).map(|(p, r)| capability_report(p, &l, r, None)).collect();
+    print(args.output, &shown)?;
+    Ok(exit(&reports))
+}
+
+pub async fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let l = load(&args.specs, &args.profile)?;
+    let mut reports = Vec::new();
+    for p in &l.plans {
+        let ctx = connect(p, &l.profile, true).await?;
+        let report = apply::apply(p, &ctx, &Options::default()).await;
+        debug_assert_eq!(report.mutating_calls, 0, "a diff must not change anything");
+        reports.push(report);
+    }
+    match args.output {
+        Output::Json => {
+            let shown: Vec<_> = l.plans.iter().zip(&reports).map(|(p, r)| capability_report(p, &l, r, None)).collect();
+            print(args.output, &shown)?;
+        }
+        Output::Text => {
+            for (p, r) in l.plans.iter().zip(&reports) {
+                let pending: Vec<_> = r.resources.iter().filter(|x| x.outcome != "unchanged").collect();
+                println!(
+                    "{} ({}) on {}: {} of {} resources would change",
+                    p.capability,
+                    p.environment,
+                    l.profile.profile.name,
+                    pending.len(),
+                    r.resources.len()
+                );
+                for x in pending {
+                    let what = match x.outcome.as_str() {
+                        "created" => "+ create".to_owned(),
+                        "updated" => "~ update".to_owned(),
+                        other => format!("! {other}"),
+                    };
+                    let detail = x.error.clone().unwrap_or_else(|| x.changes.join("; "));
+                    println!(
+                        "  {what} {} {}{}",
+                        x.kind,
+                        x.name,
+                        if detail.is_empty() { String::new() } else { format!(": {detail}") }
+                    );
+                }
+            }
+        }
+    }
+    Ok(exit(&reports))
+}
+
+pub async fn run_delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
+    let l = load(&args.specs, &args.profile)?;
+    if l.profile.profile.production && !args.yes && !args.dry_run {
+        confirm(&format!("delete {} capabilities from production profile {}?", l.plans.len(), l.profile.profile.name))?;
+    }
+    let mut reports = Vec::new();
+    let mut notes = Vec::new();
+    for (p, s) in l.plans.iter().zip(&l.specs) {
+        let policy = s.spec().deletion_policy;
+        let ctx = connect(p, &l.profile, args.dry_run).await?;
+        let opts = Options { progress: progress(args.output, "delete"), ..Options::default() };
+        let report = apply::delete(p, &ctx, &opts, policy).await;
+        notes.push(match policy {
+            DeletionPolicy::Retain => Some(format!(
+                "deletionPolicy is Retain: no AWS resource was deleted ({} kept). Set deletionPolicy: Delete to remove them.",
+                report.resources.len()
+            )),
+            DeletionPolicy::Delete if args.dry_run => Some("dry run: nothing was deleted".into()),
+            DeletionPolicy::Delete => None,
+        });
+        reports.push(report);
+    }
+    let shown: Vec<_> =
+        l.plans.iter().zip(&reports).zip(notes).map(|((p, r), n)| capability_report(p, &l, r, n)).collect();
+    print(args.output, &shown)?;
+    Ok(exit(&reports))
+}
+
+fn capability_report<'a>(p: &'a Plan, l: &'a Loaded, r: &'a Report, note: Option<String>) -> CapabilityReport<'a> {
+    CapabilityReport {
+        capability: &p.capability,
+        environment: &p.environment,
+        profile: &l.profile.profile.name,
+        note,
+        report: r,
+    }
+}
+
+/// Asks on the terminal; refuses without one (scripts pass --yes).
+fn confirm(question: &str) -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("{question} Refusing without confirmation: no terminal to ask on. Pass --yes to confirm.");
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { anyhow::bail!("cancelled; nothing was changed") }
+}

@@ -1,0 +1,82 @@
+//! Test objects, built from the shipped examples and changed with chainable setters.
+
+use crate::diag::Source;
+use crate::profile::{Aws, Cluster, ClusterProvider, Emulator, IngressProfile, Irsa, Profile, Registry};
+use crate::spec::{DeletionPolicy, NexusAICapability, load_specs};
+
+use super::TestBed;
+
+const EXAMPLES: &[(&str, &str)] = &[
+    ("minimal", include_str!("../../examples/minimal.yaml")),
+    ("nexus-ai-complete", include_str!("../../examples/nexus-ai-complete.yaml")),
+    ("with-cognito", include_str!("../../examples/with-cognito.yaml")),
+];
+
+/// A capability to test with: `Spec::example("nexus-ai-complete").capability("t-x1").build()`.
+#[derive(Debug, Clone)]
+pub struct Spec(NexusAICapability);
+
+impl Spec {
+    /// One of the shipped examples (`minimal`, `nexus-ai-complete`, `with-cognito`).
+    pub fn example(name: &str) -> Self {
+        let (_, text) = EXAMPLES.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("no example {name}"));
+        let mut specs = load_specs(&[Source::new(format!("examples/{name}.yaml"), *text)]).expect("examples are valid");
+        Self(specs.remove(0).cr)
+    }
+
+    pub fn capability(mut self, name: &str) -> Self {
+        self.0.spec.capability_name = name.to_owned();
+        self.0.metadata.name = Some(format!("{name}-{}", self.0.spec.environment));
+        self.0.metadata.namespace = Some(format!("{name}-{}", self.0.spec.environment));
+        self
+    }
+
+    pub fn region(mut self, region: &str) -> Self {
+        self.0.spec.region = region.to_owned();
+        self
+    }
+
+    pub fn cognito(mut self, on: bool) -> Self {
+        self.0.spec.enable_cognito = on;
+        self
+    }
+
+    pub fn deletion_policy(mut self, p: DeletionPolicy) -> Self {
+        self.0.spec.deletion_policy = p;
+        self
+    }
+
+    pub fn build(self) -> NexusAICapability {
+        self.0
+    }
+}
+
+/// moto's account, in which the test bed's emulator makes every resource.
+pub const MOTO_ACCOUNT: &str = "123456789012";
+
+/// A profile aimed at the test bed: its control plane as an existing cluster, its moto server.
+pub fn testbed_profile(bed: &TestBed) -> Profile {
+    Profile {
+        name: "testbed".into(),
+        description: None,
+        production: false,
+        cluster: Cluster {
+            provider: ClusterProvider::Existing,
+            name: None,
+            config: None,
+            kubeconfig: Some(bed.kubeconfig.clone()),
+            context: Some(bed.context.clone()),
+        },
+        aws: Aws {
+            emulator: Some(Emulator::Moto),
+            endpoint: Some(bed.aws_endpoint.clone()),
+            pod_endpoint: None,
+            account: MOTO_ACCOUNT.into(),
+            credentials_profile: None,
+            auth_token_env: None,
+        },
+        registry: Some(Registry { host: "localhost:5001".into(), rewrite_images: false }),
+        ingress: IngressProfile::default(),
+        irsa: Irsa { issuer: Some(bed.sa_issuer.clone()), register_oidc_provider: true },
+    }
+}
