@@ -4,12 +4,14 @@
 pub mod apply;
 pub mod aws;
 pub mod cli;
+pub mod controller;
 pub mod diag;
 pub mod k8s;
 pub mod logging;
 pub mod names;
 pub mod plan;
 pub mod profile;
+pub mod reconcile;
 pub mod schema_check;
 pub mod spec;
 pub mod testing;

@@ -26,7 +26,7 @@ fn setup(cr: &NexusAICapability) -> Setup {
 
 async fn ctx(endpoint: &str, region: &str, dry_run: bool) -> Ctx {
     let clients = Clients::connect(&Target::emulator(endpoint, region)).await;
-    Ctx { clients, dry_run, account: nexus_dev::testing::fixtures::MOTO_ACCOUNT.into() }
+    Ctx::new(clients, nexus_dev::testing::fixtures::MOTO_ACCOUNT).dry_run(dry_run)
 }
 
 async fn run(s: &Setup) -> Report {

@@ -99,11 +99,17 @@ pub type Outputs = HashMap<String, Vec<(&'static str, String)>>;
 /// Converges every AWS resource of `plan`.
 pub async fn apply(plan: &Plan, ctx: &Ctx, opts: &Options) -> Report {
     let resources: Vec<&Resource> = plan.resources.iter().filter(|r| r.kind.is_aws()).collect();
+    apply_resources(&resources, ctx, opts).await
+}
+
+/// Converges `resources` (AWS ones), ordered by their dependencies among themselves; the
+/// dependencies outside the set are taken as done (an earlier phase made them).
+pub async fn apply_resources(resources: &[&Resource], ctx: &Ctx, opts: &Options) -> Report {
     let ids: HashSet<String> = resources.iter().map(|r| r.id()).collect();
     // Only dependencies inside the AWS part order the AWS part.
     let deps: Vec<Vec<String>> =
         resources.iter().map(|r| r.depends_on.iter().filter(|d| ids.contains(*d)).cloned().collect()).collect();
-    run(ctx, opts, &resources, &deps, Op::Ensure).await
+    run(ctx, opts, resources, &deps, Op::Ensure).await
 }
 
 /// Deletes the AWS resources of `plan`, dependents first. With `Retain`, nothing is deleted and
@@ -146,7 +152,22 @@ pub(crate) enum Op {
 
 async fn run(ctx: &Ctx, opts: &Options, resources: &[&Resource], deps: &[Vec<String>], op: Op) -> Report {
     let start = Instant::now();
-    let (writes0, reads0) = (ctx.clients.counter.mutating(), ctx.clients.counter.reads());
+    let (resources, counter) = crate::aws::counted(run_counted(ctx, opts, resources, deps, op)).await;
+    Report {
+        resources,
+        mutating_calls: counter.mutating(),
+        read_calls: counter.reads(),
+        duration_ms: start.elapsed().as_millis() as u64,
+    }
+}
+
+async fn run_counted(
+    ctx: &Ctx,
+    opts: &Options,
+    resources: &[&Resource],
+    deps: &[Vec<String>],
+    op: Op,
+) -> Vec<ResourceReport> {
     let mut outputs: Outputs = HashMap::new();
     let mut reports: Vec<Option<ResourceReport>> = vec![None; resources.len()];
     let mut finished: HashMap<String, bool> = HashMap::new(); // id → succeeded
@@ -196,7 +217,7 @@ async fn run(ctx: &Ctx, opts: &Options, resources: &[&Resource], deps: &[Vec<Str
             let outs = outputs.clone();
             running.push(async move {
                 let t = Instant::now();
-                let (result, attempts) = with_retries(opts, || dispatch::run(ctx, r, &outs, op)).await;
+                let (result, attempts) = with_retries(opts, || Box::pin(dispatch::run(ctx, r, &outs, op))).await;
                 (i, result, attempts, t.elapsed())
             });
         }
@@ -220,19 +241,13 @@ async fn run(ctx: &Ctx, opts: &Options, resources: &[&Resource], deps: &[Vec<Str
         }
         reports[i] = Some(rep);
     }
-    let resources = reports
+    reports
         .into_iter()
         .zip(resources)
         .map(|(rep, r)| {
             rep.unwrap_or_else(|| report(r, Err(("not started".into(), "NotStarted".into())), 0, Duration::ZERO))
         })
-        .collect();
-    Report {
-        resources,
-        mutating_calls: ctx.clients.counter.mutating() - writes0,
-        read_calls: ctx.clients.counter.reads() - reads0,
-        duration_ms: start.elapsed().as_millis() as u64,
-    }
+        .collect()
 }
 
 fn report(r: &Resource, result: Result<Done, (String, String)>, attempts: u32, elapsed: Duration) -> ResourceReport {

@@ -207,10 +207,12 @@ pub struct Observed {
 
 pub async fn observe(ctx: &Ctx, name: &str, policy_name: &str) -> Result<Option<Observed>, AwsError> {
     let c = &ctx.clients.iam;
-    let (role, policy) = tokio::join!(
+    let (role, policy) = super::both(
+        ctx.serial,
         c.get_role().role_name(name).send(),
-        c.get_role_policy().role_name(name).policy_name(policy_name).send()
-    );
+        c.get_role_policy().role_name(name).policy_name(policy_name).send(),
+    )
+    .await;
     let role = match role {
         Ok(r) => r.role,
         Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => return Ok(None),

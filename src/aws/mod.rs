@@ -133,6 +133,19 @@ impl CallCounter {
     }
 }
 
+tokio::task_local! {
+    /// The counter of the run this task belongs to, so that concurrent runs sharing clients
+    /// each count their own calls.
+    static RUN_COUNTER: Arc<CallCounter>;
+}
+
+/// Runs `fut`, counting the AWS calls it makes (and only those) into a fresh counter.
+pub async fn counted<F: Future>(fut: F) -> (F::Output, Arc<CallCounter>) {
+    let counter = Arc::new(CallCounter::default());
+    let out = RUN_COUNTER.scope(counter.clone(), fut).await;
+    (out, counter)
+}
+
 #[derive(Debug, Clone)]
 struct Counting(Arc<CallCounter>);
 
@@ -149,6 +162,7 @@ impl Intercept for Counting {
     ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {
             self.0.record(m.service(), m.name());
+            let _ = RUN_COUNTER.try_with(|c| c.record(m.service(), m.name()));
         }
         Ok(())
     }
@@ -274,6 +288,37 @@ pub struct Ctx {
     pub clients: Clients,
     pub dry_run: bool,
     pub account: String,
+    /// Make a resource's reads one after another instead of together (the benchmark's
+    /// baseline of "the same calls, one after another").
+    pub serial: bool,
+}
+
+impl Ctx {
+    pub fn new(clients: Clients, account: impl Into<String>) -> Self {
+        Self { clients, dry_run: false, account: account.into(), serial: false }
+    }
+
+    pub fn dry_run(mut self, on: bool) -> Self {
+        self.dry_run = on;
+        self
+    }
+
+    pub fn serial(mut self, on: bool) -> Self {
+        self.serial = on;
+        self
+    }
+}
+
+/// Awaits two reads together, or one after the other when `serial`. The futures are boxed: SDK
+/// request futures are large, and nesting them inline overflows small (test) stacks.
+pub(crate) async fn both<A, B>(serial: bool, a: impl Future<Output = A>, b: impl Future<Output = B>) -> (A, B) {
+    let (a, b) = (Box::pin(a), Box::pin(b));
+    if serial {
+        let a = a.await;
+        (a, b.await)
+    } else {
+        tokio::join!(a, b)
+    }
 }
 
 #[cfg(test)]

@@ -25,12 +25,20 @@ pub struct Observed {
 /// Reads the bucket's settings, all at once. `None` when the bucket does not exist.
 pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<Observed>, AwsError> {
     let c = &ctx.clients.s3;
-    let (versioning, encryption, pab, tags) = tokio::join!(
-        c.get_bucket_versioning().bucket(name).send(),
-        c.get_bucket_encryption().bucket(name).send(),
-        c.get_public_access_block().bucket(name).send(),
-        c.get_bucket_tagging().bucket(name).send(),
-    );
+    let ((versioning, encryption), (pab, tags)) = super::both(
+        ctx.serial,
+        super::both(
+            ctx.serial,
+            c.get_bucket_versioning().bucket(name).send(),
+            c.get_bucket_encryption().bucket(name).send(),
+        ),
+        super::both(
+            ctx.serial,
+            c.get_public_access_block().bucket(name).send(),
+            c.get_bucket_tagging().bucket(name).send(),
+        ),
+    )
+    .await;
     let versioning = match versioning {
         Ok(v) => v.status.map(|s| s.as_str().to_owned()),
         Err(e) if code_of(&e) == Some("NoSuchBucket") => return Ok(None),

@@ -39,6 +39,12 @@ pub struct ApplyArgs {
     /// Resources converged at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// Wait until every capability is Running (or Failed).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long `--wait` waits, such as 90s or 5m.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
     /// `text` for people (progress on stderr); `json` for scripts (stdout).
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -66,6 +72,9 @@ pub struct DeleteArgs {
     /// Do not ask for confirmation on a production profile.
     #[arg(short, long)]
     pub yes: bool,
+    /// Delete only one part: `aws` leaves the cluster alone.
+    #[arg(long, value_enum)]
+    pub only: Option<Only>,
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
@@ -86,7 +95,7 @@ struct CapabilityReport<'a> {
 async fn connect(plan: &Plan, profile: &LoadedProfile, dry_run: bool) -> anyhow::Result<Ctx> {
     coverage::check(&profile.profile, &plan.aws_services()).await?;
     let clients = Clients::connect(&Target::of(&profile.profile, &plan.target.region)).await;
-    Ok(Ctx { clients, dry_run, account: profile.profile.aws.account.clone() })
+    Ok(Ctx::new(clients, profile.profile.aws.account.clone()).dry_run(dry_run))
 }
 
 fn progress(output: Output, verb: &'static str) -> Option<apply::Progress> {
@@ -174,18 +183,84 @@ fn load(specs: &SpecArgs, profile: &ProfileArgs) -> anyhow::Result<Loaded> {
 
 pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let l = load(&args.specs, &args.profile)?;
-    let _ = args.only;
+    let text = args.output == Output::Text;
     let mut reports = Vec::new();
     for p in &l.plans {
         let ctx = connect(p, &l.profile, false).await?;
-        if args.output == Output::Text {
+        if text {
             eprintln!("applying {} ({}) to {}", p.capability, p.environment, l.profile.profile.name);
         }
         let opts =
             Options { concurrency: args.concurrency.into(), progress: progress(args.output, ""), ..Options::default() };
         reports.push(apply::apply(p, &ctx, &opts).await);
     }
-    let shown: Vec<_> = l.plans.iter().zip(&reports).map(|(p, r)| capability_report(p, &l, r, None)).collect();
+    let mut notes: Vec<Option<String>> = vec![None; l.plans.len()];
+    if args.only.is_none() && reports.iter().all(Report::ok) {
+        let client = crate::k8s::client::for_profile(&l.profile.profile).await?;
+        crate::k8s::install_crd(&client).await?;
+        let rctx = crate::reconcile::Context::new(client.clone(), l.profile.profile.clone());
+        for (i, s) in l.specs.iter().enumerate() {
+            let deadline = std::time::Instant::now() + args.timeout;
+            loop {
+                let live = crate::k8s::put_capability(&client, &s.cr).await?;
+                let pass = crate::reconcile::converge(&live, &rctx).await;
+                match pass {
+                    Ok(pass) => {
+                        if let Some(p) = progress(args.output, "") {
+                            pass.kubernetes.iter().filter(|r| r.outcome != "unchanged").for_each(|r| p(r));
+                        }
+                        let done = matches!(pass.outcome, crate::reconcile::Outcome::Running);
+                        let waiting = match &pass.outcome {
+                            crate::reconcile::Outcome::RollingOut(why) => Some(why.clone()),
+                            crate::reconcile::Outcome::Running => None,
+                        };
+                        reports[i].resources.retain(|r| r.kind.is_aws());
+                        reports[i].resources.extend(pass.kubernetes);
+                        if done || !args.wait {
+                            notes[i] = Some(match waiting {
+                                None => "Running".into(),
+                                Some(w) => format!("applied; {w} (use --wait to wait for Running)"),
+                            });
+                            break;
+                        }
+                        if std::time::Instant::now() > deadline {
+                            notes[i] = Some(format!(
+                                "not Running after {}: {}",
+                                humantime::format_duration(args.timeout),
+                                waiting.unwrap_or_default()
+                            ));
+                            reports[i]
+                                .resources
+                                .iter_mut()
+                                .filter(|r| r.kind == crate::plan::Kind::Deployment)
+                                .for_each(|r| r.outcome = "failed".into());
+                            break;
+                        }
+                        if text {
+                            eprintln!("  waiting: {}", waiting.unwrap_or_default());
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    }
+                    Err(e) => {
+                        notes[i] = Some(format!("Failed: {e}"));
+                        reports[i].resources.push(ResourceReport {
+                            kind: crate::plan::Kind::Namespace,
+                            name: l.plans[i].namespace.clone(),
+                            outcome: "failed".into(),
+                            changes: Vec::new(),
+                            error: Some(e.to_string()),
+                            error_code: Some(e.label().into()),
+                            attempts: 1,
+                            duration_ms: 0,
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let shown: Vec<_> =
+        l.plans.iter().zip(&reports).zip(notes).map(|((p, r), n)| capability_report(p, &l, r, n)).collect();
     print(args.output, &shown)?;
     Ok(exit(&reports))
 }
@@ -242,11 +317,22 @@ pub async fn run_delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
     }
     let mut reports = Vec::new();
     let mut notes = Vec::new();
+    let client = match (args.only, args.dry_run) {
+        (None, false) => Some(crate::k8s::client::for_profile(&l.profile.profile).await?),
+        _ => None,
+    };
     for (p, s) in l.plans.iter().zip(&l.specs) {
         let policy = s.spec().deletion_policy;
+        // Kubernetes first, then AWS (seed 001's delete flow).
+        let mut kubernetes = Vec::new();
+        if let Some(client) = &client {
+            kubernetes = crate::reconcile::delete_kubernetes(client, p, &crate::reconcile::key(&s.cr), false).await?;
+            remove_capability(client, &s.cr, &p.namespace).await?;
+        }
         let ctx = connect(p, &l.profile, args.dry_run).await?;
         let opts = Options { progress: progress(args.output, "delete"), ..Options::default() };
-        let report = apply::delete(p, &ctx, &opts, policy).await;
+        let mut report = apply::delete(p, &ctx, &opts, policy).await;
+        report.resources.extend(kubernetes);
         notes.push(match policy {
             DeletionPolicy::Retain => Some(format!(
                 "deletionPolicy is Retain: no AWS resource was deleted ({} kept). Set deletionPolicy: Delete to remove them.",
@@ -270,6 +356,28 @@ fn capability_report<'a>(p: &'a Plan, l: &'a Loaded, r: &'a Report, note: Option
         profile: &l.profile.profile.name,
         note,
         report: r,
+    }
+}
+
+/// Deletes the capability object itself, releasing its finalizer: its cleanup was just done here.
+async fn remove_capability(
+    client: &kube::Client,
+    cr: &crate::spec::NexusAICapability,
+    namespace: &str,
+) -> anyhow::Result<()> {
+    use kube::api::{DeleteParams, Patch, PatchParams};
+    let ns = cr.metadata.namespace.clone().unwrap_or_else(|| namespace.to_owned());
+    let name = cr.metadata.name.clone().unwrap_or_default();
+    let api: kube::Api<crate::spec::NexusAICapability> = kube::Api::namespaced(client.clone(), &ns);
+    if api.get_opt(&name).await?.is_none() {
+        return Ok(());
+    }
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})))
+        .await?;
+    match api.delete(&name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -2,7 +2,9 @@
 //! and nowhere else.
 
 mod apply;
+mod cluster;
 mod crd;
+mod manifests;
 mod plan;
 mod validate;
 
@@ -44,12 +46,21 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Show every AWS and Kubernetes resource a capability needs for a profile.
     Plan(plan::PlanArgs),
-    /// Create or converge a capability's resources (now: the AWS part) and report each one.
+    /// Create or converge a capability: its AWS resources, then the custom resource and its
+    /// workloads in the profile's cluster; reports each resource (`--wait` for Running).
     Apply(apply::ApplyArgs),
     /// Show what `apply` would change, without changing anything.
     Diff(apply::DiffArgs),
     /// Delete a capability's resources, honouring its deletionPolicy (Retain deletes nothing).
     Delete(apply::DeleteArgs),
+    /// Phase and progress of every capability in the cluster (`-w` to follow, like the seed's monitor).
+    Status(cluster::StatusArgs),
+    /// Check a capability end to end: AWS resources as planned, workloads available, services
+    /// with endpoints, IRSA wired; exits non-zero on any failure.
+    Verify(cluster::VerifyArgs),
+    /// Run the controller (in a cluster, or against the profile's); `operator manifests` prints
+    /// what deploys it.
+    Operator(cluster::OperatorArgs),
     /// Print shell completions: `nexus-dev completions bash > /etc/bash_completion.d/nexus-dev`.
     Completions {
         #[arg(value_enum)]
@@ -105,6 +116,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => apply::run_apply(args).await,
         Command::Diff(args) => apply::run_diff(args).await,
         Command::Delete(args) => apply::run_delete(args).await,
+        Command::Status(args) => cluster::run_status(args).await,
+        Command::Verify(args) => cluster::run_verify(args).await,
+        Command::Operator(args) => cluster::run_operator(args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "nexus-dev", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

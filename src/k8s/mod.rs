@@ -1,4 +1,8 @@
-//! Kubernetes: installing the CRD, and (later) the workloads of a plan.
+//! Kubernetes: the CRD, the objects of a plan, converging them, and clients per profile.
+
+pub mod apply;
+pub mod client;
+pub mod objects;
 
 use std::time::Duration;
 
@@ -39,4 +43,30 @@ pub async fn install_crd(client: &Client) -> Result<(), Error> {
         })?
         .map_err(|e| Error::CrdNotEstablished { name: name.clone(), secs: timeout.as_secs(), detail: e.to_string() })?;
     Ok(())
+}
+
+/// Puts a capability into the cluster (its namespace first), by server-side apply, and returns
+/// the object as the API server has it.
+pub async fn put_capability(client: &Client, cr: &NexusAICapability) -> Result<NexusAICapability, kube::Error> {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::ResourceExt;
+    let names = crate::names::Names::of(&cr.spec);
+    let ns = cr.namespace().unwrap_or_else(|| names.namespace());
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    if namespaces.get_opt(&ns).await?.is_none() {
+        let body = serde_json::json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": ns, "labels": {"app.kubernetes.io/managed-by": "nexus-dev"}}
+        });
+        namespaces.patch(&ns, &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(&body)).await?;
+    }
+    let api: Api<NexusAICapability> = Api::namespaced(client.clone(), &ns);
+    let name = cr.metadata.name.clone().unwrap_or_else(|| names.stem());
+    let body = serde_json::json!({
+        "apiVersion": crate::spec::API_VERSION,
+        "kind": crate::spec::KIND,
+        "metadata": {"name": name, "namespace": ns, "labels": cr.metadata.labels, "annotations": cr.metadata.annotations},
+        "spec": cr.spec,
+    });
+    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await
 }

@@ -115,7 +115,7 @@ pub fn unique(prefix: &str) -> String {
 /// A namespace made for one test, deleted when dropped (also when the test panics).
 pub struct TestNamespace {
     pub name: String,
-    client: Client,
+    bed: Option<TestBed>,
 }
 
 impl TestNamespace {
@@ -130,19 +130,20 @@ impl TestNamespace {
         api.create(&PostParams::default(), &ns)
             .await
             .unwrap_or_else(|e| panic!("cannot create test namespace {name}: {e}"));
-        Self { name, client: client.clone() }
+        Self { name, bed: std::env::var("NEXUS_TESTBED_KUBECONFIG").ok().map(|_| TestBed::from_env()) }
     }
 }
 
 impl Drop for TestNamespace {
     fn drop(&mut self) {
         let name = self.name.clone();
-        let client = self.client.clone();
-        // Drop cannot await; a short-lived runtime on another thread does the delete.
+        let Some(bed) = self.bed.take() else { return };
+        // Drop cannot await; a short-lived runtime on another thread does the delete, with a
+        // client of its own (the test's client lives on the test's runtime, blocked here).
         let _ = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async {
-                let api: Api<Namespace> = Api::all(client);
+                let api: Api<Namespace> = Api::all(bed.kube().await);
                 let _ =
                     tokio::time::timeout(Duration::from_secs(10), api.delete(&name, &DeleteParams::background())).await;
             });

@@ -1,0 +1,182 @@
+//! Commands that read or run against the cluster: `status`, `verify`, `operator`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use futures::StreamExt;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
+
+use super::{ProfileArgs, SpecArgs, load_profile, load_specs};
+use crate::spec::NexusAICapability;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Only this namespace (default: every namespace).
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    /// Keep watching and print every change (the seed's `monitor`).
+    #[arg(short, long)]
+    pub watch: bool,
+    #[arg(short = 'o', long, value_enum, default_value_t = super::apply::Output::Text)]
+    pub output: super::apply::Output,
+}
+
+fn row(cr: &NexusAICapability) -> String {
+    let st = cr.status.clone().unwrap_or_default();
+    let ready = st.resources.iter().filter(|r| r.state == "Ready").count();
+    format!(
+        "{:<20} {:<22} {:<26} {:>7}  {}",
+        cr.namespace().unwrap_or_default(),
+        cr.name_any(),
+        st.phase.map(|p| p.to_string()).unwrap_or_else(|| "Pending".into()),
+        format!("{ready}/{}", st.resources.len()),
+        st.message.unwrap_or_default()
+    )
+}
+
+pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let profile = load_profile(&args.profile)?;
+    let client = crate::k8s::client::for_profile(&profile.profile).await?;
+    let api: Api<NexusAICapability> = match &args.namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    };
+    let header = format!("{:<20} {:<22} {:<26} {:>7}  {}", "NAMESPACE", "NAME", "PHASE", "READY", "MESSAGE");
+    if !args.watch {
+        let list = api.list(&Default::default()).await?;
+        if args.output == super::apply::Output::Json {
+            let items: Vec<_> = list.items.iter().map(|c| serde_json::json!({"namespace": c.namespace(), "name": c.name_any(), "spec": c.spec, "status": c.status})).collect();
+            println!("{}", serde_json::to_string_pretty(&items)?);
+        } else if list.items.is_empty() {
+            println!("no capabilities found");
+        } else {
+            println!("{header}");
+            for cr in &list.items {
+                println!("{}", row(cr));
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{header}");
+    let mut seen = std::collections::HashMap::new();
+    let mut stream = watcher(api, watcher::Config::default()).applied_objects().boxed();
+    while let Some(ev) = stream.next().await {
+        let cr = ev?;
+        let line = row(&cr);
+        if seen.insert(crate::reconcile::key(&cr), line.clone()).as_ref() != Some(&line) {
+            println!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub specs: SpecArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    #[arg(short = 'o', long, value_enum, default_value_t = super::apply::Output::Text)]
+    pub output: super::apply::Output,
+}
+
+pub async fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let specs = load_specs(&args.specs)?;
+    let profile = load_profile(&args.profile)?;
+    let client = crate::k8s::client::for_profile(&profile.profile).await?;
+    let mut all_ok = true;
+    let mut json = Vec::new();
+    for s in &specs {
+        let plan = crate::plan::build(&s.cr, &profile.profile);
+        crate::aws::coverage::check(&profile.profile, &plan.aws_services()).await?;
+        let clients =
+            crate::aws::Clients::connect(&crate::aws::Target::of(&profile.profile, &plan.target.region)).await;
+        let aws = crate::aws::Ctx::new(clients, profile.profile.aws.account.clone());
+        let checks = crate::reconcile::verify::verify(&plan, &aws, &client, &crate::reconcile::key(&s.cr)).await;
+        let failed = checks.iter().filter(|c| !c.ok).count();
+        all_ok &= failed == 0;
+        if args.output == super::apply::Output::Text {
+            println!(
+                "{} ({}) on {}: {} checks, {} failed",
+                plan.capability,
+                plan.environment,
+                profile.profile.name,
+                checks.len(),
+                failed
+            );
+            for c in checks.iter().filter(|c| !c.ok) {
+                println!("  FAIL {}: {}", c.check, c.detail);
+            }
+        } else {
+            json.push(serde_json::json!({"capability": plan.capability, "environment": plan.environment, "ok": failed == 0, "checks": checks}));
+        }
+    }
+    if args.output == super::apply::Output::Json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    #[command(subcommand)]
+    pub command: Option<OperatorCommand>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// How often a Running capability's AWS resources are rechecked for drift.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub resync: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Print the manifests that run the operator in a cluster (namespace, CRD, RBAC, Deployment).
+    Manifests(super::manifests::ManifestArgs),
+}
+
+pub async fn run_operator(args: OperatorArgs) -> anyhow::Result<ExitCode> {
+    if let Some(OperatorCommand::Manifests(m)) = args.command {
+        print!("{}", super::manifests::render(&m)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let profile = load_profile(&args.profile)?;
+    let client = match std::env::var_os("KUBERNETES_SERVICE_HOST") {
+        // In a pod: the in-cluster service account.
+        Some(_) => kube::Client::try_default().await?,
+        None => crate::k8s::client::for_profile(&profile.profile).await?,
+    };
+    crate::k8s::install_crd(&client).await?;
+    let ctx = crate::reconcile::Context::new(client, profile.profile.clone()).with(args.resync, Duration::from_secs(2));
+    eprintln!(
+        "nexus-dev operator: reconciling NexusAICapability in every namespace (profile {})",
+        profile.profile.name
+    );
+    crate::controller::run(ctx, shutdown_signal()).await;
+    eprintln!("nexus-dev operator: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

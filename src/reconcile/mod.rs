@@ -1,0 +1,510 @@
+//! Reconciling one NexusAICapability: the seed operator's eleven steps (000) and its create,
+//! update and delete flows (001), as a library used by the controller, the one-shot `apply`,
+//! and the in-cluster operator. Level-triggered: every run recomputes from the spec, so a crash
+//! at any point followed by a new run converges, nothing leaked or duplicated.
+
+pub mod status;
+pub mod verify;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::ObjectMeta;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Client, Resource, ResourceExt};
+use tokio::sync::Mutex;
+
+use crate::apply::{self, Options, Report};
+use crate::aws::{Clients, Ctx as AwsCtx, Target};
+use crate::k8s::apply::{self as k8s_apply, Rollout};
+use crate::k8s::objects::{self, Object};
+use crate::plan::{self, Kind, Plan};
+use crate::profile::Profile;
+use crate::spec::{DeletionPolicy, Endpoint, NexusAICapability, NexusAICapabilityStatus, Phase, ResourceStatus};
+
+/// The finalizer that holds a capability until its cleanup is done.
+pub const FINALIZER: &str = "nexus.ai/cleanup";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("AWS: {0}")]
+    Aws(String),
+    #[error("Kubernetes: {0}")]
+    Kube(#[from] k8s_apply::ApplyError),
+    #[error("cannot write the status: {0}")]
+    Status(kube::Error),
+    #[error("{0}")]
+    Cleanup(String),
+}
+
+impl Error {
+    /// A short label, for metrics and events.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "InvalidSpec",
+            Error::Aws(_) => "AwsFailed",
+            Error::Kube(_) => "KubernetesFailed",
+            Error::Status(_) => "StatusFailed",
+            Error::Cleanup(_) => "CleanupFailed",
+        }
+    }
+}
+
+/// What a reconcile needs: clients, the profile it targets, and how often to recheck AWS.
+pub struct Context {
+    pub client: Client,
+    pub profile: Profile,
+    /// AWS clients per region (a spec names its own region).
+    aws: Mutex<HashMap<String, Clients>>,
+    recorder: Recorder,
+    /// Periodic recheck of AWS drift while Running.
+    pub resync: Duration,
+    /// Recheck while a rollout is in progress.
+    pub poll: Duration,
+    pub options: Options,
+    /// Reconcile failures per object, for backoff.
+    pub failures: std::sync::Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, profile: Profile) -> Arc<Self> {
+        let reporter = Reporter { controller: "nexus-dev".into(), instance: std::env::var("HOSTNAME").ok() };
+        Arc::new(Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            profile,
+            aws: Mutex::new(HashMap::new()),
+            resync: Duration::from_secs(60),
+            poll: Duration::from_secs(2),
+            options: Options::default(),
+            failures: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn with(mut self: Arc<Self>, resync: Duration, poll: Duration) -> Arc<Self> {
+        if let Some(ctx) = Arc::get_mut(&mut self) {
+            ctx.resync = resync;
+            ctx.poll = poll;
+        }
+        self
+    }
+
+    async fn aws(&self, region: &str) -> AwsCtx {
+        let mut cache = self.aws.lock().await;
+        let clients = match cache.get(region) {
+            Some(c) => c.clone(),
+            None => {
+                let c = Clients::connect(&Target::of(&self.profile, region)).await;
+                cache.insert(region.to_owned(), c.clone());
+                c
+            }
+        };
+        AwsCtx::new(clients, self.profile.aws.account.clone())
+    }
+
+    async fn event(&self, cr: &NexusAICapability, type_: EventType, reason: &str, note: String) {
+        let ev = Event { type_, reason: reason.into(), note: Some(note), action: "Reconcile".into(), secondary: None };
+        if let Err(e) = self.recorder.publish(&ev, &cr.object_ref(&())).await {
+            tracing::debug!(error = %e, "cannot publish event");
+        }
+    }
+}
+
+/// `namespace/name` of a capability.
+pub fn key(cr: &NexusAICapability) -> String {
+    format!("{}/{}", cr.namespace().unwrap_or_default(), cr.name_any())
+}
+
+/// What one apply pass ended in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything exists and every workload is available.
+    Running,
+    /// Objects are applied; rollouts are still going.
+    RollingOut(String),
+}
+
+/// One pass: how it ended, and what it did to each Kubernetes object.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    pub outcome: Outcome,
+    pub kubernetes: Vec<crate::apply::ResourceReport>,
+}
+
+/// Validates a capability read from the cluster with the same rules as files (the API server
+/// already checked the schema).
+fn validate(cr: &NexusAICapability) -> Result<(), Error> {
+    let yaml = serde_yaml::to_string(cr).map_err(|e| Error::Invalid(e.to_string()))?;
+    let source = crate::diag::Source::new(key(cr), yaml);
+    let docs = crate::yaml::parse_documents(&source).map_err(|d| Error::Invalid(d.message))?;
+    let mut out = Vec::new();
+    for doc in &docs {
+        crate::spec::validate::spec(doc, cr, &mut out);
+    }
+    match out.first() {
+        None => Ok(()),
+        Some(d) => Err(Error::Invalid(format!(
+            "{}: {}{}",
+            d.path,
+            d.message,
+            d.hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
+        ))),
+    }
+}
+
+/// The steps of the seed's table that provision AWS, in order.
+const AWS_PHASES: [Phase; 4] =
+    [Phase::ProvisioningDataServices, Phase::ProvisioningSsm, Phase::ProvisioningSecrets, Phase::ProvisioningIam];
+
+/// One pass of the create/update flow: AWS phase by phase, then the Kubernetes objects, then
+/// rollout state; status written as it goes. `show_phases` walks the status through every
+/// phase (a new or changed spec); a resync of a Running capability stays Running unless
+/// something fails.
+pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Error> {
+    let api: Api<NexusAICapability> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
+    // The controller's cached copy can lag behind this reconciler's own status writes (another
+    // object's event may trigger the next pass first); the status decides what to show, so it is
+    // read fresh.
+    let fresh = api.get_opt(&cr.name_any()).await.map_err(Error::Status)?;
+    let cr = &fresh.unwrap_or_else(|| cr.clone());
+    let generation = cr.metadata.generation.unwrap_or(0);
+    let mut status = cr.status.clone().unwrap_or_default();
+    // A new or changed spec, or a retry after a failure, walks the status through every phase;
+    // a resync, or a pass waiting on a rollout of this generation, does not.
+    let show_phases = status.observed_generation != Some(generation)
+        || matches!(status.phase, None | Some(Phase::Pending) | Some(Phase::Failed));
+    let mut current = cr.clone();
+
+    if let Err(e) = validate(cr) {
+        fail(&api, &mut current, &mut status, generation, &e.to_string(), ctx).await?;
+        return Err(e);
+    }
+    let plan = plan::build(cr, &ctx.profile);
+    let aws = ctx.aws(&plan.target.region).await;
+    let mut reports: Vec<Report> = Vec::new();
+
+    for phase in AWS_PHASES {
+        let resources: Vec<&plan::Resource> =
+            plan.resources.iter().filter(|r| r.kind.is_aws() && r.phase == phase).collect();
+        if resources.is_empty() {
+            continue;
+        }
+        if show_phases {
+            step(&api, &mut current, &mut status, phase, generation).await?;
+        }
+        let report = Box::pin(apply::apply_resources(&resources, &aws, &ctx.options)).await;
+        let failed = report
+            .failures()
+            .next()
+            .map(|f| format!("{} {}: {}", f.kind, f.name, f.error.as_deref().unwrap_or("failed")));
+        if let Some(msg) = failed {
+            reports.push(report);
+            record_resources(&mut status, &plan, &reports, &[]);
+            status::set_condition(
+                &mut status.conditions,
+                status::AWS_PROVISIONED,
+                false,
+                "ProvisioningFailed",
+                &msg,
+                generation,
+            );
+            fail(&api, &mut current, &mut status, generation, &msg, ctx).await?;
+            return Err(Error::Aws(msg));
+        }
+        let changed = report.resources.iter().filter(|r| r.outcome != "unchanged").count();
+        if changed > 0 {
+            ctx.event(cr, EventType::Normal, phase.as_str(), format!("{changed} AWS resources created or updated"))
+                .await;
+        }
+        reports.push(report);
+    }
+    status::set_condition(
+        &mut status.conditions,
+        status::AWS_PROVISIONED,
+        true,
+        "Provisioned",
+        "every AWS resource matches the plan",
+        generation,
+    );
+
+    // Kubernetes, steps 7–11.
+    let owner = key(cr);
+    let objs = objects::objects(&plan, &owner);
+    let mut applied: Vec<(plan::Resource, crate::aws::Done)> = Vec::new();
+    for phase in [Phase::Deploying, Phase::DeployingBackend, Phase::DeployingFrontend] {
+        if show_phases {
+            step(&api, &mut current, &mut status, phase, generation).await?;
+        }
+        for (r, obj) in objs.iter().filter(|(r, _)| r.phase == phase) {
+            // A capability living in its own namespace: that namespace exists already.
+            let done = match Box::pin(k8s_apply::apply(&ctx.client, obj, false)).await {
+                Ok(d) => d,
+                Err(e) => {
+                    let msg = format!("{} {}: {e}", r.kind, r.name);
+                    status::set_condition(
+                        &mut status.conditions,
+                        status::WORKLOADS_AVAILABLE,
+                        false,
+                        "ApplyFailed",
+                        &msg,
+                        generation,
+                    );
+                    fail(&api, &mut current, &mut status, generation, &msg, ctx).await?;
+                    return Err(Error::Kube(e));
+                }
+            };
+            if done.action != crate::aws::Action::Unchanged {
+                ctx.event(
+                    cr,
+                    EventType::Normal,
+                    phase.as_str(),
+                    format!("{} {} {}", done.action.as_str(), r.kind, r.name),
+                )
+                .await;
+            }
+            applied.push((r.clone(), done));
+        }
+    }
+
+    // Rollouts.
+    let mut waiting = Vec::new();
+    for d in plan.of_kind(Kind::Deployment) {
+        let rollout = match k8s_apply::deployment_rollout(&ctx.client, &plan.namespace, &d.name).await {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = format!("deployment {}: {e}", d.name);
+                fail(&api, &mut current, &mut status, generation, &msg, ctx).await?;
+                return Err(Error::Cleanup(msg));
+            }
+        };
+        match rollout {
+            Rollout::Available => {}
+            Rollout::Progressing(why) => waiting.push(format!("{}: {why}", d.name)),
+            Rollout::Stuck(why) => {
+                let msg = format!("deployment {} does not progress: {why}", d.name);
+                status::set_condition(
+                    &mut status.conditions,
+                    status::WORKLOADS_AVAILABLE,
+                    false,
+                    "RolloutStuck",
+                    &msg,
+                    generation,
+                );
+                fail(&api, &mut current, &mut status, generation, &msg, ctx).await?;
+                return Err(Error::Cleanup(msg));
+            }
+        }
+    }
+    record_resources(&mut status, &plan, &reports, &applied);
+    let kubernetes = applied
+        .iter()
+        .map(|(r, d)| crate::apply::ResourceReport {
+            kind: r.kind,
+            name: r.name.clone(),
+            outcome: d.action.as_str().into(),
+            changes: d.changes.clone(),
+            error: None,
+            error_code: None,
+            attempts: 1,
+            duration_ms: 0,
+        })
+        .collect();
+    status.endpoints = endpoints(&plan);
+    status.observed_generation = Some(generation);
+    if waiting.is_empty() {
+        status::set_condition(
+            &mut status.conditions,
+            status::WORKLOADS_AVAILABLE,
+            true,
+            "Available",
+            "every deployment is available",
+            generation,
+        );
+        status::set_condition(
+            &mut status.conditions,
+            status::READY,
+            true,
+            "Running",
+            "the capability is running",
+            generation,
+        );
+        let was = status.phase;
+        status.phase = Some(Phase::Running);
+        status.message = Some(format!("running: {} resources ready", plan.resources.len()));
+        status::write(&api, &current, &status).await.map_err(Error::Status)?;
+        if was != Some(Phase::Running) {
+            ctx.event(cr, EventType::Normal, "Running", "every resource is ready and every workload available".into())
+                .await;
+        }
+        Ok(Pass { outcome: Outcome::Running, kubernetes })
+    } else {
+        let msg = format!("waiting for rollout: {}", waiting.join("; "));
+        status::set_condition(
+            &mut status.conditions,
+            status::WORKLOADS_AVAILABLE,
+            false,
+            "RollingOut",
+            &msg,
+            generation,
+        );
+        status::set_condition(&mut status.conditions, status::READY, false, "RollingOut", &msg, generation);
+        if status.phase == Some(Phase::Running) || status.phase.is_none() {
+            status.phase = Some(Phase::DeployingFrontend);
+        }
+        status.message = Some(msg.clone());
+        status::write(&api, &current, &status).await.map_err(Error::Status)?;
+        Ok(Pass { outcome: Outcome::RollingOut(msg), kubernetes })
+    }
+}
+
+/// Moves the status to `phase` and writes it.
+async fn step(
+    api: &Api<NexusAICapability>,
+    current: &mut NexusAICapability,
+    status: &mut NexusAICapabilityStatus,
+    phase: Phase,
+    generation: i64,
+) -> Result<(), Error> {
+    status.phase = Some(phase);
+    status.message = Some(status::describe(phase).to_owned());
+    status::set_condition(
+        &mut status.conditions,
+        status::READY,
+        false,
+        phase.as_str(),
+        status::describe(phase),
+        generation,
+    );
+    if status::write(api, current, status).await.map_err(Error::Status)? {
+        current.status = Some(status.clone());
+    }
+    Ok(())
+}
+
+async fn fail(
+    api: &Api<NexusAICapability>,
+    current: &mut NexusAICapability,
+    status: &mut NexusAICapabilityStatus,
+    generation: i64,
+    message: &str,
+    ctx: &Context,
+) -> Result<(), Error> {
+    let was = status.phase;
+    status.phase = Some(Phase::Failed);
+    status.message = Some(message.to_owned());
+    status.observed_generation = Some(generation);
+    status::set_condition(&mut status.conditions, status::READY, false, "Failed", message, generation);
+    status::write(api, current, status).await.map_err(Error::Status)?;
+    if was != Some(Phase::Failed) {
+        ctx.event(current, EventType::Warning, "Failed", message.to_owned()).await;
+    }
+    Ok(())
+}
+
+fn record_resources(
+    status: &mut NexusAICapabilityStatus,
+    plan: &Plan,
+    reports: &[Report],
+    applied: &[(plan::Resource, crate::aws::Done)],
+) {
+    let mut out = Vec::new();
+    for r in &plan.resources {
+        let aws = reports.iter().flat_map(|rep| rep.resources.iter()).find(|x| x.kind == r.kind && x.name == r.name);
+        let k8s = applied.iter().find(|(x, _)| x.kind == r.kind && x.name == r.name);
+        let (state, message) = match (aws, k8s) {
+            (Some(a), _) if a.failed() => ("Failed", a.error.clone()),
+            (Some(_), _) | (_, Some(_)) => ("Ready", None),
+            (None, None) => ("Pending", None),
+        };
+        out.push(ResourceStatus {
+            kind: r.kind.to_string(),
+            name: r.name.clone(),
+            state: state.into(),
+            id: None,
+            message,
+        });
+    }
+    status.resources = out;
+}
+
+fn endpoints(plan: &Plan) -> Vec<Endpoint> {
+    let mut out = Vec::new();
+    if let Some(plan::Settings::Ingress(i)) = plan.of_kind(Kind::Ingress).next().map(|r| &r.settings) {
+        let scheme = if i.tls { "https" } else { "http" };
+        let host = i.host.clone().unwrap_or_else(|| "localhost".into());
+        out.push(Endpoint { name: "app".into(), url: format!("{scheme}://{host}/") });
+        out.push(Endpoint { name: "api".into(), url: format!("{scheme}://{host}/api") });
+    }
+    for s in plan.of_kind(Kind::Service) {
+        if let plan::Settings::Service(svc) = &s.settings {
+            out.push(Endpoint {
+                name: s.name.clone(),
+                url: format!("http://{}.{}.svc:{}", s.name, svc.namespace, svc.port),
+            });
+        }
+    }
+    out
+}
+
+/// The delete flow (seed 001): Kubernetes objects first, then AWS per `deletionPolicy`.
+pub async fn cleanup(cr: &NexusAICapability, ctx: &Context) -> Result<(), Error> {
+    let api: Api<NexusAICapability> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
+    let generation = cr.metadata.generation.unwrap_or(0);
+    let mut status = cr.status.clone().unwrap_or_default();
+    let mut current = cr.clone();
+    step(&api, &mut current, &mut status, Phase::Deleting, generation).await.ok();
+    let plan = plan::build(cr, &ctx.profile);
+    // The capability's own namespace goes when its owner deletes it, not before the capability
+    // itself is gone.
+    let own_namespace = cr.namespace().as_deref() == Some(plan.namespace.as_str());
+    delete_kubernetes(&ctx.client, &plan, &key(cr), own_namespace).await?;
+    let aws = ctx.aws(&plan.target.region).await;
+    let report = Box::pin(apply::delete(&plan, &aws, &ctx.options, cr.spec.deletion_policy)).await;
+    if let Some(f) = report.failures().next() {
+        return Err(Error::Cleanup(format!("{} {}: {}", f.kind, f.name, f.error.as_deref().unwrap_or("failed"))));
+    }
+    let note = match cr.spec.deletion_policy {
+        DeletionPolicy::Retain => {
+            format!("workloads deleted; deletionPolicy Retain kept {} AWS resources", report.resources.len())
+        }
+        DeletionPolicy::Delete => format!("workloads and {} AWS resources deleted", report.count("deleted")),
+    };
+    ctx.event(cr, EventType::Normal, "Deleted", note).await;
+    Ok(())
+}
+
+/// Deletes the Kubernetes objects of `plan`, dependents first; not-found is success.
+pub async fn delete_kubernetes(
+    client: &Client,
+    plan: &Plan,
+    owner: &str,
+    keep_namespace: bool,
+) -> Result<Vec<crate::apply::ResourceReport>, Error> {
+    let mut out = Vec::new();
+    for (r, obj) in objects::objects(plan, owner).iter().rev() {
+        if matches!(obj, Object::Namespace(_)) && keep_namespace {
+            continue;
+        }
+        let done =
+            k8s_apply::delete(client, obj).await.map_err(|e| Error::Cleanup(format!("{} {}: {e}", r.kind, r.name)))?;
+        out.push(crate::apply::ResourceReport {
+            kind: r.kind,
+            name: r.name.clone(),
+            outcome: done.action.as_str().into(),
+            changes: Vec::new(),
+            error: None,
+            error_code: None,
+            attempts: 1,
+            duration_ms: 0,
+        });
+    }
+    Ok(out)
+}
+
+/// Metadata for a capability object created by nexus-dev.
+pub fn meta(name: &str, namespace: &str) -> ObjectMeta {
+    ObjectMeta { name: Some(name.into()), namespace: Some(namespace.into()), ..Default::default() }
+}

@@ -1,0 +1,109 @@
+//! `verify` (the seed's `verify-capability`): AWS resources present and as planned, workloads
+//! available, services with endpoints, the IRSA annotation matching the role and its trust.
+
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::ListParams;
+use kube::{Api, Client};
+use serde::Serialize;
+
+use crate::apply::{self, Options};
+use crate::aws::Ctx as AwsCtx;
+use crate::k8s::apply::{self as k8s_apply, Rollout};
+use crate::k8s::objects;
+use crate::plan::{Kind, Plan, Settings};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub check: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+fn check(out: &mut Vec<Check>, check: impl Into<String>, ok: bool, detail: impl Into<String>) {
+    out.push(Check { check: check.into(), ok, detail: detail.into() });
+}
+
+/// Runs every check; reads only.
+pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> Vec<Check> {
+    let mut out = Vec::new();
+    // AWS: a dry run finds every resource present and unchanged.
+    let dry = AwsCtx { dry_run: true, ..aws.clone() };
+    let report = apply::apply(plan, &dry, &Options::default()).await;
+    for r in &report.resources {
+        let ok = r.outcome == "unchanged";
+        let detail = match r.outcome.as_str() {
+            "unchanged" => "present, as planned".to_owned(),
+            "created" => "missing".to_owned(),
+            "updated" => format!("differs from the plan: {}", r.changes.join("; ")),
+            _ => r.error.clone().unwrap_or_else(|| r.outcome.clone()),
+        };
+        check(&mut out, format!("{} {}", r.kind, r.name), ok, detail);
+    }
+    // Kubernetes objects present and as planned.
+    for (r, obj) in objects::objects(plan, owner) {
+        let label = format!("{} {}", r.kind, r.name);
+        match k8s_apply::apply(client, &obj, true).await {
+            Ok(d) if d.action == crate::aws::Action::Unchanged => check(&mut out, label, true, "present, as planned"),
+            Ok(d) if d.action == crate::aws::Action::Created => check(&mut out, label, false, "missing"),
+            Ok(d) => check(&mut out, label, false, format!("differs from the plan: {}", d.changes.join(", "))),
+            Err(e) => check(&mut out, label, false, e.to_string()),
+        }
+    }
+    for d in plan.of_kind(Kind::Deployment) {
+        let label = format!("rollout {}", d.name);
+        match k8s_apply::deployment_rollout(client, &plan.namespace, &d.name).await {
+            Ok(Rollout::Available) => check(&mut out, label, true, "available"),
+            Ok(Rollout::Progressing(w)) => check(&mut out, label, false, w),
+            Ok(Rollout::Stuck(w)) => check(&mut out, label, false, w),
+            Err(e) => check(&mut out, label, false, e.to_string()),
+        }
+    }
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), &plan.namespace);
+    for s in plan.of_kind(Kind::Service) {
+        let label = format!("endpoints {}", s.name);
+        let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={}", s.name));
+        match slices.list(&lp).await {
+            Ok(list) => {
+                let ready = list
+                    .items
+                    .iter()
+                    .flat_map(|sl| sl.endpoints.iter())
+                    .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false))
+                    .count();
+                check(&mut out, label, ready > 0, format!("{ready} ready endpoints"));
+            }
+            Err(e) => check(&mut out, label, false, e.to_string()),
+        }
+    }
+    // IRSA: the service account names the role that exists, and the role trusts that account.
+    if let (Some(sa), Some(role)) = (plan.of_kind(Kind::ServiceAccount).next(), plan.of_kind(Kind::IamRole).next()) {
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &plan.namespace);
+        let annotated = accounts
+            .get_opt(&sa.name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|a| a.metadata.annotations.and_then(|m| m.get("eks.amazonaws.com/role-arn").cloned()));
+        let actual = aws.clients.iam.get_role().role_name(&role.name).send().await.ok().and_then(|r| r.role);
+        match (annotated, actual) {
+            (Some(a), Some(r)) => {
+                let trust = r.assume_role_policy_document.as_deref().and_then(crate::aws::iam::parse_document);
+                let subject = match &role.settings {
+                    Settings::IamRole(s) => s.trust.subject.clone(),
+                    _ => String::new(),
+                };
+                let trusts = trust.is_some_and(|t| t.to_string().contains(&format!("\"{subject}\"")));
+                check(&mut out, "IRSA annotation", a == r.arn, format!("service account → {a}; role is {}", r.arn));
+                check(&mut out, "IRSA trust", trusts, format!("role trusts {subject}: {trusts}"));
+            }
+            (a, r) => check(
+                &mut out,
+                "IRSA annotation",
+                false,
+                format!("annotation {a:?}, role {}", if r.is_some() { "present" } else { "missing" }),
+            ),
+        }
+    }
+    out
+}
