@@ -11,6 +11,7 @@ pub mod logging;
 pub mod names;
 pub mod plan;
 pub mod profile;
+pub mod project;
 pub mod reconcile;
 pub mod schema_check;
 pub mod spec;

@@ -208,7 +208,7 @@ fn deployment(ctx: &Ctx<'_>, component: &str, spec: &Component, port: i32) -> De
     Deployment {
         namespace: n.namespace(),
         component: component.to_owned(),
-        image: image(ctx, &spec.image),
+        image: image(ctx, component, &spec.image),
         replicas: spec.replicas,
         port,
         service_account: n.service_account(),
@@ -249,7 +249,12 @@ pub fn rewrite_image(image: &str, registry: &str) -> String {
     format!("{registry}/{path}")
 }
 
-fn image(ctx: &Ctx<'_>, image: &str) -> String {
+fn image(ctx: &Ctx<'_>, component: &str, image: &str) -> String {
+    // An image built and delivered by nexus-dev (watch mode) is pinned by digest on the
+    // capability; it wins over the spec's tag, so the reconciler and the watcher agree.
+    if let Some(built) = ctx.built_images.get(component) {
+        return built.clone();
+    }
     match &ctx.profile.registry {
         Some(r) if r.rewrite_images => rewrite_image(image, &r.host),
         _ => image.to_owned(),

@@ -214,7 +214,7 @@ impl Plan {
 pub fn build(cr: &NexusAICapability, profile: &Profile) -> Plan {
     let spec = &cr.spec;
     let names = Names::of(spec);
-    let ctx = Ctx { spec, profile, names: &names };
+    let ctx = Ctx { spec, profile, names: &names, built_images: built_images(cr) };
     let mut resources = Vec::new();
     aws::data_services(&ctx, &mut resources);
     aws::ssm_parameters(&ctx, &mut resources);
@@ -258,6 +258,25 @@ struct Ctx<'a> {
     spec: &'a crate::spec::NexusAICapabilitySpec,
     profile: &'a Profile,
     names: &'a Names,
+    /// Images nexus-dev built for components, by component (from the capability's annotations).
+    built_images: std::collections::BTreeMap<String, String>,
+}
+
+/// Annotation prefix under which the image nexus-dev built for a component is recorded, by
+/// digest: `nexus.ai/built-image.backend: localhost:5001/api@sha256:…`.
+pub const BUILT_IMAGE_ANNOTATION: &str = "nexus.ai/built-image.";
+
+/// The built images recorded on a capability, by component.
+pub fn built_images(cr: &NexusAICapability) -> std::collections::BTreeMap<String, String> {
+    cr.metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter_map(|(k, v)| k.strip_prefix(BUILT_IMAGE_ANNOTATION).map(|c| (c.to_owned(), v.clone())))
+        .filter(|(c, v)| {
+            matches!(c.as_str(), "backend" | "frontend") && crate::spec::validate::image_reference(v).is_ok()
+        })
+        .collect()
 }
 
 impl Ctx<'_> {

@@ -1,0 +1,310 @@
+//! The project file, `nexus-dev.yaml`: which capability specs, which profile, and how each
+//! component is built, watched and synced. Found from the current directory upwards; checked
+//! with the same error quality as specs.
+
+use std::collections::BTreeMap;
+use std::path::{Path as FsPath, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diag::{Diagnostic, Diagnostics, Source, did_you_mean};
+use crate::schema_check;
+use crate::yaml::{Path, parse_documents};
+
+pub const FILE_NAME: &str = "nexus-dev.yaml";
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Project {
+    /// Capability specs: files or directories, relative to this file.
+    pub specs: Vec<String>,
+    /// Profile for `up` and `watch` unless `--profile` says otherwise.
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// How each component's image is built, watched and synced.
+    #[serde(default)]
+    pub components: Vec<Component>,
+    #[serde(default)]
+    pub watch: WatchSettings,
+}
+
+fn default_profile() -> String {
+    "local".into()
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Component {
+    /// A short name, for logs and flags.
+    pub name: String,
+    /// The capability (its capabilityName); optional when the project has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
+    /// Which workload of the capability this image runs: backend or frontend.
+    pub component: Workload,
+    /// Build context, relative to the project file.
+    pub context: String,
+    /// Dockerfile, relative to the context.
+    #[serde(default = "default_dockerfile")]
+    pub dockerfile: String,
+    /// Multi-stage build target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub build_args: BTreeMap<String, String>,
+    /// Paths to watch, relative to the context (default: all of it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watch: Vec<String>,
+    /// Extra ignore patterns (gitignore syntax), besides .dockerignore, .gitignore and editor files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// Live sync: files under `from` are copied to `to` in the running container, no rebuild.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync: Vec<SyncRule>,
+    /// Command run in the container after a sync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_sync: Vec<String>,
+}
+
+fn default_dockerfile() -> String {
+    "Dockerfile".into()
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    Backend,
+    Frontend,
+}
+
+impl Workload {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workload::Backend => "backend",
+            Workload::Frontend => "frontend",
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRule {
+    /// Relative to the context.
+    pub from: String,
+    /// Absolute path in the container.
+    pub to: String,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WatchSettings {
+    /// Quiet time after the last change before a rebuild, such as 300ms.
+    #[serde(default = "default_debounce")]
+    pub debounce: String,
+}
+
+impl Default for WatchSettings {
+    fn default() -> Self {
+        Self { debounce: default_debounce() }
+    }
+}
+
+fn default_debounce() -> String {
+    "300ms".into()
+}
+
+/// A loaded project: the file, its directory, and the parsed settings.
+#[derive(Debug, Clone)]
+pub struct LoadedProject {
+    pub file: PathBuf,
+    pub dir: PathBuf,
+    pub project: Project,
+}
+
+impl LoadedProject {
+    /// Absolute build context of a component.
+    pub fn context(&self, c: &Component) -> PathBuf {
+        self.dir.join(&c.context)
+    }
+
+    pub fn spec_paths(&self) -> Vec<PathBuf> {
+        self.project.specs.iter().map(|s| self.dir.join(s)).collect()
+    }
+
+    pub fn debounce(&self) -> std::time::Duration {
+        humantime::parse_duration(&self.project.watch.debounce).unwrap_or(std::time::Duration::from_millis(300))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error(
+        "no {FILE_NAME} in {start} or any parent directory\n  hint: create one (see README: \"The project file\"), or pass -f SPEC"
+    )]
+    NotFound { start: String },
+    #[error(transparent)]
+    Read(#[from] crate::spec::LoadError),
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// Finds `nexus-dev.yaml` in `start` or a parent.
+pub fn discover(start: &FsPath) -> Result<LoadedProject, ProjectError> {
+    for dir in start.ancestors() {
+        let file = dir.join(FILE_NAME);
+        if file.is_file() {
+            return load(&file);
+        }
+    }
+    Err(ProjectError::NotFound { start: start.display().to_string() })
+}
+
+pub fn load(file: &FsPath) -> Result<LoadedProject, ProjectError> {
+    let source = crate::spec::load_file(file)?;
+    let dir = file.parent().map(FsPath::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let project = parse(&source, &dir)?;
+    Ok(LoadedProject { file: file.to_path_buf(), dir, project })
+}
+
+/// Parses and checks a project file; paths are checked against `dir`.
+pub fn parse(source: &Source, dir: &FsPath) -> Result<Project, ProjectError> {
+    let docs = parse_documents(source).map_err(|d| ProjectError::Invalid(d.into()))?;
+    let [doc] = docs.as_slice() else {
+        let d = Diagnostic::new(
+            source,
+            crate::diag::Pos { line: 1, col: 1 },
+            "",
+            "a project file holds exactly one document",
+        )
+        .with_hint("remove the other documents (`---`)");
+        return Err(ProjectError::Invalid(d.into()));
+    };
+    let mut out = Vec::new();
+    schema_check::check(doc, &doc.root, &Path::root(), &schema_check::schema_for::<Project>(), &mut out);
+    if !out.is_empty() {
+        return Err(ProjectError::Invalid(Diagnostics(out)));
+    }
+    let project: Project = serde_path_to_error::deserialize(doc.root.to_json()).map_err(|e| {
+        ProjectError::Invalid(doc.diag(&Path::parse(&e.path().to_string()), e.inner().to_string()).into())
+    })?;
+    if project.specs.is_empty() {
+        out.push(
+            doc.diag(&Path::parse("specs"), "lists no specs")
+                .with_hint("add the capability spec files or directories, such as `- capabilities/`"),
+        );
+    }
+    for (i, s) in project.specs.iter().enumerate() {
+        if !dir.join(s).exists() {
+            out.push(doc.diag(
+                &Path::root().key("specs").index(i),
+                format!("`{s}` does not exist (relative to {})", FILE_NAME),
+            ));
+        }
+    }
+    if humantime::parse_duration(&project.watch.debounce).is_err() {
+        out.push(
+            doc.diag(&Path::parse("watch.debounce"), format!("invalid duration `{}`", project.watch.debounce))
+                .with_hint("use a duration such as 300ms or 1s"),
+        );
+    }
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, c) in project.components.iter().enumerate() {
+        let p = Path::root().key("components").index(i);
+        if let Some(first) = names.insert(&c.name, i) {
+            out.push(
+                doc.diag(&p.key("name"), format!("component `{}` is also defined at components[{first}]", c.name))
+                    .with_hint("give each component its own name"),
+            );
+        }
+        if let Err(why) = crate::spec::validate::dns_label(&c.name) {
+            out.push(doc.diag(&p.key("name"), format!("invalid component name `{}`: {why}", c.name)));
+        }
+        let ctx = dir.join(&c.context);
+        if !ctx.is_dir() {
+            out.push(
+                doc.diag(&p.key("context"), format!("build context `{}` is not a directory", c.context))
+                    .with_hint("give the directory of the component's sources, relative to nexus-dev.yaml"),
+            );
+        } else if !ctx.join(&c.dockerfile).is_file() {
+            let existing: Vec<String> = std::fs::read_dir(&ctx)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.contains("ockerfile"))
+                .collect();
+            let hint = match did_you_mean(&c.dockerfile, existing.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "give the Dockerfile's path relative to the context".to_owned(),
+            };
+            out.push(
+                doc.diag(&p.key("dockerfile"), format!("`{}` not found in {}", c.dockerfile, c.context))
+                    .with_hint(hint),
+            );
+        }
+        for (j, r) in c.sync.iter().enumerate() {
+            if !r.to.starts_with('/') {
+                out.push(
+                    doc.diag(&p.key("sync").index(j).key("to"), format!("`{}` is not an absolute path", r.to))
+                        .with_hint("give the destination in the container, such as /app/static"),
+                );
+            }
+        }
+        if !c.after_sync.is_empty() && c.sync.is_empty() {
+            out.push(
+                doc.diag(&p.key("afterSync"), "afterSync without sync rules")
+                    .with_hint("add `sync:` rules, or remove afterSync"),
+            );
+        }
+    }
+    if out.is_empty() { Ok(project) } else { Err(ProjectError::Invalid(Diagnostics(out))) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("apps/api")).unwrap();
+        std::fs::write(dir.path().join("apps/api/Dockerfile"), "FROM scratch\n").unwrap();
+        std::fs::write(dir.path().join("cap.yaml"), "").unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_valid_project_loads_with_defaults() {
+        let dir = setup();
+        let text = "specs: [cap.yaml]\ncomponents:\n  - name: api\n    component: backend\n    context: apps/api\n";
+        let p = parse(&Source::new("nexus-dev.yaml", text), dir.path()).unwrap();
+        assert_eq!(p.profile, "local");
+        assert_eq!(p.components[0].dockerfile, "Dockerfile");
+        assert_eq!(p.watch.debounce, "300ms");
+    }
+
+    #[test]
+    fn errors_name_field_line_and_fix() {
+        let dir = setup();
+        let text =
+            "specs: [cap.yaml, missing/]\ncomponents:\n  - name: api\n    component: backnd\n    context: apps/api\n";
+        let err = parse(&Source::new("nexus-dev.yaml", text), dir.path()).unwrap_err().to_string();
+        assert!(err.contains("nexus-dev.yaml:4:16: components[0].component: invalid value `backnd`"), "{err}");
+        assert!(err.contains("did you mean `backend`"), "{err}");
+        let text = "specs: [cap.yaml, missing/]\ncomponents:\n  - name: api\n    component: backend\n    context: apps/api\n    dockerfile: Dockerflie\n    sync: [{from: src, to: app}]\n";
+        let err = parse(&Source::new("nexus-dev.yaml", text), dir.path()).unwrap_err().to_string();
+        assert!(err.contains("specs[1]: `missing/` does not exist"), "{err}");
+        assert!(err.contains("components[0].dockerfile: `Dockerflie` not found in apps/api"), "{err}");
+        assert!(err.contains("did you mean `Dockerfile`"), "{err}");
+        assert!(err.contains("components[0].sync[0].to: `app` is not an absolute path"), "{err}");
+    }
+
+    #[test]
+    fn discovery_walks_up() {
+        let dir = setup();
+        std::fs::write(dir.path().join(FILE_NAME), "specs: [cap.yaml]\n").unwrap();
+        let p = discover(&dir.path().join("apps/api")).unwrap();
+        assert_eq!(p.dir, dir.path());
+        assert!(matches!(discover(&std::env::temp_dir().join("nope-nexus")), Err(ProjectError::NotFound { .. })));
+    }
+}
