@@ -16,16 +16,81 @@ async fn pool_id(ctx: &Ctx, outputs: &Outputs, pool: &str) -> Result<Option<Stri
     }
 }
 
-pub(super) async fn run(ctx: &Ctx, r: &Resource, outputs: &Outputs, op: Op) -> Result<Done, AwsError> {
+/// The state of a resource read before the run (`None` inside: it does not exist).
+#[derive(Debug, Clone)]
+pub(super) enum Observation {
+    Table(Option<dynamodb::Observed>),
+    Bucket(Option<s3::Observed>),
+    Database(Option<String>),
+    GlueTable(Option<glue::Observed>),
+    Parameter(Option<(String, String)>),
+    Secret(Option<secrets::Observed>),
+    Provider(Option<(String, Vec<String>)>),
+    Role(Option<iam::Observed>),
+    Pool(Option<String>),
+}
+
+/// Reads a resource's state when that needs nothing from another resource. Every resource is
+/// read at once at the start of an apply, so a warm apply costs about one round trip, not one
+/// per level of the dependency graph.
+pub(super) async fn observe(ctx: &Ctx, r: &Resource) -> Option<Result<Observation, AwsError>> {
+    let name = r.name.as_str();
+    Some(match &r.settings {
+        Settings::DynamoTable(_) => dynamodb::observe(ctx, name).await.map(Observation::Table),
+        Settings::S3Bucket(_) => s3::observe(ctx, name).await.map(Observation::Bucket),
+        Settings::GlueDatabase(_) => glue::observe_database(ctx, name).await.map(Observation::Database),
+        Settings::GlueTable(s) => glue::observe_table(ctx, &s.database, name).await.map(Observation::GlueTable),
+        Settings::SsmParameter(_) => ssm::observe(ctx, name).await.map(Observation::Parameter),
+        Settings::Secret(_) => secrets::observe(ctx, name).await.map(Observation::Secret),
+        Settings::IamOidcProvider(s) => iam::observe_oidc_provider(ctx, &s.url).await.map(Observation::Provider),
+        Settings::IamRole(s) => iam::observe(ctx, name, &s.policy_name).await.map(Observation::Role),
+        Settings::CognitoUserPool(_) => cognito::find_pool(ctx, name).await.map(Observation::Pool),
+        _ => return None,
+    })
+}
+
+/// What a run read up front, by resource id.
+pub(super) type Observations = std::collections::HashMap<String, Observation>;
+
+pub(super) async fn run(
+    ctx: &Ctx,
+    r: &Resource,
+    outputs: &Outputs,
+    op: Op,
+    pre: Option<Observation>,
+    hints: &HintSet,
+) -> Result<Done, AwsError> {
     let name = r.name.as_str();
     match (&r.settings, op) {
-        (Settings::DynamoTable(s), Op::Ensure) => dynamodb::ensure(ctx, name, s).await,
+        (Settings::DynamoTable(s), Op::Ensure) => {
+            dynamodb::ensure(ctx, name, s, pre.and_then(|p| if let Observation::Table(t) = p { Some(t) } else { None }))
+                .await
+        }
         (Settings::DynamoTable(_), Op::Delete) => dynamodb::delete(ctx, name).await,
-        (Settings::S3Bucket(s), Op::Ensure) => s3::ensure(ctx, name, s).await,
+        (Settings::S3Bucket(s), Op::Ensure) => {
+            s3::ensure(ctx, name, s, pre.and_then(|p| if let Observation::Bucket(b) = p { Some(b) } else { None }))
+                .await
+        }
         (Settings::S3Bucket(_), Op::Delete) => s3::delete(ctx, name).await,
-        (Settings::GlueDatabase(s), Op::Ensure) => glue::ensure_database(ctx, name, s).await,
+        (Settings::GlueDatabase(s), Op::Ensure) => {
+            glue::ensure_database(
+                ctx,
+                name,
+                s,
+                pre.and_then(|p| if let Observation::Database(d) = p { Some(d) } else { None }),
+            )
+            .await
+        }
         (Settings::GlueDatabase(_), Op::Delete) => glue::delete_database(ctx, name).await,
-        (Settings::GlueTable(s), Op::Ensure) => glue::ensure_table(ctx, name, s).await,
+        (Settings::GlueTable(s), Op::Ensure) => {
+            glue::ensure_table(
+                ctx,
+                name,
+                s,
+                pre.and_then(|p| if let Observation::GlueTable(t) = p { Some(t) } else { None }),
+            )
+            .await
+        }
         (Settings::GlueTable(s), Op::Delete) => glue::delete_table(ctx, &s.database, name).await,
         (Settings::SsmParameter(s), Op::Ensure) => {
             let value = match &s.value {
@@ -42,12 +107,19 @@ pub(super) async fn run(ctx: &Ctx, r: &Resource, outputs: &Outputs, op: Op) -> R
                     }
                 },
             };
-            ssm::ensure(ctx, name, s, &value).await
+            let pre = pre.and_then(|p| if let Observation::Parameter(v) = p { Some(v) } else { None });
+            ssm::ensure(ctx, name, s, &value, pre).await
         }
         (Settings::SsmParameter(_), Op::Delete) => ssm::delete(ctx, name).await,
-        (Settings::Secret(s), Op::Ensure) => secrets::ensure(ctx, name, s).await,
+        (Settings::Secret(s), Op::Ensure) => {
+            secrets::ensure(ctx, name, s, pre.and_then(|p| if let Observation::Secret(v) = p { Some(v) } else { None }))
+                .await
+        }
         (Settings::Secret(_), Op::Delete) => secrets::delete(ctx, name).await,
-        (Settings::IamOidcProvider(s), Op::Ensure) => iam::ensure_oidc_provider(ctx, name, s).await,
+        (Settings::IamOidcProvider(s), Op::Ensure) => {
+            let pre = pre.and_then(|p| if let Observation::Provider(v) = p { Some(v) } else { None });
+            iam::ensure_oidc_provider(ctx, name, s, pre).await
+        }
         (Settings::IamOidcProvider(_), Op::Delete) => iam::delete_oidc_provider(ctx, name).await,
         (Settings::IamRole(s), Op::Ensure) => {
             let registered = r
@@ -55,15 +127,26 @@ pub(super) async fn run(ctx: &Ctx, r: &Resource, outputs: &Outputs, op: Op) -> R
                 .iter()
                 .find(|d| d.starts_with(Kind::IamOidcProvider.as_str()))
                 .and_then(|d| output(outputs, d, "arn"));
-            iam::ensure_role(ctx, name, s, registered).await
+            let pre = pre.and_then(|p| if let Observation::Role(v) = p { Some(v) } else { None });
+            iam::ensure_role(ctx, name, s, registered, pre).await
         }
         (Settings::IamRole(_), Op::Delete) => iam::delete_role(ctx, name).await,
-        (Settings::CognitoUserPool(s), Op::Ensure) => cognito::ensure_pool(ctx, name, s).await,
+        (Settings::CognitoUserPool(s), Op::Ensure) => {
+            cognito::ensure_pool(
+                ctx,
+                name,
+                s,
+                pre.and_then(|p| if let Observation::Pool(v) = p { Some(v) } else { None }),
+            )
+            .await
+        }
         (Settings::CognitoUserPool(_), Op::Delete) => cognito::delete_pool(ctx, name).await,
         (Settings::CognitoUserPoolClient(s), op) => {
             let pool = pool_id(ctx, outputs, &s.user_pool).await?;
             match op {
-                Op::Ensure => cognito::ensure_client(ctx, name, pool.as_deref(), s).await,
+                Op::Ensure => {
+                    cognito::ensure_client(ctx, name, pool.as_deref(), s, hints.get(&r.id()).map(String::as_str)).await
+                }
                 Op::Delete => cognito::delete_client(ctx, name, pool.as_deref()).await,
             }
         }
@@ -90,4 +173,25 @@ pub(super) async fn run(ctx: &Ctx, r: &Resource, outputs: &Outputs, op: Op) -> R
             _,
         ) => Err(AwsError::conflict(name, "not an AWS resource")),
     }
+}
+
+/// IDs a resource may try first, by resource id: the value of an SSM parameter nexus-dev
+/// filled from that resource (`valueFrom`), as read up front.
+pub(super) type HintSet = std::collections::HashMap<String, String>;
+
+pub(super) fn hints(resources: &[&Resource], observations: &Observations) -> HintSet {
+    resources
+        .iter()
+        .filter_map(|r| match &r.settings {
+            Settings::SsmParameter(s) => match (&s.value, observations.get(&r.id())) {
+                (ParamValue::From { value_from }, Some(Observation::Parameter(Some((value, _)))))
+                    if value_from.field == "id" =>
+                {
+                    Some((value_from.resource.clone(), value.clone()))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }

@@ -172,10 +172,40 @@ async fn run_counted(
     let mut reports: Vec<Option<ResourceReport>> = vec![None; resources.len()];
     let mut finished: HashMap<String, bool> = HashMap::new(); // id → succeeded
     let mut started = vec![false; resources.len()];
-    let mut running = FuturesUnordered::new();
     // Once the endpoint proved unreachable, nothing more is attempted: one clear error beats
     // fifty identical ones, each after its own retries.
     let mut unreachable: Option<String> = None;
+    // Read everything up front, at once: most of a warm apply is reading, and a resource's own
+    // state seldom depends on another being done. What cannot be read yet is read in its turn.
+    let mut observations = dispatch::Observations::new();
+    if op == Op::Ensure {
+        // Collected first: a lazily mapped iterator here makes the future's `Send` bound
+        // higher-ranked, which the compiler cannot prove.
+        let reads: Vec<_> = resources
+            .iter()
+            .map(|r| {
+                Box::pin(async move {
+                    let _permit = ctx.clients.limiter.acquire().await;
+                    (r.id(), dispatch::observe(ctx, r).await)
+                })
+            })
+            .collect();
+        let reads = futures::stream::iter(reads).buffer_unordered(resources.len().max(1)).collect::<Vec<_>>().await;
+        for (id, read) in reads {
+            match read {
+                Some(Ok(o)) => {
+                    observations.insert(id, o);
+                }
+                Some(Err(e @ AwsError::Unreachable { .. })) => {
+                    unreachable.get_or_insert_with(|| format!("the AWS endpoint is unreachable ({e})"));
+                }
+                _ => {}
+            }
+        }
+    }
+    let hints = dispatch::hints(resources, &observations);
+    let hints = &hints;
+    let mut running = FuturesUnordered::new();
     loop {
         // Start what is ready, up to the bound.
         for i in 0..resources.len() {
@@ -215,13 +245,23 @@ async fn run_counted(
                 continue;
             }
             let outs = outputs.clone();
+            // The early read serves the first attempt only; a retry reads afresh.
+            let mut pre = observations.remove(&r.id());
             running.push(async move {
                 let t = Instant::now();
-                let (result, attempts) = with_retries(opts, || Box::pin(dispatch::run(ctx, r, &outs, op))).await;
+                let (result, attempts) = with_retries(opts, || {
+                    let pre = pre.take();
+                    let outs = &outs;
+                    Box::pin(async move {
+                        let _permit = ctx.clients.limiter.acquire().await;
+                        dispatch::run(ctx, r, outs, op, pre, hints).await
+                    })
+                })
+                .await;
                 (i, result, attempts, t.elapsed())
             });
         }
-        let Some((i, result, attempts, elapsed)) = running.next().await else {
+        let Some((i, result, attempts, elapsed)) = StreamExt::next(&mut running).await else {
             // Nothing runs and nothing can start: everything is done (cycles cannot occur; the
             // plan orders dependencies first).
             break;

@@ -48,8 +48,17 @@ pub async fn find_pool(ctx: &Ctx, name: &str) -> Result<Option<String>, AwsError
 }
 
 #[tracing::instrument(skip_all, fields(pool = name))]
-pub async fn ensure_pool(ctx: &Ctx, name: &str, want: &CognitoUserPool) -> Result<Done, AwsError> {
-    if let Some(id) = find_pool(ctx, name).await? {
+pub async fn ensure_pool(
+    ctx: &Ctx,
+    name: &str,
+    want: &CognitoUserPool,
+    pre: Option<Option<String>>,
+) -> Result<Done, AwsError> {
+    let found = match pre {
+        Some(p) => p,
+        None => find_pool(ctx, name).await?,
+    };
+    if let Some(id) = found {
         return Ok(Done::new(Action::Unchanged).output("id", id));
     }
     if ctx.dry_run {
@@ -141,6 +150,35 @@ pub fn client_changes(current: &ClientSettings, want: &CognitoUserPoolClient) ->
     out
 }
 
+/// Describes the client `id` (a hint, such as the ID nexus-dev stored in SSM), if it exists and
+/// is called `name`; saves listing every client of the pool.
+async fn describe_client(
+    ctx: &Ctx,
+    pool_id: &str,
+    id: &str,
+    name: &str,
+) -> Result<Option<(String, ClientSettings)>, AwsError> {
+    match ctx.clients.cognito.describe_user_pool_client().user_pool_id(pool_id).client_id(id).send().await {
+        Ok(d) => Ok(d
+            .user_pool_client
+            .filter(|u| u.client_name.as_deref() == Some(name))
+            .map(|u| (id.to_owned(), settings(u)))),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+        Err(e) => Err(sdk("DescribeUserPoolClient", name, e)),
+    }
+}
+
+fn settings(u: aws_sdk_cognitoidentityprovider::types::UserPoolClientType) -> ClientSettings {
+    ClientSettings {
+        flows: u.allowed_o_auth_flows.unwrap_or_default().iter().map(|f| f.as_str().to_owned()).collect(),
+        scopes: u.allowed_o_auth_scopes.unwrap_or_default(),
+        callback_urls: u.callback_urls.unwrap_or_default(),
+        logout_urls: u.logout_urls.unwrap_or_default(),
+        identity_providers: u.supported_identity_providers.unwrap_or_default(),
+        has_secret: u.client_secret.is_some(),
+    }
+}
+
 async fn find_client(ctx: &Ctx, pool_id: &str, name: &str) -> Result<Option<(String, ClientSettings)>, AwsError> {
     let c = &ctx.clients.cognito;
     let list = c
@@ -159,27 +197,7 @@ async fn find_client(ctx: &Ctx, pool_id: &str, name: &str) -> Result<Option<(Str
     else {
         return Ok(None);
     };
-    let d = c
-        .describe_user_pool_client()
-        .user_pool_id(pool_id)
-        .client_id(&id)
-        .send()
-        .await
-        .map_err(|e| sdk("DescribeUserPoolClient", name, e))?;
-    let u = d
-        .user_pool_client
-        .unwrap_or_else(|| aws_sdk_cognitoidentityprovider::types::UserPoolClientType::builder().build());
-    Ok(Some((
-        id,
-        ClientSettings {
-            flows: u.allowed_o_auth_flows.unwrap_or_default().iter().map(|f| f.as_str().to_owned()).collect(),
-            scopes: u.allowed_o_auth_scopes.unwrap_or_default(),
-            callback_urls: u.callback_urls.unwrap_or_default(),
-            logout_urls: u.logout_urls.unwrap_or_default(),
-            identity_providers: u.supported_identity_providers.unwrap_or_default(),
-            has_secret: u.client_secret.is_some(),
-        },
-    )))
+    describe_client(ctx, pool_id, &id, name).await
 }
 
 #[tracing::instrument(skip_all, fields(client = name))]
@@ -188,12 +206,19 @@ pub async fn ensure_client(
     name: &str,
     pool_id: Option<&str>,
     want: &CognitoUserPoolClient,
+    hint: Option<&str>,
 ) -> Result<Done, AwsError> {
     let Some(pool_id) = pool_id else {
         // Only in a dry run can the pool be missing: it would be created first.
         return Ok(Done::new(Action::Created));
     };
-    let existing = find_client(ctx, pool_id, name).await?;
+    let existing = match hint {
+        Some(id) => match describe_client(ctx, pool_id, id, name).await? {
+            Some(found) => Some(found),
+            None => find_client(ctx, pool_id, name).await?,
+        },
+        None => find_client(ctx, pool_id, name).await?,
+    };
     let c = &ctx.clients.cognito;
     if let Some((_, current)) = &existing
         && current.has_secret

@@ -87,9 +87,20 @@ fn key(k: &KeyAttribute, t: KeyType) -> Result<KeySchemaElement, AwsError> {
 }
 
 #[tracing::instrument(skip_all, fields(table = name))]
-pub async fn ensure(ctx: &Ctx, name: &str, want: &DynamoTable) -> Result<Done, AwsError> {
+/// `pre`: the table as observed moments ago (the executor reads every resource up front), or
+/// `None` to read it now.
+pub async fn ensure(
+    ctx: &Ctx,
+    name: &str,
+    want: &DynamoTable,
+    pre: Option<Option<Observed>>,
+) -> Result<Done, AwsError> {
     let c = &ctx.clients.dynamodb;
-    let Some(current) = observe(ctx, name).await? else {
+    let current = match pre {
+        Some(p) => p,
+        None => observe(ctx, name).await?,
+    };
+    let Some(current) = current else {
         if ctx.dry_run {
             return Ok(Done::new(Action::Created));
         }

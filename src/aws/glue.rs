@@ -20,10 +20,19 @@ pub async fn observe_database(ctx: &Ctx, name: &str) -> Result<Option<String>, A
 }
 
 #[tracing::instrument(skip_all, fields(database = name))]
-pub async fn ensure_database(ctx: &Ctx, name: &str, want: &GlueDatabase) -> Result<Done, AwsError> {
+pub async fn ensure_database(
+    ctx: &Ctx,
+    name: &str,
+    want: &GlueDatabase,
+    pre: Option<Option<String>>,
+) -> Result<Done, AwsError> {
     let input =
         DatabaseInput::builder().name(name).description(&want.description).build().map_err(|e| input_error(name, e))?;
-    match observe_database(ctx, name).await? {
+    let observed = match pre {
+        Some(p) => p,
+        None => observe_database(ctx, name).await?,
+    };
+    match observed {
         None if ctx.dry_run => Ok(Done::new(Action::Created)),
         None => match ctx.clients.glue.create_database().database_input(input).send().await {
             Ok(_) => Ok(Done::new(Action::Created)),
@@ -159,9 +168,18 @@ fn table_input(name: &str, want: &GlueTable) -> Result<TableInput, AwsError> {
 }
 
 #[tracing::instrument(skip_all, fields(table = name))]
-pub async fn ensure_table(ctx: &Ctx, name: &str, want: &GlueTable) -> Result<Done, AwsError> {
+pub async fn ensure_table(
+    ctx: &Ctx,
+    name: &str,
+    want: &GlueTable,
+    pre: Option<Option<Observed>>,
+) -> Result<Done, AwsError> {
     let c = &ctx.clients.glue;
-    match observe_table(ctx, &want.database, name).await? {
+    let observed = match pre {
+        Some(p) => p,
+        None => observe_table(ctx, &want.database, name).await?,
+    };
+    match observed {
         None if ctx.dry_run => Ok(Done::new(Action::Created)),
         None => match c.create_table().database_name(&want.database).table_input(table_input(name, want)?).send().await
         {

@@ -101,16 +101,18 @@ async fn find_provider(ctx: &Ctx, url: &str) -> Result<Option<String>, AwsError>
 }
 
 #[tracing::instrument(skip_all, fields(provider = name))]
-pub async fn ensure_oidc_provider(ctx: &Ctx, name: &str, want: &IamOidcProvider) -> Result<Done, AwsError> {
+pub async fn ensure_oidc_provider(
+    ctx: &Ctx,
+    name: &str,
+    want: &IamOidcProvider,
+    pre: Option<Option<(String, Vec<String>)>>,
+) -> Result<Done, AwsError> {
     let c = &ctx.clients.iam;
-    if let Some(arn) = find_provider(ctx, &want.url).await? {
-        let got = c
-            .get_open_id_connect_provider()
-            .open_id_connect_provider_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| sdk("GetOpenIDConnectProvider", name, e))?;
-        let have = got.client_id_list.unwrap_or_default();
+    let found = match pre {
+        Some(p) => p,
+        None => observe_oidc_provider(ctx, &want.url).await?,
+    };
+    if let Some((arn, have)) = found {
         let missing: Vec<&String> = want.client_ids.iter().filter(|id| !have.contains(id)).collect();
         if missing.is_empty() || ctx.dry_run {
             let changes = missing.iter().map(|m| format!("client id {m} added")).collect();
@@ -145,6 +147,35 @@ pub async fn ensure_oidc_provider(ctx: &Ctx, name: &str, want: &IamOidcProvider)
             Ok(Done::new(Action::Unchanged).output("arn", arn))
         }
         Err(e) => Err(sdk("CreateOpenIDConnectProvider", name, e)),
+    }
+}
+
+/// The provider for `url` and its client IDs. Tries the ARN the target's account gives first
+/// (one call), then looks it up by listing.
+pub async fn observe_oidc_provider(ctx: &Ctx, url: &str) -> Result<Option<(String, Vec<String>)>, AwsError> {
+    let host = issuer_host_path(url);
+    let partition = if ctx.clients.region.starts_with("cn-") {
+        "aws-cn"
+    } else if ctx.clients.region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    let guess = format!("arn:{partition}:iam::{}:oidc-provider/{host}", ctx.account);
+    if let Some(found) = get_provider(ctx, guess, host).await? {
+        return Ok(Some(found));
+    }
+    match find_provider(ctx, url).await? {
+        Some(arn) => get_provider(ctx, arn, host).await,
+        None => Ok(None),
+    }
+}
+
+async fn get_provider(ctx: &Ctx, arn: String, host: &str) -> Result<Option<(String, Vec<String>)>, AwsError> {
+    match ctx.clients.iam.get_open_id_connect_provider().open_id_connect_provider_arn(&arn).send().await {
+        Ok(p) => Ok(Some((arn, p.client_id_list.unwrap_or_default()))),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => Ok(None),
+        Err(e) => Err(sdk("GetOpenIDConnectProvider", host, e)),
     }
 }
 
@@ -238,13 +269,17 @@ pub async fn ensure_role(
     name: &str,
     want: &IamRole,
     registered_arn: Option<&str>,
+    pre: Option<Option<Observed>>,
 ) -> Result<Done, AwsError> {
     let c = &ctx.clients.iam;
     let (issuer, provider_arn) = resolve_trust(ctx, want, registered_arn).await?;
     let trust = normalised(trust_policy(&provider_arn, &issuer, &want.trust.subject, &want.trust.audience));
     let policy = normalised(permissions_policy(&want.statements));
     let tags: Vec<Tag> = want.tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
-    let current = observe(ctx, name, &want.policy_name).await?;
+    let current = match pre {
+        Some(p) => p,
+        None => observe(ctx, name, &want.policy_name).await?,
+    };
     let (created, arn, mut changes) = match &current {
         None if ctx.dry_run => return Ok(Done::new(Action::Created)),
         None => {
@@ -260,7 +295,7 @@ pub async fn ensure_role(
                 Ok(o) => o.role.map(|r| r.arn).unwrap_or_default(),
                 Err(e) if e.as_service_error().is_some_and(|e| e.is_entity_already_exists_exception()) => {
                     // Created concurrently; converge it as an existing role below.
-                    return Box::pin(ensure_role(ctx, name, want, registered_arn)).await;
+                    return Box::pin(ensure_role(ctx, name, want, registered_arn, None)).await;
                 }
                 Err(e) => return Err(sdk("CreateRole", name, e)),
             };

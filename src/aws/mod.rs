@@ -183,7 +183,13 @@ pub struct Clients {
     pub counter: Arc<CallCounter>,
     pub emulated: bool,
     pub region: String,
+    /// Bounds the resources being read or converged at once by every run sharing these clients,
+    /// so that many capabilities applied together queue here instead of swamping an emulator.
+    pub limiter: Arc<tokio::sync::Semaphore>,
 }
+
+/// Resources in flight per set of clients, across runs.
+pub const DEFAULT_IN_FLIGHT: usize = 48;
 
 impl Clients {
     pub async fn connect(target: &Target) -> Self {
@@ -214,6 +220,7 @@ impl Clients {
             counter,
             emulated,
             region: config.region().map(|r| r.to_string()).unwrap_or_default(),
+            limiter: Arc::new(tokio::sync::Semaphore::new(DEFAULT_IN_FLIGHT)),
         }
     }
 }

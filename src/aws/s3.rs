@@ -124,9 +124,13 @@ pub fn changes(current: &Observed, want: &S3Bucket) -> Vec<(Change, String)> {
 }
 
 #[tracing::instrument(skip_all, fields(bucket = name))]
-pub async fn ensure(ctx: &Ctx, name: &str, want: &S3Bucket) -> Result<Done, AwsError> {
+pub async fn ensure(ctx: &Ctx, name: &str, want: &S3Bucket, pre: Option<Option<Observed>>) -> Result<Done, AwsError> {
     let arn = format!("arn:aws:s3:::{name}");
-    let (created, current) = match observe(ctx, name).await? {
+    let observed = match pre {
+        Some(p) => p,
+        None => observe(ctx, name).await?,
+    };
+    let (created, current) = match observed {
         Some(c) => (false, c),
         None if ctx.dry_run => return Ok(Done::new(Action::Created)),
         None => {

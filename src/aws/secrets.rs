@@ -47,9 +47,13 @@ pub fn placeholder(want: &Secret) -> String {
 }
 
 #[tracing::instrument(skip_all, fields(secret = name))]
-pub async fn ensure(ctx: &Ctx, name: &str, want: &Secret) -> Result<Done, AwsError> {
+pub async fn ensure(ctx: &Ctx, name: &str, want: &Secret, pre: Option<Option<Observed>>) -> Result<Done, AwsError> {
     let c = &ctx.clients.secrets;
-    let Some(current) = observe(ctx, name).await? else {
+    let current = match pre {
+        Some(p) => p,
+        None => observe(ctx, name).await?,
+    };
+    let Some(current) = current else {
         if ctx.dry_run {
             return Ok(Done::new(Action::Created));
         }

@@ -20,9 +20,18 @@ pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<(String, String)>, 
 /// Ensures the parameter holds `value` (resolved by the executor from the plan's literal or
 /// reference).
 #[tracing::instrument(skip_all, fields(parameter = name))]
-pub async fn ensure(ctx: &Ctx, name: &str, want: &SsmParameter, value: &str) -> Result<Done, AwsError> {
+pub async fn ensure(
+    ctx: &Ctx,
+    name: &str,
+    want: &SsmParameter,
+    value: &str,
+    pre: Option<Option<(String, String)>>,
+) -> Result<Done, AwsError> {
     let c = &ctx.clients.ssm;
-    let current = observe(ctx, name).await?;
+    let current = match pre {
+        Some(p) => p,
+        None => observe(ctx, name).await?,
+    };
     let change = match &current {
         None => None,
         Some((v, t)) if v == value && *t == want.param_type => return Ok(Done::new(Action::Unchanged)),

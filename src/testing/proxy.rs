@@ -87,20 +87,30 @@ async fn serve(s: Arc<Shared>, mut client: TcpStream) {
     let mut cut = s.cut.subscribe();
     let (mut cr, mut cw) = client.split();
     let (mut ur, mut uw) = upstream.split();
-    let up = async {
+    // Chunks are stamped on arrival and forwarded `delay` later, so the latency is added once
+    // per request however the client splits its writes (a pipe, not a queue of sleeps).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let read = async {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = cr.read(&mut buf).await?;
-            if n == 0 {
-                return uw.shutdown().await;
+            let due = tokio::time::Instant::now() + Duration::from_micros(s.delay_us.load(Ordering::Relaxed));
+            if tx.send((due, buf[..n].to_vec())).is_err() || n == 0 {
+                return Ok::<(), std::io::Error>(());
             }
-            let delay = s.delay_us.load(Ordering::Relaxed);
-            if delay > 0 {
-                tokio::time::sleep(Duration::from_micros(delay)).await;
-            }
-            uw.write_all(&buf[..n]).await?;
         }
     };
+    let up = async {
+        while let Some((due, chunk)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if chunk.is_empty() {
+                return uw.shutdown().await;
+            }
+            uw.write_all(&chunk).await?;
+        }
+        Ok(())
+    };
+    let up = async { tokio::try_join!(read, up).map(|_| ()) };
     let down = tokio::io::copy(&mut ur, &mut cw);
     tokio::select! {
         _ = async { tokio::try_join!(up, down) } => {}
