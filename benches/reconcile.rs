@@ -30,9 +30,10 @@ async fn to_running(api: &Api<NexusAICapability>, ns: &str, n: usize) -> (Durati
     let mut pending: std::collections::HashSet<String> = names.iter().cloned().collect();
     let mut events = watcher(api.clone(), watcher::Config::default()).applied_objects().boxed();
     let start = Instant::now();
-    futures::future::join_all(crs.iter().map(|cr| api.create(&PostParams::default(), cr))).await.into_iter().for_each(|r| {
-        r.expect("create capability");
-    });
+    let params = PostParams::default();
+    for created in futures::future::join_all(crs.iter().map(|cr| api.create(&params, cr))).await {
+        created.expect("create capability");
+    }
     while !pending.is_empty() {
         match tokio::time::timeout(Duration::from_secs(300), events.next()).await {
             Ok(Some(Ok(cr))) => {
@@ -54,9 +55,11 @@ async fn main() {
     let client = bed.kube().await;
     nexus_dev::k8s::install_crd(&client).await.expect("CRD");
     let ns = TestNamespace::create(&client, "bench").await;
-    let ctx = Context::new(client.clone(), testbed_profile(&bed)).with(Duration::from_secs(300), Duration::from_millis(250));
+    let ctx =
+        Context::new(client.clone(), testbed_profile(&bed)).with(Duration::from_secs(300), Duration::from_millis(250));
     let scope = ns.name.clone();
-    let controller = tokio::spawn(async move { nexus_dev::controller::run_in(ctx, Some(&scope), std::future::pending()).await });
+    let controller =
+        tokio::spawn(async move { nexus_dev::controller::run_in(ctx, Some(&scope), std::future::pending()).await });
     let api: Api<NexusAICapability> = Api::namespaced(client.clone(), &ns.name);
 
     println!("nexus-dev reconcile benchmark (controller in-process; test bed API server, kwok, moto)");
@@ -72,7 +75,8 @@ async fn main() {
         let _ = api.delete(n, &DeleteParams::default()).await;
     }
     let deadline = Instant::now() + Duration::from_secs(300);
-    while Instant::now() < deadline && !api.list(&Default::default()).await.map(|l| l.items.is_empty()).unwrap_or(true) {
+    while Instant::now() < deadline && !api.list(&Default::default()).await.map(|l| l.items.is_empty()).unwrap_or(true)
+    {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     controller.abort();

@@ -90,6 +90,17 @@ pub async fn run_in(
     namespace: Option<&str>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
+    run_with(ctx, namespace, watcher::Config::default(), shutdown).await
+}
+
+/// Runs the controller over the capabilities `selection` picks (a project's daemon selects its
+/// own by label), until `shutdown`.
+pub async fn run_with(
+    ctx: Arc<Context>,
+    namespace: Option<&str>,
+    selection: watcher::Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
     let client = ctx.client.clone();
     let caps: Api<NexusAICapability> = match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -97,7 +108,7 @@ pub async fn run_in(
     };
     let managed = watcher::Config::default().labels("app.kubernetes.io/managed-by=nexus-dev");
     // Boxed: the controller's stream is a large value, kept off the (small, in tests) stack.
-    let stream = Controller::new(caps, watcher::Config::default())
+    let stream = Controller::new(caps, selection)
         .watches(Api::<Deployment>::all(client.clone()), managed.clone(), owner)
         .watches(Api::<Service>::all(client.clone()), managed.clone(), owner)
         .watches(Api::<Ingress>::all(client.clone()), managed.clone(), owner)

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod controller;
+pub mod daemon;
 pub mod diag;
 pub mod k8s;
 pub mod logging;

@@ -1,0 +1,189 @@
+//! The daemon: one per project (a lock file), started in the background by `up` (or attached,
+//! with `--foreground`). It runs the controller for the project's capabilities, re-provisions
+//! when the emulator loses its state, and answers `status`, `logs`, `apply` and `down` on a Unix
+//! socket only its user can open.
+
+pub mod protocol;
+mod server;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::watcher;
+
+use crate::profile::Profile;
+use crate::project::LoadedProject;
+use crate::reconcile::Context;
+
+/// Label on every capability a project's daemon applies; its controller watches only these.
+pub const PROJECT_LABEL: &str = "nexus.ai/project";
+
+/// Where a project's daemon keeps its lock, socket, pid and log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub dir: PathBuf,
+    pub lock: PathBuf,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Paths {
+    /// `$NEXUS_DEV_STATE_DIR`, else `$XDG_STATE_HOME/nexus-dev`, else `~/.local/state/nexus-dev`;
+    /// then `projects/<id>`. Short, so the socket path stays within the 108-byte limit.
+    pub fn for_project(id: &str) -> Self {
+        let base = std::env::var_os("NEXUS_DEV_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| {
+            std::env::var_os("XDG_STATE_HOME")
+                .map(|x| PathBuf::from(x).join("nexus-dev"))
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/nexus-dev")))
+                .unwrap_or_else(|| std::env::temp_dir().join("nexus-dev"))
+        });
+        let dir = base.join("projects").join(id);
+        Self { lock: dir.join("daemon.lock"), socket: dir.join("daemon.sock"), log: dir.join("daemon.log"), dir }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(
+        "another nexus-dev daemon runs for this project (lock {0})\n  hint: `nexus-dev status` talks to it; `nexus-dev down` stops it"
+    )]
+    AlreadyRunning(String),
+    #[error("cannot prepare the daemon's directory {path}: {source}")]
+    Prepare { path: String, source: std::io::Error },
+    #[error("cannot listen on {path}: {source}")]
+    Listen { path: String, source: std::io::Error },
+    #[error("Kubernetes: {0}")]
+    Kube(String),
+}
+
+/// The lock held for the daemon's whole life; released when dropped (or the process dies).
+#[derive(Debug)]
+pub struct Lock(#[allow(dead_code)] File);
+
+/// Takes the project's lock, or says that another daemon has it.
+pub fn lock(paths: &Paths) -> Result<Lock, DaemonError> {
+    std::fs::create_dir_all(&paths.dir)
+        .map_err(|source| DaemonError::Prepare { path: paths.dir.display().to_string(), source })?;
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&paths.lock)
+        .map_err(|source| DaemonError::Prepare { path: paths.lock.display().to_string(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Lock(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DaemonError::AlreadyRunning(paths.lock.display().to_string())),
+        Err(std::fs::TryLockError::Error(source)) => {
+            Err(DaemonError::Prepare { path: paths.lock.display().to_string(), source })
+        }
+    }
+}
+
+/// Is a daemon holding the project's lock?
+pub fn running(paths: &Paths) -> bool {
+    match File::options().write(true).open(&paths.lock) {
+        Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
+/// What the daemon serves.
+pub struct Daemon {
+    pub project: LoadedProject,
+    pub project_id: String,
+    pub profile: Profile,
+    pub client: kube::Client,
+    pub paths: Paths,
+    /// Recheck of every capability's AWS resources while Running.
+    pub resync: Duration,
+    /// How often to look for an emulator that lost its state.
+    pub emulator_check: Duration,
+}
+
+impl Daemon {
+    /// Runs until `shutdown` resolves or a client asks it to stop. The lock must be held.
+    pub async fn run(
+        self: Arc<Self>,
+        _lock: &Lock,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), DaemonError> {
+        crate::k8s::install_crd(&self.client).await.map_err(|e| DaemonError::Kube(e.to_string()))?;
+        let listener = server::listen(&self.paths.socket)?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let ctx = Context::new(self.client.clone(), self.profile.clone()).with(self.resync, Duration::from_secs(1));
+        let selector = format!("{PROJECT_LABEL}={}", self.project_id);
+        let controller = {
+            let ctx = ctx.clone();
+            let mut rx = stop_rx.clone();
+            tokio::spawn(async move {
+                crate::controller::run_with(ctx, None, watcher::Config::default().labels(&selector), async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+            })
+        };
+        let healer = tokio::spawn(server::heal_emulator_loss(self.clone(), ctx.clone(), stop_rx.clone()));
+        let serving = tokio::spawn(server::serve(self.clone(), listener, stop_tx.clone(), stop_rx.clone()));
+        tracing::info!(project = %self.project_id, "daemon running");
+        let mut rx = stop_rx.clone();
+        tokio::select! {
+            _ = shutdown => {}
+            _ = rx.wait_for(|s| *s) => {}
+        }
+        let _ = stop_tx.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), controller).await;
+        serving.abort();
+        healer.abort();
+        let _ = std::fs::remove_file(&self.paths.socket);
+        tracing::info!(project = %self.project_id, "daemon stopped");
+        Ok(())
+    }
+}
+
+/// Applies the project's capabilities to the cluster, labelled as this project's.
+pub async fn apply_project(d: &Daemon) -> Result<Vec<String>, String> {
+    let sources = crate::spec::read_sources(&d.project.spec_paths()).map_err(|e| e.to_string())?;
+    let specs = crate::spec::load_specs(&sources).map_err(|e| e.to_string())?;
+    let mut applied = Vec::new();
+    for s in specs {
+        let mut cr = s.cr.clone();
+        cr.metadata.labels.get_or_insert_with(Default::default).insert(PROJECT_LABEL.into(), d.project_id.clone());
+        let live = crate::k8s::put_capability(&d.client, &cr).await.map_err(|e| format!("{}: {e}", s.origin()))?;
+        applied.push(crate::reconcile::key(&live));
+    }
+    Ok(applied)
+}
+
+/// The socket path of a project directory's daemon, for clients.
+pub fn socket_of(project_id: &str) -> PathBuf {
+    Paths::for_project(project_id).socket
+}
+
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_lock_per_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            dir: dir.path().to_path_buf(),
+            lock: dir.path().join("daemon.lock"),
+            socket: dir.path().join("daemon.sock"),
+            log: dir.path().join("daemon.log"),
+        };
+        assert!(!running(&paths));
+        let held = lock(&paths).unwrap();
+        assert!(running(&paths));
+        assert!(matches!(lock(&paths), Err(DaemonError::AlreadyRunning(_))));
+        drop(held);
+        assert!(!running(&paths));
+        assert!(lock(&paths).is_ok());
+    }
+}

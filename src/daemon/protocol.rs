@@ -1,0 +1,102 @@
+//! The daemon's local API: newline-delimited JSON over a Unix socket (mode 0600). One request
+//! per connection; the answer is one or more JSON lines, the last with `"done": true`.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "camelCase")]
+pub enum Request {
+    /// Is the daemon up, and for which project.
+    Ping,
+    /// Re-read the project's specs and apply them (the daemon's controller converges them).
+    Apply,
+    /// Every capability of the project: phase, message, resources, endpoints.
+    Status,
+    /// Pod logs of a capability's workloads.
+    Logs { capability: Option<String>, component: Option<String>, follow: bool },
+    /// Stop the daemon.
+    Shutdown,
+}
+
+/// One line of an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reply {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    /// A line of text (a log line, a message for people).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub done: bool,
+}
+
+impl Reply {
+    pub fn data(v: serde_json::Value) -> Self {
+        Self { data: Some(v), line: None, error: None, done: true }
+    }
+
+    pub fn line(l: impl Into<String>) -> Self {
+        Self { data: None, line: Some(l.into()), error: None, done: false }
+    }
+
+    pub fn error(e: impl Into<String>) -> Self {
+        Self { data: None, line: None, error: Some(e.into()), done: true }
+    }
+
+    pub fn done() -> Self {
+        Self { data: None, line: None, error: None, done: true }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no daemon answers for this project ({0})\n  hint: start it with `nexus-dev up`")]
+    NotRunning(std::io::Error),
+    #[error("talking to the daemon: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the daemon sent something unreadable: {0}")]
+    Protocol(#[from] serde_json::Error),
+    #[error("{0}")]
+    Daemon(String),
+}
+
+/// Sends `req` and calls `each` with every reply line until the last; returns the last.
+pub async fn call(socket: &Path, req: &Request, mut each: impl FnMut(&Reply)) -> Result<Reply, ClientError> {
+    let mut stream = UnixStream::connect(socket).await.map_err(ClientError::NotRunning)?;
+    let mut body = serde_json::to_vec(req)?;
+    body.push(b'\n');
+    stream.write_all(&body).await?;
+    let mut lines = BufReader::new(stream).lines();
+    while let Some(line) = lines.next_line().await? {
+        let reply: Reply = serde_json::from_str(&line)?;
+        if let Some(e) = &reply.error {
+            return Err(ClientError::Daemon(e.clone()));
+        }
+        if reply.done {
+            return Ok(reply);
+        }
+        each(&reply);
+    }
+    Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the daemon closed the connection")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_have_a_stable_wire_form() {
+        let r = Request::Logs { capability: Some("nexus-ai".into()), component: None, follow: true };
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(text, r#"{"request":"logs","capability":"nexus-ai","component":null,"follow":true}"#);
+        assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
+        assert_eq!(serde_json::to_string(&Request::Status).unwrap(), r#"{"request":"status"}"#);
+    }
+}

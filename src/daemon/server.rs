@@ -1,0 +1,212 @@
+//! The socket server and the daemon's background duties.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::{AsyncBufReadExt as _, StreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, LogParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
+
+use super::protocol::{Reply, Request};
+use super::{Daemon, DaemonError, PROJECT_LABEL};
+use crate::reconcile::Context;
+use crate::spec::NexusAICapability;
+
+/// Binds the socket, readable and writable by its owner only.
+pub(super) fn listen(path: &Path) -> Result<UnixListener, DaemonError> {
+    // A socket left by a daemon that died: the lock (held by now) proves nobody serves it.
+    let _ = std::fs::remove_file(path);
+    let listener =
+        UnixListener::bind(path).map_err(|source| DaemonError::Listen { path: path.display().to_string(), source })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|source| DaemonError::Listen { path: path.display().to_string(), source })?;
+    Ok(listener)
+}
+
+pub(super) async fn serve(
+    d: Arc<Daemon>,
+    listener: UnixListener,
+    stop: watch::Sender<bool>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                tokio::spawn(handle(d.clone(), stream, stop.clone()));
+            }
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+async fn send(w: &mut (impl AsyncWriteExt + Unpin), r: &Reply) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(r).unwrap_or_default();
+    line.push(b'\n');
+    w.write_all(&line).await
+}
+
+async fn handle(d: Arc<Daemon>, stream: UnixStream, stop: watch::Sender<bool>) {
+    let (r, mut w) = stream.into_split();
+    let mut lines = BufReader::new(r).lines();
+    let Ok(Some(line)) = lines.next_line().await else { return };
+    let req: Request = match serde_json::from_str(&line) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = send(&mut w, &Reply::error(format!("unknown request: {e}"))).await;
+            return;
+        }
+    };
+    tracing::debug!(?req, "request");
+    let reply = match req {
+        Request::Ping => {
+            Reply::data(json!({"project": d.project_id, "pid": std::process::id(), "profile": d.profile.name}))
+        }
+        Request::Apply => match super::apply_project(&d).await {
+            Ok(applied) => Reply::data(json!({"applied": applied})),
+            Err(e) => Reply::error(e),
+        },
+        Request::Status => match status(&d).await {
+            Ok(v) => Reply::data(v),
+            Err(e) => Reply::error(e.to_string()),
+        },
+        Request::Logs { capability, component, follow } => {
+            if let Err(e) = logs(&d, capability.as_deref(), component.as_deref(), follow, &mut w).await {
+                Reply::error(e)
+            } else {
+                Reply::done()
+            }
+        }
+        Request::Shutdown => {
+            let _ = send(&mut w, &Reply::data(json!({"stopping": true}))).await;
+            let _ = stop.send(true);
+            return;
+        }
+    };
+    let _ = send(&mut w, &reply).await;
+}
+
+async fn capabilities(d: &Daemon) -> Result<Vec<NexusAICapability>, kube::Error> {
+    let api: Api<NexusAICapability> = Api::all(d.client.clone());
+    Ok(api.list(&ListParams::default().labels(&format!("{PROJECT_LABEL}={}", d.project_id))).await?.items)
+}
+
+async fn status(d: &Daemon) -> Result<serde_json::Value, kube::Error> {
+    let caps = capabilities(d).await?;
+    Ok(json!(
+        caps.iter()
+            .map(|c| {
+                let st = c.status.clone().unwrap_or_default();
+                json!({
+                    "namespace": c.namespace(),
+                    "name": c.name_any(),
+                    "capability": c.spec.capability_name,
+                    "environment": c.spec.environment,
+                    "generation": c.metadata.generation,
+                    "observedGeneration": st.observed_generation,
+                    "phase": st.phase.map(|p| p.to_string()).unwrap_or_else(|| "Pending".into()),
+                    "message": st.message,
+                    "ready": st.resources.iter().filter(|r| r.state == "Ready").count(),
+                    "resources": st.resources.len(),
+                    "endpoints": st.endpoints,
+                })
+            })
+            .collect::<Vec<_>>()
+    ))
+}
+
+/// Streams the logs of the selected workloads' pods. Pods on nodes without a container runtime
+/// (kwok) have none; that is said plainly.
+async fn logs(
+    d: &Daemon,
+    capability: Option<&str>,
+    component: Option<&str>,
+    follow: bool,
+    w: &mut (impl AsyncWriteExt + Unpin),
+) -> Result<(), String> {
+    let caps = capabilities(d).await.map_err(|e| e.to_string())?;
+    let chosen: Vec<_> = caps.iter().filter(|c| capability.is_none_or(|n| c.spec.capability_name == n)).collect();
+    if chosen.is_empty() {
+        let known: Vec<_> = caps.iter().map(|c| c.spec.capability_name.clone()).collect();
+        return Err(format!(
+            "no capability {} in this project (it has: {})",
+            capability.unwrap_or("at all"),
+            known.join(", ")
+        ));
+    }
+    let mut streams = Vec::new();
+    for c in chosen {
+        let names = crate::names::Names::of(&c.spec);
+        let pods: Api<Pod> = Api::namespaced(d.client.clone(), &names.namespace());
+        let mut selector = format!("app.kubernetes.io/instance={}", names.stem());
+        if let Some(comp) = component {
+            selector.push_str(&format!(",app.kubernetes.io/component={comp}"));
+        }
+        let list = pods.list(&ListParams::default().labels(&selector)).await.map_err(|e| e.to_string())?;
+        if list.items.is_empty() {
+            let _ = send(w, &Reply::line(format!("{}: no pods yet", names.stem()))).await;
+        }
+        for pod in list.items {
+            let pod_name = pod.name_any();
+            let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+            let params = LogParams { follow, tail_lines: Some(100), ..Default::default() };
+            match pods.log_stream(&pod_name, &params).await {
+                Ok(stream) => streams.push((pod_name, stream)),
+                Err(e) => {
+                    let why = if node.starts_with("kwok") {
+                        format!(
+                            "pod {pod_name} runs on {node}, a simulated node with no container runtime: it has no logs"
+                        )
+                    } else {
+                        format!("cannot read the logs of pod {pod_name} on {node}: {e}")
+                    };
+                    let _ = send(w, &Reply::line(why)).await;
+                }
+            }
+        }
+    }
+    let mut merged = futures::stream::select_all(
+        streams.into_iter().map(|(pod, s)| s.lines().map(move |l| (pod.clone(), l)).boxed()),
+    );
+    while let Some((pod, line)) = merged.next().await {
+        let Ok(line) = line else { break };
+        if send(w, &Reply::line(format!("{pod} | {line}"))).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// An emulator that restarts empty loses every resource; the controller's periodic resync would
+/// notice within a minute, this within seconds: if a capability's marker parameter
+/// (`/{cap}/{env}/app/capability`) is gone, it is reconciled at once.
+pub(super) async fn heal_emulator_loss(d: Arc<Daemon>, ctx: Arc<Context>, mut stopped: watch::Receiver<bool>) {
+    if d.profile.aws.endpoint.is_none() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(d.emulator_check) => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let Ok(caps) = capabilities(&d).await else { continue };
+        for cr in caps.iter().filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(crate::spec::Phase::Running)) {
+            let names = crate::names::Names::of(&cr.spec);
+            let clients = crate::aws::Clients::connect(&crate::aws::Target::of(&d.profile, &cr.spec.region)).await;
+            let marker = names.ssm_parameter("app", "capability");
+            let lost = matches!(clients.ssm.get_parameter().name(&marker).send().await, Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()));
+            if lost {
+                tracing::warn!(capability = %crate::reconcile::key(cr), "the emulator lost this capability's resources; re-provisioning");
+                if let Err(e) = Box::pin(crate::reconcile::converge(cr, &ctx)).await {
+                    tracing::warn!(error = %e, "re-provisioning failed; the controller retries");
+                }
+            }
+        }
+    }
+}
