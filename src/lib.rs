@@ -6,6 +6,7 @@ pub mod aws;
 pub mod cli;
 pub mod controller;
 pub mod diag;
+pub mod env;
 pub mod k8s;
 pub mod logging;
 pub mod names;
