@@ -7,6 +7,7 @@ pub mod cli;
 pub mod controller;
 pub mod daemon;
 pub mod diag;
+pub mod env;
 pub mod k8s;
 pub mod logging;
 pub mod names;
