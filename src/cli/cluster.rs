@@ -39,6 +39,30 @@ fn row(cr: &NexusAICapability) -> String {
 }
 
 pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    // In a project whose daemon runs, the daemon answers (issue #6).
+    if !args.watch
+        && args.namespace.is_none()
+        && let Some(answer) = super::env::status_via_daemon().await
+    {
+        let caps = answer?;
+        if args.output == super::apply::Output::Json {
+            println!("{}", serde_json::to_string_pretty(&caps)?);
+        } else {
+            println!("{:<20} {:<22} {:<26} {:>7}  MESSAGE", "NAMESPACE", "NAME", "PHASE", "READY");
+            for c in caps.as_array().into_iter().flatten() {
+                let ready = format!("{}/{}", c["ready"], c["resources"]);
+                println!(
+                    "{:<20} {:<22} {:<26} {:>7}  {}",
+                    c["namespace"].as_str().unwrap_or(""),
+                    c["name"].as_str().unwrap_or(""),
+                    c["phase"].as_str().unwrap_or(""),
+                    ready,
+                    c["message"].as_str().unwrap_or("")
+                );
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let profile = load_profile(&args.profile)?;
     let client = crate::k8s::client::for_profile(&profile.profile).await?;
     let api: Api<NexusAICapability> = match &args.namespace {

@@ -4,6 +4,7 @@
 mod apply;
 mod cluster;
 mod crd;
+mod env;
 mod manifests;
 mod plan;
 mod validate;
@@ -53,6 +54,19 @@ pub enum Command {
     Diff(apply::DiffArgs),
     /// Delete a capability's resources, honouring its deletionPolicy (Retain deletes nothing).
     Delete(apply::DeleteArgs),
+    /// Bring the environment up: cluster, registry, AWS emulator, the daemon, and every
+    /// capability of the project Running. A second `up` changes nothing.
+    Up(env::UpArgs),
+    /// Stop what `up` started (daemon, emulator, registry); `--purge` also deletes the cluster
+    /// and the volumes. Never touches what nexus-dev did not create.
+    Down(env::DownArgs),
+    /// Check every prerequisite of `up`, with the exact fix for each problem.
+    Doctor(env::DoctorArgs),
+    /// Stream the logs of a capability's workloads (through the project's daemon).
+    Logs(env::LogsArgs),
+    /// The project's daemon (started by `up`).
+    #[command(hide = true)]
+    Daemon(env::DaemonArgs),
     /// Phase and progress of every capability in the cluster (`-w` to follow, like the seed's monitor).
     Status(cluster::StatusArgs),
     /// Check a capability end to end: AWS resources as planned, workloads available, services
@@ -116,6 +130,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => apply::run_apply(args).await,
         Command::Diff(args) => apply::run_diff(args).await,
         Command::Delete(args) => apply::run_delete(args).await,
+        Command::Up(args) => env::run_up(args).await,
+        Command::Down(args) => env::run_down(args).await,
+        Command::Doctor(args) => env::run_doctor(args).await,
+        Command::Logs(args) => env::run_logs(args).await,
+        Command::Daemon(args) => env::run_daemon(args).await,
         Command::Status(args) => cluster::run_status(args).await,
         Command::Verify(args) => cluster::run_verify(args).await,
         Command::Operator(args) => cluster::run_operator(args).await,

@@ -185,6 +185,18 @@ pub struct LoadedProfile {
     pub base_dir: Option<PathBuf>,
 }
 
+impl LoadedProfile {
+    /// What to pass to `--profile` to load this profile again (the daemon is started with it).
+    pub fn origin_arg(&self) -> String {
+        match self.origin.strip_prefix("built-in:") {
+            Some(name) => name.to_owned(),
+            None => std::fs::canonicalize(&self.origin)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| self.origin.clone()),
+        }
+    }
+}
+
 /// Profiles shipped in `profiles/`, compiled in so they work outside a project too.
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("local", include_str!("../../profiles/local.yaml")),

@@ -1,0 +1,159 @@
+//! Issue #6 end to end through the binary, on the test bed: `up` with an existing cluster (the
+//! test bed's control plane) and the emulator container (the stand-in moto image) brings a
+//! capability to Running; a second `up` changes nothing; `status`, `logs` and `down` go through
+//! the daemon's 0600 socket; a second daemon is refused; `down` stops only what `up` started.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use nexus_dev::testing::{TestBed, unique};
+
+struct Project {
+    dir: tempfile::TempDir,
+    state: tempfile::TempDir,
+    bed: TestBed,
+}
+
+impl Project {
+    fn nexus(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("NEXUS_DEV_STATE_DIR", self.state.path())
+            .env("NEXUS_DEV_EMULATOR_IMAGE", &self.bed.moto_image)
+            .env_remove("NEXUS_DEV_PROFILE")
+            .output()
+            .expect("nexus-dev runs")
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn project(bed: TestBed, cap: &str) -> Project {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("profiles")).unwrap();
+    std::fs::create_dir_all(root.join("capabilities")).unwrap();
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml")).unwrap();
+    std::fs::write(root.join("capabilities/app.yaml"), example.replace("myapp", cap)).unwrap();
+    let port = free_port();
+    std::fs::write(
+        root.join("profiles/dev.yaml"),
+        format!(
+            "name: dev\ncluster: {{provider: existing, kubeconfig: \"{}\", context: {}}}\naws: {{emulator: moto, endpoint: \"http://127.0.0.1:{port}\", podEndpoint: \"http://nexus-dev-aws:5000\", account: \"123456789012\"}}\nirsa: {{issuer: \"{}\", registerOidcProvider: true}}\n",
+            bed.kubeconfig, bed.context, bed.sa_issuer
+        ),
+    )
+    .unwrap();
+    std::fs::write(root.join("nexus-dev.yaml"), "specs: [capabilities/]\nprofile: dev\n").unwrap();
+    Project { dir, state: tempfile::tempdir().unwrap(), bed }
+}
+
+#[tokio::test]
+async fn up_status_logs_down_through_the_daemon() {
+    let bed = TestBed::from_env();
+    let docker = bed.docker().await;
+    // A container nexus-dev did not make: `down` must leave it alone.
+    let foreign = unique("foreign");
+    docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(&foreign).build()),
+            ContainerCreateBody {
+                image: Some(bed.base_image.clone()),
+                cmd: Some(vec!["sleep".into(), "600".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    docker.start_container(&foreign, None::<bollard::query_parameters::StartContainerOptions>).await.unwrap();
+
+    let cap = unique("up");
+    let p = project(bed.clone(), &cap);
+    let first = p.nexus(&["up", "-o", "json", "--timeout", "120s"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(v["capabilities"][0]["phase"], "Running", "{v:#}");
+    let generation = v["capabilities"][0]["generation"].clone();
+
+    // Warm: nothing changes, the daemon is reused.
+    let second = p.nexus(&["up", "-o", "json"]);
+    assert!(second.status.success(), "{}", text(&second));
+    let v: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    let steps: Vec<(String, String)> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap().to_owned(), s["result"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(steps.iter().any(|(s, r)| s == "daemon" && r == "running"), "{steps:?}");
+    assert!(steps.iter().any(|(s, r)| s == "aws emulator" && r.ends_with("unchanged")), "{steps:?}");
+    assert_eq!(v["capabilities"][0]["generation"], generation, "a second up must not change the capability");
+
+    // The socket is the owner's only; a second daemon is refused.
+    let sockets: Vec<_> = walk(p.state.path()).into_iter().filter(|f| f.ends_with("daemon.sock")).collect();
+    assert_eq!(sockets.len(), 1);
+    assert_eq!(std::fs::metadata(&sockets[0]).unwrap().permissions().mode() & 0o777, 0o600);
+    let profile = p.dir.path().join("profiles/dev.yaml");
+    let again =
+        p.nexus(&["daemon", "--project-dir", p.dir.path().to_str().unwrap(), "--profile", profile.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(text(&again).contains("another nexus-dev daemon runs for this project"), "{}", text(&again));
+
+    let status = p.nexus(&["status", "-o", "json"]);
+    assert!(status.status.success(), "{}", text(&status));
+    let s: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(s[0]["phase"], "Running");
+    let logs = p.nexus(&["logs", &cap, "backend"]);
+    assert!(logs.status.success(), "{}", text(&logs));
+    assert!(text(&logs).contains("simulated node with no container runtime"), "{}", text(&logs));
+
+    // Clean the capability up, then `down`: the daemon and the emulator stop, nothing else.
+    let spec = p.dir.path().join("capabilities/app.yaml");
+    let del = p.nexus(&["delete", "-f", spec.to_str().unwrap(), "-p", profile.to_str().unwrap()]);
+    assert!(del.status.success(), "{}", text(&del));
+    let down = p.nexus(&["down"]);
+    assert!(down.status.success(), "{}", text(&down));
+    let logs = p.nexus(&["logs"]);
+    assert!(!logs.status.success() && text(&logs).contains("no daemon answers"), "{}", text(&logs));
+    let emulator = docker
+        .inspect_container("nexus-dev-aws", None::<bollard::query_parameters::InspectContainerOptions>)
+        .await
+        .unwrap();
+    assert_eq!(emulator.state.unwrap().running, Some(false), "down stops the emulator and keeps it");
+    let purge = p.nexus(&["down", "--purge"]);
+    assert!(purge.status.success(), "{}", text(&purge));
+    assert!(
+        docker
+            .inspect_container("nexus-dev-aws", None::<bollard::query_parameters::InspectContainerOptions>)
+            .await
+            .is_err(),
+        "purged"
+    );
+    let f =
+        docker.inspect_container(&foreign, None::<bollard::query_parameters::InspectContainerOptions>).await.unwrap();
+    assert_eq!(f.state.unwrap().running, Some(true), "a foreign container is never touched");
+    let _ = docker.remove_container(&foreign, Some(RemoveContainerOptionsBuilder::default().force(true).build())).await;
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
