@@ -399,6 +399,10 @@ async fn killed_at_twenty_points_it_converges_without_duplicates_or_leaks() {
             .of_kind(nexus_dev::plan::Kind::SsmParameter)
             .count();
         assert_eq!(count, planned, "no leaked or missing parameters");
+        // Clean up through the controller (Retain: the workloads go, AWS stays).
+        let ctl = h.start();
+        delete_and_wait(&h, &name).await;
+        ctl.abort();
     }
     assert!(points >= 20);
 }

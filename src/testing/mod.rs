@@ -143,7 +143,19 @@ impl Drop for TestNamespace {
         let _ = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async {
-                let api: Api<Namespace> = Api::all(bed.kube().await);
+                let client = bed.kube().await;
+                // Capabilities a test left behind would hold the namespace forever with their
+                // finalizer (no controller runs any more): release them first.
+                let caps: Api<crate::spec::NexusAICapability> = Api::namespaced(client.clone(), &name);
+                if let Ok(list) = caps.list(&Default::default()).await {
+                    for c in list.items {
+                        let patch = serde_json::json!({"metadata": {"finalizers": null}});
+                        let n = c.metadata.name.unwrap_or_default();
+                        let _ =
+                            caps.patch(&n, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await;
+                    }
+                }
+                let api: Api<Namespace> = Api::all(client);
                 let _ =
                     tokio::time::timeout(Duration::from_secs(10), api.delete(&name, &DeleteParams::background())).await;
             });
