@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::env::docker::{ContainerInfo, ContainerSpec, DockerError, Engine, Outcome, Probe, Removal, Restart};
+use crate::env::docker::{ContainerSpec, Engine, Outcome, Probe, Removal, Restart, ServiceError, ServiceStatus};
 use crate::profile::{ClusterProvider, Profile};
 
 pub const NAME: &str = "nexus-dev-registry";
@@ -26,14 +26,8 @@ pub enum RegistryError {
         "registry.host `{host}` names no port\n  hint: use HOST:PORT, such as localhost:5001 (the port the registry is published on)"
     )]
     NoPort { host: String },
-    #[error("cannot run the local registry {name}: {source}")]
-    Run { name: String, source: Box<DockerError> },
-    #[error("the local registry {name} is not ready: {source}")]
-    WaitReady { name: String, source: Box<DockerError> },
-    #[error("cannot stop the local registry {name}: {source}")]
-    Stop { name: String, source: Box<DockerError> },
-    #[error("cannot remove the local registry {name}: {source}")]
-    Remove { name: String, source: Box<DockerError> },
+    #[error(transparent)]
+    Service(#[from] ServiceError),
 }
 
 /// The registry image and where it keeps its data (an input: tests run a stand-in image that
@@ -119,44 +113,25 @@ fn local_binding(host: &str) -> Result<Option<(String, u16)>, RegistryError> {
 }
 
 /// A running, ready registry.
-#[derive(Clone, Debug)]
-pub struct RegistryStatus {
-    /// What ensuring the container did (created, reused, recreated and why).
-    pub outcome: Outcome,
-    /// Whether it was started now (`Started`) or already ran (`Unchanged`).
-    pub started: Outcome,
-    /// Networks connected now.
-    pub connected: Vec<String>,
-    /// The registry's base URL on the host, such as `http://127.0.0.1:5001`.
-    pub endpoint: String,
-    pub container: ContainerInfo,
-}
+pub type RegistryStatus = ServiceStatus;
+
+/// What errors call the registry.
+const WHAT: &str = "local registry";
 
 /// Creates or reuses the registry container, starts it and waits until `GET /v2/` answers.
 #[tracing::instrument(skip_all, fields(registry = %cfg.name))]
 pub async fn ensure(engine: &Engine, cfg: &RegistryConfig) -> Result<RegistryStatus, RegistryError> {
-    let run = |source| RegistryError::Run { name: cfg.name.clone(), source: Box::new(source) };
-    let ensured = engine.ensure_container(&cfg.spec()).await.map_err(run)?;
-    let started = engine.start(&cfg.name).await.map_err(run)?;
-    let endpoint = engine
-        .wait_healthy(&cfg.name, &Probe::http(CONTAINER_PORT, "/v2/"), cfg.ready_timeout)
-        .await
-        .map_err(|source| RegistryError::WaitReady { name: cfg.name.clone(), source: Box::new(source) })?;
-    let container = engine.container_info(&cfg.name).await.map_err(run)?.unwrap_or(ensured.container);
-    Ok(RegistryStatus { outcome: ensured.outcome, started, connected: ensured.connected, endpoint, container })
+    Ok(engine.ensure_service(WHAT, &cfg.spec(), &Probe::http(CONTAINER_PORT, "/v2/"), cfg.ready_timeout).await?)
 }
 
 /// `down`: stops the registry; its container and data stay.
 pub async fn stop(engine: &Engine, name: &str) -> Result<Outcome, RegistryError> {
-    engine.stop(name).await.map_err(|source| RegistryError::Stop { name: name.to_owned(), source: Box::new(source) })
+    Ok(engine.stop_service(WHAT, name).await?)
 }
 
 /// `down --purge`: removes the registry and its data volume.
 pub async fn purge(engine: &Engine, name: &str) -> Result<Removal, RegistryError> {
-    engine
-        .remove(name, true)
-        .await
-        .map_err(|source| RegistryError::Remove { name: name.to_owned(), source: Box::new(source) })
+    Ok(engine.purge_service(WHAT, name).await?)
 }
 
 #[cfg(test)]

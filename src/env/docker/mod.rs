@@ -10,6 +10,7 @@ mod error;
 mod exec;
 mod health;
 mod resources;
+mod service;
 mod spec;
 
 use std::fmt;
@@ -20,6 +21,7 @@ pub use container::{ContainerInfo, Ensured, ListedContainer, Owned, Removal};
 pub use error::{DockerError, LastLogs};
 pub use exec::ExecOutput;
 pub use health::Probe;
+pub use service::{ServiceError, ServiceStatus};
 pub use spec::{ContainerSpec, EnvValue, MountSpec, PortSpec, Restart, Secret, differences};
 
 use crate::env::owner::ProjectId;

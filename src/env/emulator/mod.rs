@@ -9,7 +9,9 @@ pub mod state;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::env::docker::{ContainerInfo, ContainerSpec, DockerError, Engine, Outcome, Probe, Removal, Restart, Secret};
+use crate::env::docker::{
+    ContainerSpec, Engine, Outcome, Probe, Removal, Restart, Secret, ServiceError, ServiceStatus,
+};
 use crate::env::registry::KIND_NETWORK;
 use crate::profile::{ClusterProvider, Emulator, Profile};
 
@@ -46,14 +48,8 @@ pub enum EmulatorError {
         "aws.podEndpoint `{pod_endpoint}` does not reach the {emulator} container ({name}:{port})\n  hint: set aws.podEndpoint to http://{name}:{port}"
     )]
     PodEndpoint { pod_endpoint: String, emulator: &'static str, name: String, port: u16 },
-    #[error("cannot run the AWS emulator {name}: {source}")]
-    Run { name: String, source: Box<DockerError> },
-    #[error("the AWS emulator {name} is not ready: {source}")]
-    WaitReady { name: String, source: Box<DockerError> },
-    #[error("cannot stop the AWS emulator {name}: {source}")]
-    Stop { name: String, source: Box<DockerError> },
-    #[error("cannot remove the AWS emulator {name}: {source}")]
-    Remove { name: String, source: Box<DockerError> },
+    #[error(transparent)]
+    Service(#[from] ServiceError),
 }
 
 /// Where the profile's emulator is published on the host: `(ip, port)` from `aws.endpoint`;
@@ -188,41 +184,25 @@ impl EmulatorConfig {
 }
 
 /// A running, ready emulator.
-#[derive(Clone, Debug)]
-pub struct EmulatorStatus {
-    pub outcome: Outcome,
-    pub started: Outcome,
-    pub connected: Vec<String>,
-    /// The emulator's base URL on the host, such as `http://127.0.0.1:4566`.
-    pub endpoint: String,
-    pub container: ContainerInfo,
-}
+pub type EmulatorStatus = ServiceStatus;
+
+/// What errors call the emulator.
+const WHAT: &str = "AWS emulator";
 
 /// Creates or reuses the emulator container, starts it and waits until it answers.
 #[tracing::instrument(skip_all, fields(emulator = %cfg.emulator.as_str(), container = %cfg.name))]
 pub async fn ensure(engine: &Engine, cfg: &EmulatorConfig) -> Result<EmulatorStatus, EmulatorError> {
-    let run = |source| EmulatorError::Run { name: cfg.name.clone(), source: Box::new(source) };
-    let ensured = engine.ensure_container(&cfg.spec()).await.map_err(run)?;
-    let started = engine.start(&cfg.name).await.map_err(run)?;
-    let endpoint = engine
-        .wait_healthy(&cfg.name, &cfg.probe(), cfg.ready_timeout)
-        .await
-        .map_err(|source| EmulatorError::WaitReady { name: cfg.name.clone(), source: Box::new(source) })?;
-    let container = engine.container_info(&cfg.name).await.map_err(run)?.unwrap_or(ensured.container);
-    Ok(EmulatorStatus { outcome: ensured.outcome, started, connected: ensured.connected, endpoint, container })
+    Ok(engine.ensure_service(WHAT, &cfg.spec(), &cfg.probe(), cfg.ready_timeout).await?)
 }
 
 /// `down`: stops the emulator; its container and (LocalStack) data volume stay.
 pub async fn stop(engine: &Engine, name: &str) -> Result<Outcome, EmulatorError> {
-    engine.stop(name).await.map_err(|source| EmulatorError::Stop { name: name.to_owned(), source: Box::new(source) })
+    Ok(engine.stop_service(WHAT, name).await?)
 }
 
 /// `down --purge`: removes the emulator and its data volume.
 pub async fn purge(engine: &Engine, name: &str) -> Result<Removal, EmulatorError> {
-    engine
-        .remove(name, true)
-        .await
-        .map_err(|source| EmulatorError::Remove { name: name.to_owned(), source: Box::new(source) })
+    Ok(engine.purge_service(WHAT, name).await?)
 }
 
 #[cfg(test)]
