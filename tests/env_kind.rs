@@ -20,7 +20,8 @@ use nexus_dev::env::Outcome;
 use nexus_dev::env::kind::command::{Command, Output};
 use nexus_dev::env::kind::wiring::{self, LocalRegistryHosting, NODE_CLUSTER_LABEL, NODE_ROLE_LABEL};
 use nexus_dev::env::kind::{self, KindCli, KindError, Runner};
-use nexus_dev::env::registry::{self, RegistryConfig, RegistryImage};
+use nexus_dev::env::registry::{self};
+use nexus_dev::testing::fixtures::standin_registry;
 use nexus_dev::testing::unique;
 
 /// A `kind` that records its invocations and answers `get clusters` from a list.
@@ -96,17 +97,7 @@ async fn the_registry_joins_the_kind_network_once() {
         )
         .await
         .unwrap();
-    let cfg = RegistryConfig {
-        name: unique("registry"),
-        image: RegistryImage { reference: bed.registry_image.clone(), data_dir: "/var/lib/docker-registry".into() },
-        host: "localhost:5001".into(),
-        host_ip: "127.0.0.1".into(),
-        host_port: None,
-        volume: unique("registry-data"),
-        // Created on the default bridge, connected by the wiring: KinD's order.
-        attach: vec![],
-        ready_timeout: Duration::from_secs(60),
-    };
+    let cfg = standin_registry(&bed, vec![]);
     registry::ensure(&engine, &cfg).await.unwrap();
     let wired = kind::wire_registry(&engine, &cluster, &cfg, &network).await.unwrap();
     assert_eq!(wired.network, Outcome::Connected);

@@ -6,14 +6,14 @@
 mod env_support;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use bollard::models::{HostConfig, PortBinding};
 use env_support::{SLEEP, foreign_container, setup};
 use nexus_dev::diag::Source;
 use nexus_dev::env::preflight::{self, Coverage, GatherOptions, PortState, Status, Tool};
-use nexus_dev::env::registry::{self, RegistryConfig, RegistryImage};
+use nexus_dev::env::registry::{self};
 use nexus_dev::profile::{self, Emulator, Profile};
+use nexus_dev::testing::fixtures::standin_registry;
 use nexus_dev::testing::unique;
 
 fn built_in(name: &str) -> Profile {
@@ -31,16 +31,7 @@ async fn facts_come_from_the_machine_and_checks_follow() {
 
     // The registry port is published by one of this project's containers; the emulator port
     // is held by a plain listener.
-    let cfg = RegistryConfig {
-        name: unique("registry"),
-        image: RegistryImage { reference: bed.registry_image.clone(), data_dir: "/var/lib/docker-registry".into() },
-        host: "localhost:5001".into(),
-        host_ip: "127.0.0.1".into(),
-        host_port: None,
-        volume: unique("registry-data"),
-        attach: vec![],
-        ready_timeout: Duration::from_secs(60),
-    };
+    let cfg = standin_registry(&bed, vec![]);
     let running = registry::ensure(&engine, &cfg).await.unwrap();
     let registry_port = running.container.host_address(5000).unwrap().1;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -9,6 +9,7 @@ use std::time::Duration;
 use env_support::setup;
 use nexus_dev::env::Outcome;
 use nexus_dev::env::registry::{self, RegistryConfig, RegistryImage};
+use nexus_dev::testing::fixtures::standin_registry;
 use nexus_dev::testing::unique;
 
 /// A blob and its digest (`sha256sum` of the bytes).
@@ -37,17 +38,7 @@ async fn the_registry_starts_is_reused_keeps_its_data_and_is_purged() {
     let network = unique("kind");
     cleanup.network(&network);
     engine.ensure_network(&network).await.unwrap();
-    let cfg = RegistryConfig {
-        name: unique("registry"),
-        // The stand-in is Debian's docker-registry, which keeps its data elsewhere.
-        image: RegistryImage { reference: bed.registry_image.clone(), data_dir: "/var/lib/docker-registry".into() },
-        host: "localhost:5001".into(),
-        host_ip: "127.0.0.1".into(),
-        host_port: None,
-        volume: unique("registry-data"),
-        attach: vec![network.clone()],
-        ready_timeout: Duration::from_secs(60),
-    };
+    let cfg = standin_registry(&bed, vec![network.clone()]);
 
     let up = registry::ensure(&engine, &cfg).await.unwrap();
     assert_eq!((up.outcome.clone(), up.started.clone()), (Outcome::Created, Outcome::Started));

@@ -238,12 +238,11 @@ pub async fn ensure_client(
     }
     let flows: Vec<OAuthFlowType> = want.oauth_flows.iter().map(|f| OAuthFlowType::from(f.as_str())).collect();
     let auth_flows = vec![ExplicitAuthFlowsType::AllowRefreshTokenAuth, ExplicitAuthFlowsType::AllowUserSrpAuth];
-    let id = match &existing {
-        Some((id, _)) => {
-            // An update replaces every setting, so all of them are sent.
-            c.update_user_pool_client()
-                .user_pool_id(pool_id)
-                .client_id(id)
+    // Create and update take the same OAuth settings; an update replaces every setting, so all
+    // of them are always sent.
+    macro_rules! oauth {
+        ($req:expr) => {
+            $req.user_pool_id(pool_id)
                 .client_name(name)
                 .set_allowed_o_auth_flows(Some(flows))
                 .allowed_o_auth_flows_user_pool_client(true)
@@ -252,23 +251,17 @@ pub async fn ensure_client(
                 .set_logout_urls(Some(want.logout_urls.clone()))
                 .set_supported_identity_providers(Some(want.identity_providers.clone()))
                 .set_explicit_auth_flows(Some(auth_flows))
+        };
+    }
+    let id = match &existing {
+        Some((id, _)) => {
+            oauth!(c.update_user_pool_client().client_id(id))
                 .send()
                 .await
                 .map_err(|e| sdk("UpdateUserPoolClient", name, e))?;
             id.clone()
         }
-        None => c
-            .create_user_pool_client()
-            .user_pool_id(pool_id)
-            .client_name(name)
-            .generate_secret(want.generate_secret)
-            .set_allowed_o_auth_flows(Some(flows))
-            .allowed_o_auth_flows_user_pool_client(true)
-            .set_allowed_o_auth_scopes(Some(want.scopes.clone()))
-            .set_callback_urls(Some(want.callback_urls.clone()))
-            .set_logout_urls(Some(want.logout_urls.clone()))
-            .set_supported_identity_providers(Some(want.identity_providers.clone()))
-            .set_explicit_auth_flows(Some(auth_flows))
+        None => oauth!(c.create_user_pool_client().generate_secret(want.generate_secret))
             .send()
             .await
             .map_err(|e| sdk("CreateUserPoolClient", name, e))?

@@ -80,3 +80,19 @@ pub fn testbed_profile(bed: &TestBed) -> Profile {
         irsa: Irsa { issuer: Some(bed.sa_issuer.clone()), register_oidc_provider: true },
     }
 }
+
+/// A registry of the test bed's stand-in image (Debian's docker-registry, which keeps its data
+/// in /var/lib/docker-registry) on a free loopback port, with unique container and volume names.
+pub fn standin_registry(bed: &TestBed, attach: Vec<String>) -> crate::env::registry::RegistryConfig {
+    use crate::env::registry::{RegistryConfig, RegistryImage};
+    RegistryConfig {
+        name: super::unique("registry"),
+        image: RegistryImage { reference: bed.registry_image.clone(), data_dir: "/var/lib/docker-registry".into() },
+        host: "localhost:5001".into(),
+        host_ip: "127.0.0.1".into(),
+        host_port: None,
+        volume: super::unique("registry-data"),
+        attach,
+        ready_timeout: std::time::Duration::from_secs(60),
+    }
+}
