@@ -18,6 +18,7 @@ pub mod reconcile;
 pub mod schema_check;
 pub mod spec;
 pub mod testing;
+pub mod watch;
 pub mod yaml;
 
 /// Selects the TLS crypto provider once per process. The AWS SDK, kube and reqwest all use

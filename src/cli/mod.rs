@@ -8,6 +8,7 @@ mod env;
 mod manifests;
 mod plan;
 mod validate;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,6 +76,9 @@ pub enum Command {
     /// Run the controller (in a cluster, or against the profile's); `operator manifests` prints
     /// what deploys it.
     Operator(cluster::OperatorArgs),
+    /// Rebuild and redeploy each component of the project file (nexus-dev.yaml) on every save,
+    /// with live sync; build errors are shown and the running version is kept.
+    Watch(watch::WatchArgs),
     /// Print shell completions: `nexus-dev completions bash > /etc/bash_completion.d/nexus-dev`.
     Completions {
         #[arg(value_enum)]
@@ -138,6 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => cluster::run_status(args).await,
         Command::Verify(args) => cluster::run_verify(args).await,
         Command::Operator(args) => cluster::run_operator(args).await,
+        Command::Watch(args) => watch::run(args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "nexus-dev", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
