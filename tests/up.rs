@@ -2,10 +2,17 @@
 //! test bed's control plane) and the emulator container (the stand-in moto image) brings a
 //! capability to Running; a second `up` changes nothing; `status`, `logs` and `down` go through
 //! the daemon's 0600 socket; a second daemon is refused; `down` stops only what `up` started.
+//! With `components` in the project file, `up` goes on to watch mode: it starts the registry,
+//! builds, pushes and deploys each component, and Ctrl-C ends watching, not the environment.
+//!
+//! Both tests own the fixed container names (`nexus-dev-aws`, `nexus-dev-registry`), so they run
+//! one at a time: a nextest test group (`.config/nextest.toml`) and, under `cargo test`, a lock.
 
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
@@ -29,6 +36,9 @@ impl Project {
             .expect("nexus-dev runs")
     }
 }
+
+/// Under `cargo test` the tests of this file share a process; nextest runs them in a test group.
+static FIXED_NAMES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
@@ -60,6 +70,7 @@ fn project(bed: TestBed, cap: &str) -> Project {
 
 #[tokio::test]
 async fn up_status_logs_down_through_the_daemon() {
+    let _serial = FIXED_NAMES.lock().await;
     let bed = TestBed::from_env();
     let docker = bed.docker().await;
     // A container nexus-dev did not make: `down` must leave it alone.
@@ -79,7 +90,7 @@ async fn up_status_logs_down_through_the_daemon() {
 
     let cap = unique("up");
     let p = project(bed.clone(), &cap);
-    let first = p.nexus(&["up", "-o", "json", "--timeout", "120s"]);
+    let first = p.nexus(&["up", "-o", "json", "--timeout", "120s", "--no-watch"]);
     assert!(first.status.success(), "{}", text(&first));
     let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
     assert_eq!(v["capabilities"][0]["phase"], "Running", "{v:#}");
@@ -156,4 +167,91 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_goes_on_to_watch_mode_and_ctrl_c_leaves_the_environment_running() {
+    let _serial = FIXED_NAMES.lock().await;
+    let bed = TestBed::from_env();
+    let docker = bed.docker().await;
+    let cap = unique("upw");
+    let p = project(bed.clone(), &cap);
+    let registry = format!("localhost:{}", free_port());
+    let _images = nexus_dev::watch::testkit::Images { docker: docker.clone(), repository: format!("{registry}/api") };
+    nexus_dev::watch::testkit::copy_example("api", p.dir.path());
+    let profile = p.dir.path().join("profiles/dev.yaml");
+    let with_registry = std::fs::read_to_string(&profile).unwrap() + &format!("registry: {{host: \"{registry}\"}}\n");
+    std::fs::write(&profile, with_registry).unwrap();
+    std::fs::write(
+        p.dir.path().join("nexus-dev.yaml"),
+        format!(
+            "specs: [capabilities/]\nprofile: dev\ncomponents:\n  - name: api\n    component: backend\n    context: api\n    buildArgs: {{BASE_IMAGE: \"{}\"}}\nwatch: {{debounce: 200ms}}\n",
+            bed.base_image
+        ),
+    )
+    .unwrap();
+
+    let mut up = Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+        .args(["up", "--timeout", "120s"])
+        .current_dir(p.dir.path())
+        .env("NEXUS_DEV_STATE_DIR", p.state.path())
+        .env("NEXUS_DEV_EMULATOR_IMAGE", &bed.moto_image)
+        .env("NEXUS_DEV_REGISTRY_IMAGE", &bed.registry_image)
+        .env_remove("NEXUS_DEV_PROFILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nexus-dev runs");
+    let stderr = up.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !seen.iter().any(|l: &String| l.contains("api: deployed")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => {
+                let _ = up.kill();
+                panic!("no deploy from watch mode within 240 s:\n{}", seen.join("\n"));
+            }
+        }
+    }
+    let log = seen.join("\n");
+    assert!(log.contains("registry") && log.contains("watch mode: api"), "{log}");
+
+    // The Deployment runs what watch mode built and pushed to the registry `up` started.
+    let client = bed.kube().await;
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client, &format!("{cap}-dev"));
+    let d = deployments.get(&format!("{cap}-dev-backend")).await.unwrap();
+    let image = d.spec.unwrap().template.spec.unwrap().containers[0].image.clone().unwrap();
+    assert!(image.starts_with(&format!("{registry}/api@sha256:")), "{image}");
+
+    // Ctrl-C ends watching; `up` exits cleanly and the environment stays up.
+    // SAFETY: kill(2) on our own child's pid, no memory involved.
+    assert_eq!(unsafe { libc::kill(up.id() as libc::pid_t, libc::SIGINT) }, 0);
+    let status = up.wait().unwrap();
+    reader.join().unwrap();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(status.success(), "up after Ctrl-C: {status:?}\n{log}\n{}", rest.join("\n"));
+    let st = p.nexus(&["status", "-o", "json"]);
+    assert!(st.status.success(), "{}", text(&st));
+    let s: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(s[0]["phase"], "Running", "{s:#}");
+
+    let spec = p.dir.path().join("capabilities/app.yaml");
+    let del = p.nexus(&["delete", "-f", spec.to_str().unwrap(), "-p", profile.to_str().unwrap()]);
+    assert!(del.status.success(), "{}", text(&del));
+    let purge = p.nexus(&["down", "--purge"]);
+    assert!(purge.status.success(), "{}", text(&purge));
+    for name in ["nexus-dev-aws", "nexus-dev-registry"] {
+        let gone =
+            docker.inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>).await.is_err();
+        assert!(gone, "{name} purged");
+    }
 }

@@ -27,9 +27,13 @@ pub struct UpArgs {
     /// Keep the daemon attached to this terminal (for CI); Ctrl-C stops it.
     #[arg(long)]
     pub foreground: bool,
-    /// Do not start watch mode.
+    /// Return once the environment is up instead of going on to watch mode (which rebuilds and
+    /// redeploys the project file's `components` on every save, until Ctrl-C).
     #[arg(long)]
     pub no_watch: bool,
+    /// In watch mode, how long a rollout may take before it is reported as failed.
+    #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
+    pub rollout_timeout: Duration,
     /// How long to wait for every capability to be Running.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
@@ -311,16 +315,16 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let failed = summary.as_array().map(|a| a.iter().any(|c| c["phase"] == "Failed")).unwrap_or(false);
+    let components = &h.project.project.components;
+    let watching = !args.no_watch && !failed && !components.is_empty();
     match args.output {
         super::apply::Output::Json => {
             let steps_json: Vec<_> =
                 steps.rows.iter().map(|(n, w, ms)| serde_json::json!({"step": n, "result": w, "ms": ms})).collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({"project": h.id.as_str(), "profile": profile.name, "steps": steps_json, "capabilities": summary, "ms": steps.start.elapsed().as_millis()})
-                )?
-            );
+            let doc = serde_json::json!({"project": h.id.as_str(), "profile": profile.name, "steps": steps_json, "capabilities": summary, "ms": steps.start.elapsed().as_millis()});
+            // Watch mode's events follow as JSON lines, so the summary is one line too.
+            let doc = if watching { serde_json::to_string(&doc)? } else { serde_json::to_string_pretty(&doc)? };
+            println!("{doc}");
         }
         super::apply::Output::Text => {
             for c in summary.as_array().into_iter().flatten() {
@@ -338,13 +342,36 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
             eprintln!("up in {} ms", steps.start.elapsed().as_millis());
         }
     }
-    if let Some(task) = foreground {
+    if watching {
         if text {
+            let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
+            eprintln!(
+                "watch mode: {} ({}); Ctrl-C stops watching, {}",
+                names.join(", "),
+                h.project.file.display(),
+                if foreground.is_some() {
+                    "and the daemon"
+                } else {
+                    "the environment keeps running (`nexus-dev down` stops it)"
+                }
+            );
+        }
+        let options = super::watch::Options { once: false, rollout_timeout: args.rollout_timeout, json: !text };
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        super::watch::watch_project(&h.project, &specs, profile, client.clone(), options, shutdown).await?;
+    } else if !args.no_watch && components.is_empty() && text && std::io::stderr().is_terminal() {
+        eprintln!(
+            "watch mode: {} lists no `components` to rebuild on save (see README, \"Watch mode\")",
+            h.project.file.display()
+        );
+    }
+    if let Some(task) = foreground {
+        if text && !watching {
             eprintln!("the daemon runs in the foreground; Ctrl-C stops it");
         }
         task.await??;
-    } else if !args.no_watch && text && std::io::stderr().is_terminal() {
-        eprintln!("watch mode: run `nexus-dev watch` in this project to rebuild and redeploy on every save");
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
