@@ -11,62 +11,16 @@
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use nexus_dev::testing::project::{self, ScratchProject, text};
 use nexus_dev::testing::{TestBed, unique};
-
-struct Project {
-    dir: tempfile::TempDir,
-    state: tempfile::TempDir,
-    bed: TestBed,
-}
-
-impl Project {
-    fn nexus(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("NEXUS_DEV_STATE_DIR", self.state.path())
-            .env("NEXUS_DEV_EMULATOR_IMAGE", &self.bed.moto_image)
-            .env_remove("NEXUS_DEV_PROFILE")
-            .output()
-            .expect("nexus-dev runs")
-    }
-}
 
 /// Under `cargo test` the tests of this file share a process; nextest runs them in a test group.
 static FIXED_NAMES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn project(bed: TestBed, cap: &str) -> Project {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::create_dir_all(root.join("profiles")).unwrap();
-    std::fs::create_dir_all(root.join("capabilities")).unwrap();
-    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml")).unwrap();
-    std::fs::write(root.join("capabilities/app.yaml"), example.replace("myapp", cap)).unwrap();
-    let port = free_port();
-    std::fs::write(
-        root.join("profiles/dev.yaml"),
-        format!(
-            "name: dev\ncluster: {{provider: existing, kubeconfig: \"{}\", context: {}}}\naws: {{emulator: moto, endpoint: \"http://127.0.0.1:{port}\", podEndpoint: \"http://nexus-dev-aws:5000\", account: \"123456789012\"}}\nirsa: {{issuer: \"{}\", registerOidcProvider: true}}\n",
-            bed.kubeconfig, bed.context, bed.sa_issuer
-        ),
-    )
-    .unwrap();
-    std::fs::write(root.join("nexus-dev.yaml"), "specs: [capabilities/]\nprofile: dev\n").unwrap();
-    Project { dir, state: tempfile::tempdir().unwrap(), bed }
-}
 
 #[tokio::test]
 async fn up_status_logs_down_through_the_daemon() {
@@ -88,8 +42,8 @@ async fn up_status_logs_down_through_the_daemon() {
         .unwrap();
     docker.start_container(&foreign, None::<bollard::query_parameters::StartContainerOptions>).await.unwrap();
 
-    let cap = unique("up");
-    let p = project(bed.clone(), &cap);
+    let p = ScratchProject::new(&bed, Path::new(env!("CARGO_BIN_EXE_nexus-dev")), "up");
+    let cap = p.capability.clone();
     let first = p.nexus(&["up", "-o", "json", "--timeout", "120s", "--no-watch"]);
     assert!(first.status.success(), "{}", text(&first));
     let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
@@ -111,12 +65,17 @@ async fn up_status_logs_down_through_the_daemon() {
     assert_eq!(v["capabilities"][0]["generation"], generation, "a second up must not change the capability");
 
     // The socket is the owner's only; a second daemon is refused.
-    let sockets: Vec<_> = walk(p.state.path()).into_iter().filter(|f| f.ends_with("daemon.sock")).collect();
+    let sockets: Vec<_> = walk(p.state.as_path()).into_iter().filter(|f| f.ends_with("daemon.sock")).collect();
     assert_eq!(sockets.len(), 1);
     assert_eq!(std::fs::metadata(&sockets[0]).unwrap().permissions().mode() & 0o777, 0o600);
-    let profile = p.dir.path().join("profiles/dev.yaml");
-    let again =
-        p.nexus(&["daemon", "--project-dir", p.dir.path().to_str().unwrap(), "--profile", profile.to_str().unwrap()]);
+    let profile = p.profile();
+    let again = p.nexus(&[
+        "daemon",
+        "--project-dir",
+        p.dir.as_path().to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+    ]);
     assert!(!again.status.success());
     assert!(text(&again).contains("another nexus-dev daemon runs for this project"), "{}", text(&again));
 
@@ -129,7 +88,7 @@ async fn up_status_logs_down_through_the_daemon() {
     assert!(text(&logs).contains("simulated node with no container runtime"), "{}", text(&logs));
 
     // Clean the capability up, then `down`: the daemon and the emulator stop, nothing else.
-    let spec = p.dir.path().join("capabilities/app.yaml");
+    let spec = p.spec();
     let del = p.nexus(&["delete", "-f", spec.to_str().unwrap(), "-p", profile.to_str().unwrap()]);
     assert!(del.status.success(), "{}", text(&del));
     let down = p.nexus(&["down"]);
@@ -174,16 +133,16 @@ async fn up_goes_on_to_watch_mode_and_ctrl_c_leaves_the_environment_running() {
     let _serial = FIXED_NAMES.lock().await;
     let bed = TestBed::from_env();
     let docker = bed.docker().await;
-    let cap = unique("upw");
-    let p = project(bed.clone(), &cap);
-    let registry = format!("localhost:{}", free_port());
+    let p = ScratchProject::new(&bed, Path::new(env!("CARGO_BIN_EXE_nexus-dev")), "upw");
+    let cap = p.capability.clone();
+    let registry = format!("localhost:{}", project::free_port());
     let _images = nexus_dev::watch::testkit::Images { docker: docker.clone(), repository: format!("{registry}/api") };
-    nexus_dev::watch::testkit::copy_example("api", p.dir.path());
-    let profile = p.dir.path().join("profiles/dev.yaml");
+    nexus_dev::watch::testkit::copy_example("api", p.dir.as_path());
+    let profile = p.profile();
     let with_registry = std::fs::read_to_string(&profile).unwrap() + &format!("registry: {{host: \"{registry}\"}}\n");
     std::fs::write(&profile, with_registry).unwrap();
     std::fs::write(
-        p.dir.path().join("nexus-dev.yaml"),
+        p.dir.as_path().join("nexus-dev.yaml"),
         format!(
             "specs: [capabilities/]\nprofile: dev\ncomponents:\n  - name: api\n    component: backend\n    context: api\n    buildArgs: {{BASE_IMAGE: \"{}\"}}\nwatch: {{debounce: 200ms}}\n",
             bed.base_image
@@ -191,13 +150,8 @@ async fn up_goes_on_to_watch_mode_and_ctrl_c_leaves_the_environment_running() {
     )
     .unwrap();
 
-    let mut up = Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
-        .args(["up", "--timeout", "120s"])
-        .current_dir(p.dir.path())
-        .env("NEXUS_DEV_STATE_DIR", p.state.path())
-        .env("NEXUS_DEV_EMULATOR_IMAGE", &bed.moto_image)
-        .env("NEXUS_DEV_REGISTRY_IMAGE", &bed.registry_image)
-        .env_remove("NEXUS_DEV_PROFILE")
+    let mut up = p
+        .command(&["up", "--timeout", "120s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -244,7 +198,7 @@ async fn up_goes_on_to_watch_mode_and_ctrl_c_leaves_the_environment_running() {
     let s: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
     assert_eq!(s[0]["phase"], "Running", "{s:#}");
 
-    let spec = p.dir.path().join("capabilities/app.yaml");
+    let spec = p.spec();
     let del = p.nexus(&["delete", "-f", spec.to_str().unwrap(), "-p", profile.to_str().unwrap()]);
     assert!(del.status.success(), "{}", text(&del));
     let purge = p.nexus(&["down", "--purge"]);

@@ -4,6 +4,7 @@
 //! missing and how to start it; nothing passes by skipping (DESIGN.md §8).
 
 pub mod fixtures;
+pub mod project;
 pub mod proxy;
 
 use std::sync::atomic::{AtomicU64, Ordering};
