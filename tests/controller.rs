@@ -42,7 +42,10 @@ impl Harness {
 
     /// Starts a controller over the test's namespace; aborting the handle kills it mid-flight.
     fn start(&self) -> JoinHandle<()> {
-        let ctx = self.context();
+        self.start_with(self.context())
+    }
+
+    fn start_with(&self, ctx: Arc<Context>) -> JoinHandle<()> {
         let ns = self.ns.name.clone();
         tokio::spawn(async move { nexus_dev::controller::run_in(ctx, Some(&ns), std::future::pending()).await })
     }
@@ -234,6 +237,42 @@ async fn image_and_replica_changes_roll_out() {
     })
     .await;
     assert_eq!(frontend.spec.unwrap().replicas, Some(1));
+    delete_and_wait(&h, &name).await;
+    ctl.abort();
+}
+
+#[tokio::test]
+async fn owned_object_events_between_resyncs_read_no_aws_and_a_spec_change_does() {
+    let h = harness("ctl-quiet").await;
+    let ctx = Context::new(h.client.clone(), testbed_profile(&h.bed))
+        .with(Duration::from_secs(600), Duration::from_millis(500));
+    let (cap, cr) = capability("minimal", "quiet");
+    let name = cr.metadata.name.clone().unwrap();
+    let ctl = h.start_with(ctx.clone());
+    h.create(cr).await;
+    h.phase(&name, Phase::Running, Duration::from_secs(90)).await;
+    let calls = ctx.aws_calls().await;
+    assert!(calls > 0, "the first pass checks AWS");
+
+    // Scaled by hand: the controller scales it back, and the passes this takes (one per event
+    // of the Deployment) leave AWS alone; the full check was made moments ago.
+    let deployments: Api<Deployment> = Api::namespaced(h.client.clone(), &format!("{cap}-dev"));
+    let backend = format!("{cap}-dev-backend");
+    let scale = serde_json::json!({"spec": {"replicas": 4}});
+    deployments.patch(&backend, &PatchParams::default(), &Patch::Merge(&scale)).await.unwrap();
+    eventually("the replicas to be restored", Duration::from_secs(60), || async {
+        let d = deployment_available(&h.client, &format!("{cap}-dev"), &backend).await?;
+        let want = d.spec.as_ref().and_then(|s| s.replicas);
+        if want == Some(2) { Ok(()) } else { Err(format!("replicas {want:?}")) }
+    })
+    .await;
+    assert_eq!(ctx.aws_calls().await, calls, "events of owned objects re-read AWS");
+
+    // A spec change is a new generation: AWS is checked again.
+    let patch = serde_json::json!({"spec": {"backend": {"replicas": 3}}});
+    h.api().patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    h.phase(&name, Phase::Running, Duration::from_secs(90)).await;
+    assert!(ctx.aws_calls().await > calls, "a new generation rechecks AWS");
     delete_and_wait(&h, &name).await;
     ctl.abort();
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use nexus_dev::testing::project::{self, ScratchProject, text};
-use nexus_dev::testing::{TestBed, unique};
+use nexus_dev::testing::{TestBed, eventually, unique};
 
 /// Under `cargo test` the tests of this file share a process; nextest runs them in a test group.
 static FIXED_NAMES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -193,10 +193,16 @@ async fn up_goes_on_to_watch_mode_and_ctrl_c_leaves_the_environment_running() {
     reader.join().unwrap();
     let rest: Vec<String> = rx.try_iter().collect();
     assert!(status.success(), "up after Ctrl-C: {status:?}\n{log}\n{}", rest.join("\n"));
-    let st = p.nexus(&["status", "-o", "json"]);
-    assert!(st.status.success(), "{}", text(&st));
-    let s: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
-    assert_eq!(s[0]["phase"], "Running", "{s:#}");
+    // The daemon still answers; the capability settles at Running on the image watch mode built.
+    eventually("the capability to be Running through the daemon", Duration::from_secs(60), || async {
+        let st = p.nexus(&["status", "-o", "json"]);
+        if !st.status.success() {
+            return Err(text(&st));
+        }
+        let s: serde_json::Value = serde_json::from_slice(&st.stdout).map_err(|e| e.to_string())?;
+        if s[0]["phase"] == "Running" { Ok(()) } else { Err(format!("{s:#}")) }
+    })
+    .await;
 
     let spec = p.spec();
     let del = p.nexus(&["delete", "-f", spec.to_str().unwrap(), "-p", profile.to_str().unwrap()]);

@@ -203,6 +203,7 @@ pub(super) async fn heal_emulator_loss(d: Arc<Daemon>, ctx: Arc<Context>, mut st
             let lost = matches!(clients.ssm.get_parameter().name(&marker).send().await, Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()));
             if lost {
                 tracing::warn!(capability = %crate::reconcile::key(cr), "the emulator lost this capability's resources; re-provisioning");
+                ctx.forget_aws_check(&crate::reconcile::key(cr));
                 if let Err(e) = Box::pin(crate::reconcile::converge(cr, &ctx)).await {
                     tracing::warn!(error = %e, "re-provisioning failed; the controller retries");
                 }

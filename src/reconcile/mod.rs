@@ -8,7 +8,7 @@ pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::api::ObjectMeta;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -67,6 +67,13 @@ pub struct Context {
     pub options: Options,
     /// Reconcile failures per object, for backoff.
     pub failures: std::sync::Mutex<HashMap<String, u32>>,
+    /// How long a full AWS check stays good for passes that change nothing on the AWS side
+    /// (the same generation and plan, e.g. a Deployment's status moving during a rollout).
+    /// Defaults to `resync`, so the periodic requeue always rechecks AWS for drift.
+    pub aws_recheck: Duration,
+    /// The last full AWS check that found everything as planned, per capability: the AWS part
+    /// of the plan it checked (a fingerprint) and when it started.
+    aws_checked: std::sync::Mutex<HashMap<String, (u64, Instant)>>,
 }
 
 impl Context {
@@ -81,15 +88,48 @@ impl Context {
             poll: Duration::from_secs(2),
             options: Options::default(),
             failures: std::sync::Mutex::new(HashMap::new()),
+            aws_recheck: Duration::from_secs(60),
+            aws_checked: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
+    /// Sets the periodic resync (and with it how long an AWS check stays good) and the poll
+    /// interval during rollouts.
     pub fn with(mut self: Arc<Self>, resync: Duration, poll: Duration) -> Arc<Self> {
         if let Some(ctx) = Arc::get_mut(&mut self) {
             ctx.resync = resync;
+            ctx.aws_recheck = resync;
             ctx.poll = poll;
         }
         self
+    }
+
+    /// AWS requests made through this context's clients so far, reads and writes.
+    pub async fn aws_calls(&self) -> u64 {
+        self.aws.lock().await.values().map(|c| c.counter.reads() + c.counter.mutating()).sum()
+    }
+
+    /// Whether the AWS part of a plan (fingerprint `print`) was fully checked for `key` less
+    /// than `aws_recheck` ago.
+    fn aws_recently_checked(&self, key: &str, print: u64) -> bool {
+        self.aws_checked
+            .lock()
+            .map(|m| m.get(key).is_some_and(|(p, at)| *p == print && at.elapsed() < self.aws_recheck))
+            .unwrap_or(false)
+    }
+
+    fn aws_checked_now(&self, key: &str, print: u64, started: Instant) {
+        if let Ok(mut m) = self.aws_checked.lock() {
+            m.insert(key.to_owned(), (print, started));
+        }
+    }
+
+    /// The next pass for `key` checks every AWS resource again (after a failure, a deletion,
+    /// or when the emulator may have lost its state).
+    pub fn forget_aws_check(&self, key: &str) {
+        if let Ok(mut m) = self.aws_checked.lock() {
+            m.remove(key);
+        }
     }
 
     async fn aws(&self, region: &str) -> AwsCtx {
@@ -185,8 +225,15 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
     let plan = plan::build(cr, &ctx.profile);
     let aws = ctx.aws(&plan.target.region).await;
     let mut reports: Vec<Report> = Vec::new();
+    let owner = key(cr);
+    // Every pass of a capability Running or rolling out at this generation would otherwise read
+    // every AWS resource again (~50 calls) on each event of its Deployments; one full check per
+    // `aws_recheck` is enough, and a new spec, a failure or the periodic resync always checks.
+    let print = aws_fingerprint(&plan);
+    let aws_recent = !show_phases && ctx.aws_recently_checked(&owner, print);
+    let aws_started = Instant::now();
 
-    for phase in AWS_PHASES {
+    for phase in AWS_PHASES.into_iter().filter(|_| !aws_recent) {
         let resources: Vec<&plan::Resource> =
             plan.resources.iter().filter(|r| r.kind.is_aws() && r.phase == phase).collect();
         if resources.is_empty() {
@@ -202,7 +249,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
             .map(|f| format!("{} {}: {}", f.kind, f.name, f.error.as_deref().unwrap_or("failed")));
         if let Some(msg) = failed {
             reports.push(report);
-            record_resources(&mut status, &plan, &reports, &[]);
+            record_resources(&mut status, &plan, &reports, &[], false);
             status::set_condition(
                 &mut status.conditions,
                 status::AWS_PROVISIONED,
@@ -211,6 +258,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
                 &msg,
                 generation,
             );
+            ctx.forget_aws_check(&owner);
             fail(&api, &mut current, &mut status, generation, &msg, ctx).await?;
             return Err(Error::Aws(msg));
         }
@@ -220,6 +268,9 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
                 .await;
         }
         reports.push(report);
+    }
+    if !aws_recent {
+        ctx.aws_checked_now(&owner, print, aws_started);
     }
     status::set_condition(
         &mut status.conditions,
@@ -231,7 +282,6 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
     );
 
     // Kubernetes, steps 7–11.
-    let owner = key(cr);
     let objs = objects::objects(&plan, &owner);
     let mut applied: Vec<(plan::Resource, crate::aws::Done)> = Vec::new();
     for phase in [Phase::Deploying, Phase::DeployingBackend, Phase::DeployingFrontend] {
@@ -298,7 +348,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
             }
         }
     }
-    record_resources(&mut status, &plan, &reports, &applied);
+    record_resources(&mut status, &plan, &reports, &applied, aws_recent);
     let kubernetes = applied
         .iter()
         .map(|(r, d)| crate::apply::ResourceReport {
@@ -409,6 +459,7 @@ fn record_resources(
     plan: &Plan,
     reports: &[Report],
     applied: &[(plan::Resource, crate::aws::Done)],
+    aws_recently_checked: bool,
 ) {
     let mut out = Vec::new();
     for r in &plan.resources {
@@ -417,6 +468,7 @@ fn record_resources(
         let (state, message) = match (aws, k8s) {
             (Some(a), _) if a.failed() => ("Failed", a.error.clone()),
             (Some(_), _) | (_, Some(_)) => ("Ready", None),
+            (None, None) if aws_recently_checked && r.kind.is_aws() => ("Ready", None),
             (None, None) => ("Pending", None),
         };
         out.push(ResourceStatus {
@@ -428,6 +480,16 @@ fn record_resources(
         });
     }
     status.resources = out;
+}
+
+/// A fingerprint of the AWS part of a plan: a different one means something to change.
+fn aws_fingerprint(plan: &Plan) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in plan.resources.iter().filter(|r| r.kind.is_aws()) {
+        serde_json::to_string(r).unwrap_or_default().hash(&mut h);
+    }
+    h.finish()
 }
 
 fn endpoints(plan: &Plan) -> Vec<Endpoint> {
@@ -451,6 +513,7 @@ fn endpoints(plan: &Plan) -> Vec<Endpoint> {
 
 /// The delete flow (seed 001): Kubernetes objects first, then AWS per `deletionPolicy`.
 pub async fn cleanup(cr: &NexusAICapability, ctx: &Context) -> Result<(), Error> {
+    ctx.forget_aws_check(&key(cr));
     let api: Api<NexusAICapability> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
     let generation = cr.metadata.generation.unwrap_or(0);
     let mut status = cr.status.clone().unwrap_or_default();

@@ -84,7 +84,10 @@ impl ScratchProject {
 }
 
 impl Drop for ScratchProject {
+    /// Stops whatever `up` left running (its daemon, emulator and registry containers), so that
+    /// a failed test does not break the next one, then removes the directories.
     fn drop(&mut self) {
+        let _ = self.command(&["down", "--purge"]).output();
         if let Some(root) = self.dir.parent() {
             let _ = std::fs::remove_dir_all(root);
         }
