@@ -12,7 +12,7 @@ use nexus_dev::plan::{self, Plan};
 use nexus_dev::spec::DeletionPolicy;
 use nexus_dev::testing::fixtures::{MOTO_ACCOUNT, Spec, testbed_profile};
 use nexus_dev::testing::proxy::Proxy;
-use nexus_dev::testing::{TestBed, unique};
+use nexus_dev::testing::{TestBed, cpu, unique};
 
 const RTT: Duration = Duration::from_millis(50);
 
@@ -99,6 +99,7 @@ async fn main() {
     let c = ctx(&endpoint, false).await;
     let (single, _) = timed(&one, &c, 16).await;
     let fifty: Vec<Plan> = (0..50).map(|_| plan_for(&bed, "b50")).collect();
+    let before = cpu::Snapshot::take();
     let t = Instant::now();
     let runs = fifty.iter().map(|p| {
         let c = c.clone();
@@ -106,6 +107,7 @@ async fn main() {
     });
     let results = futures::future::join_all(runs).await;
     let all = t.elapsed();
+    let used = cpu::Snapshot::take().since(&before);
     let resources: usize = fifty.iter().map(|p| p.resources.iter().filter(|r| r.kind.is_aws()).count()).sum();
     println!("scale, direct:");
     println!("  one capability                        {:>8.0} ms", ms(single));
@@ -119,6 +121,7 @@ async fn main() {
         all.as_secs_f64() / single.as_secs_f64(),
         ms(all) / 50.0
     );
+    println!("  CPU meanwhile: {}", cpu::top(&used, 4));
 
     // Leave the emulator as it was.
     plans.push(one);

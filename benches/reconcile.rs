@@ -11,7 +11,7 @@ use kube::{Api, ResourceExt};
 use nexus_dev::reconcile::Context;
 use nexus_dev::spec::{DeletionPolicy, NexusAICapability, Phase};
 use nexus_dev::testing::fixtures::{Spec, testbed_profile};
-use nexus_dev::testing::{TestBed, TestNamespace, unique};
+use nexus_dev::testing::{TestBed, TestNamespace, cpu, unique};
 
 /// Creates `n` full capabilities at once; returns the time until every one is Running.
 async fn to_running(api: &Api<NexusAICapability>, ns: &str, n: usize) -> (Duration, Vec<String>) {
@@ -56,7 +56,7 @@ async fn main() {
     nexus_dev::k8s::install_crd(&client).await.expect("CRD");
     let ns = TestNamespace::create(&client, "bench").await;
     let ctx =
-        Context::new(client.clone(), testbed_profile(&bed)).with(Duration::from_secs(300), Duration::from_millis(250));
+        Context::new(client.clone(), testbed_profile(&bed)).with(Duration::from_secs(300), Duration::from_secs(2));
     let scope = ns.name.clone();
     let controller =
         tokio::spawn(async move { nexus_dev::controller::run_in(ctx, Some(&scope), std::future::pending()).await });
@@ -65,10 +65,19 @@ async fn main() {
     println!("nexus-dev reconcile benchmark (controller in-process; test bed API server, kwok, moto)");
     let (one, mut names) = to_running(&api, &ns.name, 1).await;
     println!("  full example, created → Running         {:>8.0} ms", one.as_secs_f64() * 1000.0);
+    let before = cpu::Snapshot::take();
     let (twenty, more) = to_running(&api, &ns.name, 20).await;
+    let used = cpu::Snapshot::take().since(&before);
     names.extend(more);
     println!("  20 capabilities at once, all Running    {:>8.0} ms", twenty.as_secs_f64() * 1000.0);
     println!("  ×{:.1} the time for ×20 the work", twenty.as_secs_f64() / one.as_secs_f64());
+    let total: f64 = used.iter().map(|(_, s)| s).sum();
+    println!(
+        "  CPU meanwhile: {total:.1} s on {} cores in {:.1} s; {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        twenty.as_secs_f64(),
+        cpu::top(&used, 5)
+    );
 
     // Clean up through the controller (deletionPolicy Delete), then stop it.
     for n in &names {

@@ -20,7 +20,7 @@ use nexus_dev::project::{SyncRule as ProjectRule, Workload};
 use nexus_dev::reconcile::{self, Context};
 use nexus_dev::spec::{DeletionPolicy, NexusAICapability};
 use nexus_dev::testing::fixtures::{Spec, testbed_profile};
-use nexus_dev::testing::{TestBed, TestNamespace, unique};
+use nexus_dev::testing::{TestBed, TestNamespace, cpu, unique};
 use nexus_dev::watch::sync::SyncRule;
 use nexus_dev::watch::testkit::{self, Container, Events, Images, Registry, Run};
 use nexus_dev::watch::{Delivery, Deploy, Engine, Event, Settings, SyncTo, Timings};
@@ -255,11 +255,11 @@ async fn idle_watcher() {
     let mut ready = String::new();
     BufReader::new(child.stdout.take().expect("child stdout")).read_line(&mut ready).expect("child ready line");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let tick = clock_ticks();
-    let cpu0 = cpu_ticks(pid);
+    let tick = cpu::ticks_per_second();
+    let cpu0 = cpu::process(pid).expect("the watcher runs").1;
     let t0 = Instant::now();
     tokio::time::sleep(IDLE).await;
-    let cpu1 = cpu_ticks(pid);
+    let cpu1 = cpu::process(pid).expect("the watcher runs").1;
     let wall = t0.elapsed().as_secs_f64();
     let (rss, hwm) = memory_kb(pid);
     drop(child.stdin.take());
@@ -274,24 +274,6 @@ async fn idle_watcher() {
         hwm as f64 / 1024.0,
         if rss <= 40 * 1024 { "met" } else { "NOT met" }
     );
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    // The command name may contain spaces; fields are counted after its closing parenthesis.
-    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
 }
 
 fn memory_kb(pid: u32) -> (u64, u64) {

@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
 
 use crate::k8s::objects::OWNER_ANNOTATION;
@@ -79,6 +79,18 @@ fn owner<K: Resource>(obj: K) -> Option<ObjectRef<NexusAICapability>> {
     Some(ObjectRef::new(name).within(ns))
 }
 
+/// What a pass acts on: the spec (generation), the finalizers, deletion, labels and
+/// annotations (watch mode records built images there). The controller's own status writes
+/// change none of these, so they do not trigger another pass; rollouts of the owned
+/// Deployments, requeues and the periodic resync still do.
+fn worth_a_pass(cr: &NexusAICapability) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let m = &cr.metadata;
+    (m.generation, m.deletion_timestamp.is_some(), &m.finalizers, &m.labels, &m.annotations).hash(&mut h);
+    Some(h.finish())
+}
+
 /// Runs the controller over every namespace until `shutdown` resolves.
 pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
     run_in(ctx, None, shutdown).await
@@ -107,8 +119,14 @@ pub async fn run_with(
         None => Api::all(client.clone()),
     };
     let managed = watcher::Config::default().labels("app.kubernetes.io/managed-by=nexus-dev");
+    let (reader, writer) = reflector::store();
+    let triggers = watcher(caps, selection)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(worth_a_pass, PredicateConfig::default());
     // Boxed: the controller's stream is a large value, kept off the (small, in tests) stack.
-    let stream = Controller::new(caps, selection)
+    let stream = Controller::for_stream(triggers, reader)
         .watches(Api::<Deployment>::all(client.clone()), managed.clone(), owner)
         .watches(Api::<Service>::all(client.clone()), managed.clone(), owner)
         .watches(Api::<Ingress>::all(client.clone()), managed.clone(), owner)
