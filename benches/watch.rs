@@ -22,7 +22,7 @@ use nexus_dev::spec::{DeletionPolicy, NexusAICapability};
 use nexus_dev::testing::fixtures::{Spec, testbed_profile};
 use nexus_dev::testing::{TestBed, TestNamespace, cpu, unique};
 use nexus_dev::watch::sync::SyncRule;
-use nexus_dev::watch::testkit::{self, Container, Events, Images, Registry, Run};
+use nexus_dev::watch::testkit::{self, Container, Images, Registry, Run};
 use nexus_dev::watch::{Delivery, Deploy, Engine, Event, Settings, SyncTo, Timings};
 
 /// Set in the child process: the context to watch.
@@ -101,13 +101,7 @@ async fn rebuild_vs_docker_build(bed: &TestBed, docker: &bollard::Docker, client
     };
     let settings = Settings { delivery: Delivery::Registry, ..Settings::default() };
     let debounce = settings.debounce;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let engine = Engine::new(docker.clone(), Some(client.clone()), settings, vec![component], tx);
-    let run = tokio::spawn(engine.run(async move {
-        let _ = stopped.await;
-    }));
-    let mut events = Events::new(rx);
+    let (mut events, engine) = testkit::spawn_engine(docker.clone(), Some(client.clone()), settings, vec![component]);
     let first = events.wait("the initial deploy", Duration::from_secs(300), testkit::deployed_or_failed).await;
     testkit::deployed_image(&first);
     // Warm the bare build's cache the way the engine's initial build warmed its own.
@@ -130,8 +124,7 @@ async fn rebuild_vs_docker_build(bed: &TestBed, docker: &bollard::Docker, client
         totals.push(total);
         parts.push(timings);
     }
-    let _ = stop.send(());
-    let summary = run.await.expect("engine task").expect("engine");
+    let summary = engine.stop().await;
     let live = caps.get(&name).await.expect("capability");
     reconcile::cleanup(&live, &ctx).await.expect("cleanup");
 
@@ -193,13 +186,7 @@ async fn live_sync(bed: &TestBed, docker: &bollard::Docker) {
     component.after_sync = ["sh", "-c", "date > /tmp/synced-at"].map(String::from).to_vec();
     component.sync_to = SyncTo::Docker { docker: docker.clone(), containers: vec![pod.name.clone()] };
     let settings = Settings { delivery: Delivery::Local, ..Settings::default() };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let engine = Engine::new(docker.clone(), None, settings, vec![component], tx);
-    let run = tokio::spawn(engine.run(async move {
-        let _ = stopped.await;
-    }));
-    let mut events = Events::new(rx);
+    let (mut events, engine) = testkit::spawn_engine(docker.clone(), None, settings, vec![component]);
     events.wait("the initial build", Duration::from_secs(300), testkit::deployed_or_failed).await;
     let mut latencies = Vec::new();
     let mut work = Vec::new();
@@ -216,8 +203,7 @@ async fn live_sync(bed: &TestBed, docker: &bollard::Docker) {
         latencies.push(t.elapsed());
         work.push(took);
     }
-    let _ = stop.send(());
-    let _ = run.await;
+    engine.stop().await;
     let mut sorted = latencies.clone();
     sorted.sort();
     let p90 = sorted[(sorted.len() * 9).div_ceil(10) - 1];

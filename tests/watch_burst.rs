@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use nexus_dev::testing::{TestBed, unique};
-use nexus_dev::watch::testkit::{self, Events, Images};
-use nexus_dev::watch::{Delivery, Engine, Event, Settings};
+use nexus_dev::watch::testkit::{self, Images};
+use nexus_dev::watch::{Delivery, Event, Settings};
 
 fn rebuilds(events: &[Event]) -> Vec<(usize, Vec<PathBuf>)> {
     events
@@ -41,13 +41,7 @@ async fn a_burst_is_one_build_and_ignored_files_are_none() {
         initial_build: false,
         ..Settings::default()
     };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let engine = Engine::new(docker.clone(), None, settings, vec![component], tx);
-    let run = tokio::spawn(engine.run(async move {
-        let _ = stopped.await;
-    }));
-    let mut events = Events::new(rx);
+    let (mut events, engine) = testkit::spawn_engine(docker.clone(), None, settings, vec![component]);
     events.wait("the watcher", Duration::from_secs(10), |e| matches!(e, Event::Watching { .. })).await;
 
     // A thousand files at once (a `git checkout`): one build, naming the first few.
@@ -101,7 +95,6 @@ async fn a_burst_is_one_build_and_ignored_files_are_none() {
     assert_eq!(r.len(), 2, "{r:?}");
     assert_eq!(r[1], (1, vec![PathBuf::from("server.pl")]));
 
-    let _ = stop.send(());
-    let summary = run.await.unwrap().unwrap();
+    let summary = engine.stop().await;
     assert_eq!((summary.builds, summary.failures), (2, 0));
 }

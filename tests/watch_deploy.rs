@@ -14,8 +14,8 @@ use nexus_dev::reconcile::{self, Context};
 use nexus_dev::spec::{DeletionPolicy, NexusAICapability};
 use nexus_dev::testing::fixtures::{Spec, testbed_profile};
 use nexus_dev::testing::{TestBed, TestNamespace, unique};
-use nexus_dev::watch::testkit::{self, Events, Images, Registry};
-use nexus_dev::watch::{Delivery, Deploy, Engine, Event, Settings};
+use nexus_dev::watch::testkit::{self, Images, Registry};
+use nexus_dev::watch::{Delivery, Deploy, Event, Settings};
 
 fn image_of(d: &Deployment) -> String {
     d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0].image.clone().unwrap()
@@ -88,13 +88,7 @@ async fn editing_a_file_builds_pushes_and_rolls_out_a_new_digest() {
         rollout_timeout: Duration::from_secs(90),
         ..Settings::default()
     };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let engine = Engine::new(docker.clone(), Some(client.clone()), settings, vec![component], tx);
-    let run = tokio::spawn(engine.run(async move {
-        let _ = stopped.await;
-    }));
-    let mut events = Events::new(rx);
+    let (mut events, engine) = testkit::spawn_engine(docker.clone(), Some(client.clone()), settings, vec![component]);
 
     // The initial build: pushed, recorded, rolled out.
     let first = events.wait("the initial deploy", Duration::from_secs(180), testkit::deployed_or_failed).await;
@@ -154,8 +148,7 @@ async fn editing_a_file_builds_pushes_and_rolls_out_a_new_digest() {
     let d = deployments.get(&deployment).await.unwrap();
     assert_eq!((image_of(&d), d.metadata.generation), (b.clone(), generation));
 
-    let _ = stop.send(());
-    let summary = run.await.unwrap().unwrap();
+    let summary = engine.stop().await;
     assert_eq!((summary.builds, summary.failures), (2, 0));
     reconcile::cleanup(&live, &ctx).await.unwrap();
 }

@@ -9,8 +9,8 @@ use kube::api::PostParams;
 use kube::{Api, Client};
 use nexus_dev::testing::{TestBed, TestNamespace, eventually};
 use nexus_dev::watch::event::Stage;
-use nexus_dev::watch::testkit::{self, Events, Images, Registry};
-use nexus_dev::watch::{Delivery, Deploy, Engine, Event, Settings};
+use nexus_dev::watch::testkit::{self, Images, Registry};
+use nexus_dev::watch::{Delivery, Deploy, Event, Settings};
 
 /// A Deployment nexus-dev does not manage, as a user (or another tool) made it.
 async fn create_deployment(client: &Client, ns: &str) -> Api<Deployment> {
@@ -68,13 +68,7 @@ async fn a_broken_dockerfile_keeps_the_previous_digest_and_the_fix_deploys() {
         rollout_timeout: Duration::from_secs(60),
         ..Settings::default()
     };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let engine = Engine::new(docker.clone(), Some(client.clone()), settings, vec![component], tx);
-    let run = tokio::spawn(engine.run(async move {
-        let _ = stopped.await;
-    }));
-    let mut events = Events::new(rx);
+    let (mut events, engine) = testkit::spawn_engine(docker.clone(), Some(client.clone()), settings, vec![component]);
 
     let first = events.wait("the initial deploy", Duration::from_secs(180), testkit::deployed_or_failed).await;
     let a = testkit::deployed_image(&first);
@@ -118,7 +112,6 @@ async fn a_broken_dockerfile_keeps_the_previous_digest_and_the_fix_deploys() {
     assert_ne!(a, b);
     available(&deployments, &b).await;
 
-    let _ = stop.send(());
-    let summary = run.await.unwrap().unwrap();
+    let summary = engine.stop().await;
     assert_eq!((summary.builds, summary.failures), (3, 1));
 }

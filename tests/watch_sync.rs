@@ -9,8 +9,8 @@ use nexus_dev::project::SyncRule as ProjectRule;
 use nexus_dev::testing::{TestBed, eventually, unique};
 use nexus_dev::watch::exec;
 use nexus_dev::watch::sync::SyncRule;
-use nexus_dev::watch::testkit::{self, Container, Events, Images, Run};
-use nexus_dev::watch::{Delivery, Engine, Event, Settings, SyncTo};
+use nexus_dev::watch::testkit::{self, Container, Images, Run};
+use nexus_dev::watch::{Delivery, Event, Settings, SyncTo};
 
 async fn cat(docker: &bollard::Docker, container: &str, path: &str) -> exec::Output {
     let cmd = ["cat", path].map(String::from);
@@ -33,13 +33,7 @@ async fn saves_under_sync_rules_are_copied_into_the_running_container() {
         ["sh", "-c", "date +%s%N > /tmp/synced-at; id -u >> /tmp/synced-at"].map(String::from).to_vec();
     component.sync_to = SyncTo::Docker { docker: docker.clone(), containers: vec![container_name.clone()] };
     let settings = Settings { debounce: Duration::from_millis(100), delivery: Delivery::Local, ..Settings::default() };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let engine = Engine::new(docker.clone(), None, settings, vec![component], tx);
-    let run = tokio::spawn(engine.run(async move {
-        let _ = stopped.await;
-    }));
-    let mut events = Events::new(rx);
+    let (mut events, engine) = testkit::spawn_engine(docker.clone(), None, settings, vec![component]);
 
     // The version this session built runs in a container (as the pod would).
     let first = events.wait("the initial build", Duration::from_secs(180), testkit::deployed_or_failed).await;
@@ -104,8 +98,7 @@ async fn saves_under_sync_rules_are_copied_into_the_running_container() {
     assert!(matches!(changed, Event::Changed { action: "rebuild", count: 1, .. }), "{changed:?}");
     events.wait("the rebuilt image", Duration::from_secs(180), testkit::deployed_or_failed).await;
 
-    let _ = stop.send(());
-    let summary = run.await.unwrap().unwrap();
+    let summary = engine.stop().await;
     assert_eq!((summary.builds, summary.syncs, summary.failures), (2, 2, 0));
     drop(pod);
 }

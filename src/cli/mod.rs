@@ -56,7 +56,8 @@ pub enum Command {
     /// Delete a capability's resources, honouring its deletionPolicy (Retain deletes nothing).
     Delete(apply::DeleteArgs),
     /// Bring the environment up: cluster, registry, AWS emulator, the daemon, and every
-    /// capability of the project Running. A second `up` changes nothing.
+    /// capability of the project Running; then watch mode for the project's components
+    /// (`--no-watch` returns at once). A second `up` changes nothing.
     Up(env::UpArgs),
     /// Stop what `up` started (daemon, emulator, registry); `--purge` also deletes the cluster
     /// and the volumes. Never touches what nexus-dev did not create.

@@ -16,6 +16,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::build;
 use super::deploy::Deploy;
+use super::engine::{Engine, EngineError, Settings, Summary};
 use super::event::Event;
 use super::target::SyncTo;
 use super::worker::Component;
@@ -204,6 +205,36 @@ pub fn component(context: &Path, repository: &str, base_image: &str) -> Componen
         after_sync: Vec::new(),
         deploy: Deploy::Nowhere,
         sync_to: SyncTo::Nowhere,
+    }
+}
+
+/// A watch engine running in the background, until [`EngineRun::stop`].
+pub struct EngineRun {
+    stop: tokio::sync::oneshot::Sender<()>,
+    run: tokio::task::JoinHandle<Result<Summary, EngineError>>,
+}
+
+/// Starts an engine over `components`; returns its events and the handle that stops it.
+pub fn spawn_engine(
+    docker: Docker,
+    kube: Option<kube::Client>,
+    settings: Settings,
+    components: Vec<Component>,
+) -> (Events, EngineRun) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let engine = Engine::new(docker, kube, settings, components, tx);
+    let run = tokio::spawn(engine.run(async move {
+        let _ = stopped.await;
+    }));
+    (Events::new(rx), EngineRun { stop, run })
+}
+
+impl EngineRun {
+    /// Stops the engine and returns how its run ended; panics if it failed.
+    pub async fn stop(self) -> Summary {
+        let _ = self.stop.send(());
+        self.run.await.expect("the engine task").expect("the engine")
     }
 }
 

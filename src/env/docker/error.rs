@@ -52,8 +52,8 @@ pub enum DockerError {
     Exited { name: String, state: String, logs: LastLogs },
     #[error("container {name} publishes no host port for {container_port}/tcp")]
     NoPublishedPort { name: String, container_port: u16 },
-    #[error("cannot run `{cmd}` in container {container}: {source}")]
-    Exec { container: String, cmd: String, source: bollard::errors::Error },
+    #[error(transparent)]
+    Exec(#[from] super::exec::ExecError),
     #[error("`{cmd}` in container {container} failed with exit code {code}: {output}")]
     ExecFailed { container: String, cmd: String, code: i64, output: String },
 }

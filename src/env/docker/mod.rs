@@ -7,7 +7,7 @@
 
 mod container;
 mod error;
-mod exec;
+pub mod exec;
 mod health;
 mod resources;
 mod service;
