@@ -204,6 +204,15 @@ pub enum Rollout {
     Stuck(String),
 }
 
+/// A Deployment's pod selector as a label selector string (`app=x,component=y`).
+pub fn pod_selector(d: &Deployment) -> String {
+    d.spec
+        .as_ref()
+        .and_then(|s| s.selector.match_labels.as_ref())
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        .unwrap_or_default()
+}
+
 pub fn rollout(d: &Deployment) -> Rollout {
     let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let Some(st) = &d.status else { return Rollout::Progressing("no status yet".into()) };
@@ -233,4 +242,19 @@ pub fn rollout(d: &Deployment) -> Rollout {
 pub async fn deployment_rollout(client: &Client, namespace: &str, name: &str) -> Result<Rollout, kube::Error> {
     let d = Api::<Deployment>::namespaced(client.clone(), namespace).get_opt(name).await?;
     Ok(d.map(|d| rollout(&d)).unwrap_or_else(|| Rollout::Progressing("not created yet".into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pod_selector_joins_match_labels_in_order() {
+        let d: Deployment = serde_json::from_value(serde_json::json!({
+            "spec": {"selector": {"matchLabels": {"component": "backend", "app": "x"}}, "template": {}}
+        }))
+        .unwrap();
+        assert_eq!(pod_selector(&d), "app=x,component=backend");
+        assert_eq!(pod_selector(&Deployment::default()), "");
+    }
 }

@@ -94,15 +94,7 @@ async fn probe_message(client: &Client, namespace: &str, problem: &str) -> Optio
 }
 
 async fn diagnose(client: &Client, d: &Deployment, namespace: &str, image: &str) -> Result<Option<String>, String> {
-    let selector = d
-        .spec
-        .as_ref()
-        .and_then(|s| s.selector.match_labels.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let selector = crate::k8s::apply::pod_selector(d);
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let Ok(list) = pods.list(&ListParams::default().labels(&selector)).await else { return Ok(None) };
     let problem = pod_problem(&list.items, image)?;

@@ -174,14 +174,7 @@ pub async fn resolve(to: &SyncTo, component: &str) -> Result<Vec<Target>, SyncEr
         SyncTo::Pods { client, namespace, deployment, container } => {
             let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), namespace);
             let d = deployments.get(deployment).await.map_err(|e| list_err(Box::new(e)))?;
-            let selector = d
-                .spec
-                .and_then(|s| s.selector.match_labels)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(",");
+            let selector = crate::k8s::apply::pod_selector(&d);
             let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
             let list = pods.list(&ListParams::default().labels(&selector)).await.map_err(|e| list_err(Box::new(e)))?;
             list.items
