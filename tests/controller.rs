@@ -50,6 +50,17 @@ impl Harness {
         tokio::spawn(async move { nexus_dev::controller::run_in(ctx, Some(&ns), std::future::pending()).await })
     }
 
+    /// Creates a capability of the minimal example under a controller with `ctx` and waits
+    /// until it is Running; returns its capabilityName, object name and the controller.
+    async fn running_minimal(&self, prefix: &str, ctx: Arc<Context>) -> (String, String, JoinHandle<()>) {
+        let (cap, cr) = capability("minimal", prefix);
+        let name = cr.metadata.name.clone().unwrap();
+        let ctl = self.start_with(ctx);
+        self.create(cr).await;
+        self.phase(&name, Phase::Running, Duration::from_secs(90)).await;
+        (cap, name, ctl)
+    }
+
     fn api(&self) -> Api<NexusAICapability> {
         Api::namespaced(self.client.clone(), &self.ns.name)
     }
@@ -205,11 +216,7 @@ async fn reaches_running_through_the_seed_phases_with_seed_names_and_hardening()
 #[tokio::test]
 async fn image_and_replica_changes_roll_out() {
     let h = harness("ctl-upd").await;
-    let (cap, cr) = capability("minimal", "upd");
-    let name = cr.metadata.name.clone().unwrap();
-    let ctl = h.start();
-    h.create(cr).await;
-    h.phase(&name, Phase::Running, Duration::from_secs(90)).await;
+    let (cap, name, ctl) = h.running_minimal("upd", h.context()).await;
     let ns = format!("{cap}-dev");
     let backend = format!("{cap}-dev-backend");
 
@@ -246,11 +253,7 @@ async fn owned_object_events_between_resyncs_read_no_aws_and_a_spec_change_does(
     let h = harness("ctl-quiet").await;
     let ctx = Context::new(h.client.clone(), testbed_profile(&h.bed))
         .with(Duration::from_secs(600), Duration::from_millis(500));
-    let (cap, cr) = capability("minimal", "quiet");
-    let name = cr.metadata.name.clone().unwrap();
-    let ctl = h.start_with(ctx.clone());
-    h.create(cr).await;
-    h.phase(&name, Phase::Running, Duration::from_secs(90)).await;
+    let (cap, name, ctl) = h.running_minimal("quiet", ctx.clone()).await;
     let calls = ctx.aws_calls().await;
     assert!(calls > 0, "the first pass checks AWS");
 
@@ -280,11 +283,7 @@ async fn owned_object_events_between_resyncs_read_no_aws_and_a_spec_change_does(
 #[tokio::test]
 async fn what_is_deleted_by_hand_comes_back() {
     let h = harness("ctl-heal").await;
-    let (cap, cr) = capability("minimal", "heal");
-    let name = cr.metadata.name.clone().unwrap();
-    let ctl = h.start();
-    h.create(cr).await;
-    h.phase(&name, Phase::Running, Duration::from_secs(90)).await;
+    let (cap, name, ctl) = h.running_minimal("heal", h.context()).await;
     let ns = format!("{cap}-dev");
     let backend = format!("{cap}-dev-backend");
     let deployments: Api<Deployment> = Api::namespaced(h.client.clone(), &ns);

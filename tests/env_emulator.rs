@@ -7,7 +7,6 @@
 mod env_support;
 
 use env_support::{SLEEP, setup};
-use nexus_dev::diag::Source;
 use nexus_dev::env::Outcome;
 use nexus_dev::env::docker::ContainerSpec;
 use nexus_dev::env::emulator::state::{self, Verdict};
@@ -16,8 +15,7 @@ use nexus_dev::profile::{self, Profile};
 use nexus_dev::testing::unique;
 
 fn built_in(name: &str) -> Profile {
-    let text = profile::BUILT_IN.iter().find(|(n, _)| *n == name).unwrap().1;
-    profile::parse(&Source::new(name, text)).unwrap()
+    profile::built_in(name).unwrap()
 }
 
 async fn ssm(endpoint: &str) -> aws_sdk_ssm::Client {

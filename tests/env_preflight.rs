@@ -9,20 +9,15 @@ use std::collections::HashMap;
 
 use bollard::models::{HostConfig, PortBinding};
 use env_support::{SLEEP, foreign_container, setup};
-use nexus_dev::diag::Source;
 use nexus_dev::env::preflight::{self, Coverage, GatherOptions, PortState, Status, Tool};
 use nexus_dev::env::registry::{self};
 use nexus_dev::profile::{self, Emulator, Profile};
 use nexus_dev::testing::fixtures::standin_registry;
+use nexus_dev::testing::project::free_port;
 use nexus_dev::testing::unique;
 
 fn built_in(name: &str) -> Profile {
-    let text = profile::BUILT_IN.iter().find(|(n, _)| *n == name).unwrap().1;
-    profile::parse(&Source::new(name, text)).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    profile::built_in(name).unwrap()
 }
 
 #[tokio::test]

@@ -137,11 +137,9 @@ pub async fn purge(engine: &Engine, name: &str) -> Result<Removal, RegistryError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::Source;
 
     fn profile(name: &str) -> Profile {
-        let text = crate::profile::BUILT_IN.iter().find(|(n, _)| *n == name).unwrap().1;
-        crate::profile::parse(&Source::new(name, text)).unwrap()
+        crate::profile::built_in(name).unwrap()
     }
 
     #[test]

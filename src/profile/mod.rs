@@ -205,6 +205,13 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("eks-prod", include_str!("../../profiles/eks-prod.yaml")),
 ];
 
+/// A built-in profile by name; `None` for a name that is not built in. The built-ins are
+/// constants of the binary, checked by the tests, so they always parse.
+pub fn built_in(name: &str) -> Option<Profile> {
+    let (name, text) = BUILT_IN.iter().find(|(n, _)| *n == name)?;
+    Some(parse(&Source::new(format!("built-in:{name}"), *text)).expect("the built-in profiles are valid"))
+}
+
 /// Resolves `--profile`: a path (contains `/` or ends in `.yaml`/`.yml`) is read as a file; a
 /// name is looked up as `profiles/NAME.yaml` in the current directory and its parents, then
 /// among the built-in profiles.
@@ -235,10 +242,8 @@ pub fn resolve(arg: &str, start: &FsPath) -> Result<LoadedProfile, ProfileError>
             break;
         }
     }
-    if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == arg) {
-        let source = Source::new(format!("built-in:{name}"), *text);
-        let profile = parse(&source)?;
-        return Ok(LoadedProfile { profile, origin: source.name, base_dir: None });
+    if let Some(profile) = built_in(arg) {
+        return Ok(LoadedProfile { profile, origin: format!("built-in:{arg}"), base_dir: None });
     }
     let mut available: Vec<String> = BUILT_IN.iter().map(|(n, _)| n.to_string()).collect();
     if let Some(dir) = start.ancestors().map(|d| d.join("profiles")).find(|d| d.is_dir())

@@ -208,12 +208,11 @@ pub async fn purge(engine: &Engine, name: &str) -> Result<Removal, EmulatorError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::Source;
+
     use crate::env::docker::{EnvValue, MountSpec};
 
     fn profile(name: &str) -> Profile {
-        let text = crate::profile::BUILT_IN.iter().find(|(n, _)| *n == name).unwrap().1;
-        crate::profile::parse(&Source::new(name, text)).unwrap()
+        crate::profile::built_in(name).unwrap()
     }
 
     #[test]

@@ -71,11 +71,9 @@ fn ensure_config_path_patch(map: &mut Mapping) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::Source as DiagSource;
 
     fn local() -> Profile {
-        let text = crate::profile::BUILT_IN.iter().find(|(n, _)| *n == "local").unwrap().1;
-        crate::profile::parse(&DiagSource::new("local", text)).unwrap()
+        crate::profile::built_in("local").unwrap()
     }
 
     fn parsed(text: &str) -> Value {

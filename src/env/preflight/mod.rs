@@ -261,11 +261,9 @@ fn provider_name(p: ClusterProvider) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::Source;
 
     fn profile(name: &str) -> Profile {
-        let text = crate::profile::BUILT_IN.iter().find(|(n, _)| *n == name).unwrap().1;
-        crate::profile::parse(&Source::new(name, text)).unwrap()
+        crate::profile::built_in(name).unwrap()
     }
 
     fn healthy() -> Facts {
