@@ -23,6 +23,7 @@ build_stamp() {
 bin_version() {
   case $1 in
   */kubectl) "$1" version --client 2>&1 | head -n1 ;;
+  */kubeadm) "$1" version -o short 2>&1 | head -n1 ;;
   *) "$1" --version 2>&1 | head -n1 ;;
   esac
 }
@@ -61,7 +62,9 @@ go_build() {
   STEP_RESULT=built
 }
 
-K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+# kubelet, kubeadm and kube-proxy are for the kind node image (testbed/lib/kind.sh): the same
+# build, so the node runs exactly the control plane's version.
+K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kubeadm kube-proxy)
 
 build_k8s() {
   local mod=$TESTBED_DIR/k8s v ldflags="-s -w" p date stamp minor

@@ -1,0 +1,3 @@
+module nexus-dev.local/testbed/kind-tools
+
+go 1.24.0
