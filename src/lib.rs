@@ -11,6 +11,7 @@ pub mod env;
 pub mod k8s;
 pub mod logging;
 pub mod names;
+pub mod ownership;
 pub mod plan;
 pub mod profile;
 pub mod project;

@@ -1,8 +1,9 @@
 //! One resource, one provisioner: the only place that maps a plan kind to its AWS module.
 
 use super::{Op, Outputs};
-use crate::aws::{AwsError, Ctx, Done, cognito, dynamodb, glue, iam, s3, secrets, ssm};
-use crate::plan::{Kind, ParamValue, Resource, Settings, id};
+use crate::aws::{Action, AwsError, Ctx, Done, cognito, dynamodb, glue, iam, s3, secrets, ssm};
+use crate::ownership::{Claim, Owner, why_ours};
+use crate::plan::{Kind, ParamValue, Resource, Settings, Tags, id};
 
 fn output<'a>(outputs: &'a Outputs, resource: &str, key: &str) -> Option<&'a str> {
     outputs.get(resource).and_then(|o| o.iter().find(|(k, _)| *k == key)).map(|(_, v)| v.as_str())
@@ -21,13 +22,77 @@ async fn pool_id(ctx: &Ctx, outputs: &Outputs, pool: &str) -> Result<Option<Stri
 pub(super) enum Observation {
     Table(Option<dynamodb::Observed>),
     Bucket(Option<s3::Observed>),
-    Database(Option<String>),
+    Database(Option<glue::ObservedDatabase>),
     GlueTable(Option<glue::Observed>),
-    Parameter(Option<(String, String)>),
+    Parameter(Option<ssm::Observed>),
     Secret(Option<secrets::Observed>),
     Provider(Option<(String, Vec<String>)>),
     Role(Option<iam::Observed>),
-    Pool(Option<String>),
+    Pool(Option<cognito::ObservedPool>),
+}
+
+impl Observation {
+    /// The ownership record of the resource: its tags (a Glue table's parameters). `None` when
+    /// it does not exist, and for the OIDC provider, which every capability of a cluster shares.
+    fn ownership(&self) -> Option<&Tags> {
+        match self {
+            Observation::Table(t) => t.as_ref().map(|t| &t.tags),
+            Observation::Bucket(b) => b.as_ref().map(|b| &b.tags),
+            Observation::Database(d) => d.as_ref().map(|d| &d.tags),
+            Observation::GlueTable(t) => t.as_ref().map(|t| &t.parameters),
+            Observation::Parameter(p) => p.as_ref().map(|p| &p.tags),
+            Observation::Secret(s) => s.as_ref().map(|s| &s.tags),
+            Observation::Role(r) => r.as_ref().map(|r| &r.tags),
+            Observation::Pool(p) => p.as_ref().map(|p| &p.tags),
+            Observation::Provider(_) => None,
+        }
+    }
+
+    fn exists(&self) -> bool {
+        match self {
+            Observation::Table(t) => t.is_some(),
+            Observation::Bucket(b) => b.is_some(),
+            Observation::Database(d) => d.is_some(),
+            Observation::GlueTable(t) => t.is_some(),
+            Observation::Parameter(p) => p.is_some(),
+            Observation::Secret(s) => s.as_ref().is_some_and(|s| !s.deleted),
+            Observation::Role(r) => r.is_some(),
+            Observation::Pool(p) => p.is_some(),
+            Observation::Provider(p) => p.is_some(),
+        }
+    }
+}
+
+fn claim_of(owner: &Owner, tags: &Tags) -> Claim {
+    owner.claim(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// Whose the resource is, when that can be told: from its own record, or, for what lives
+/// inside a user pool (clients, domain, groups), from the pool's.
+async fn claim(
+    ctx: &Ctx,
+    r: &Resource,
+    observed: Option<&Observation>,
+    owner: &Owner,
+) -> Result<Option<Claim>, AwsError> {
+    if let Some(o) = observed {
+        return Ok(o.ownership().map(|t| claim_of(owner, t)));
+    }
+    let pool = match &r.settings {
+        Settings::CognitoUserPoolClient(s) => &s.user_pool,
+        Settings::CognitoUserPoolDomain(s) => &s.user_pool,
+        Settings::CognitoGroup(s) => &s.user_pool,
+        _ => return Ok(None),
+    };
+    Ok(cognito::observe_pool(ctx, pool).await?.map(|p| claim_of(owner, &p.tags)))
+}
+
+/// Who may change or delete what (issue #11): this capability's resources are converged and
+/// deleted; another capability's never; somebody else's only taken over on `--adopt`.
+#[derive(Debug, Clone)]
+pub(super) struct Ownership<'a> {
+    pub owner: &'a Owner,
+    pub adopt: bool,
 }
 
 /// Reads a resource's state when that needs nothing from another resource. Every resource is
@@ -44,7 +109,7 @@ pub(super) async fn observe(ctx: &Ctx, r: &Resource) -> Option<Result<Observatio
         Settings::Secret(_) => secrets::observe(ctx, name).await.map(Observation::Secret),
         Settings::IamOidcProvider(s) => iam::observe_oidc_provider(ctx, &s.url).await.map(Observation::Provider),
         Settings::IamRole(s) => iam::observe(ctx, name, &s.policy_name).await.map(Observation::Role),
-        Settings::CognitoUserPool(_) => cognito::find_pool(ctx, name).await.map(Observation::Pool),
+        Settings::CognitoUserPool(_) => cognito::observe_pool(ctx, name).await.map(Observation::Pool),
         _ => return None,
     })
 }
@@ -52,6 +117,8 @@ pub(super) async fn observe(ctx: &Ctx, r: &Resource) -> Option<Result<Observatio
 /// What a run read up front, by resource id.
 pub(super) type Observations = std::collections::HashMap<String, Observation>;
 
+/// Converges or deletes one resource, after checking whose it is: nothing that is not this
+/// capability's is changed (unless adopted) or deleted.
 pub(super) async fn run(
     ctx: &Ctx,
     r: &Resource,
@@ -59,6 +126,58 @@ pub(super) async fn run(
     op: Op,
     pre: Option<Observation>,
     hints: &HintSet,
+    ownership: &Ownership<'_>,
+) -> Result<Done, AwsError> {
+    let pre = match pre {
+        Some(p) => Some(p),
+        None => observe(ctx, r).await.transpose()?,
+    };
+    let what = format!("{} {}", r.kind, r.name);
+    let claim = match (&pre, op) {
+        (Some(o), _) if !o.exists() => None,
+        (None, Op::Ensure) => None,
+        (observed, _) => claim(ctx, r, observed.as_ref(), ownership.owner).await?,
+    };
+    let mut adopted = false;
+    if let Some(claim) = &claim {
+        match op {
+            Op::Ensure => {
+                if let Some(why) = claim.refusal(&what, ownership.adopt) {
+                    return Err(AwsError::NotOwned { resource: r.name.clone(), message: why });
+                }
+                adopted = *claim == Claim::Foreign;
+            }
+            Op::Delete => {
+                if let Some(why) = claim.kept() {
+                    return Ok(Done::with_changes(Action::Retained, vec![why]));
+                }
+            }
+        }
+    }
+    if op == Op::Delete && pre.as_ref().is_some_and(|o| !o.exists()) {
+        return Ok(Done::new(Action::Absent));
+    }
+    let mut done = converge(ctx, r, outputs, op, pre, hints, ownership.owner).await?;
+    if adopted {
+        done.changes.insert(0, "adopted: it had no nexus-dev ownership (--adopt)".into());
+        if done.action == Action::Unchanged {
+            done.action = Action::Updated;
+        }
+    }
+    if op == Op::Delete && done.action == Action::Deleted {
+        done.changes.insert(0, why_ours(ownership.owner));
+    }
+    Ok(done)
+}
+
+async fn converge(
+    ctx: &Ctx,
+    r: &Resource,
+    outputs: &Outputs,
+    op: Op,
+    pre: Option<Observation>,
+    hints: &HintSet,
+    owner: &Owner,
 ) -> Result<Done, AwsError> {
     let name = r.name.as_str();
     match (&r.settings, op) {
@@ -81,7 +200,7 @@ pub(super) async fn run(
             )
             .await
         }
-        (Settings::GlueDatabase(_), Op::Delete) => glue::delete_database(ctx, name).await,
+        (Settings::GlueDatabase(_), Op::Delete) => glue::delete_database(ctx, name, owner).await,
         (Settings::GlueTable(s), Op::Ensure) => {
             glue::ensure_table(
                 ctx,
@@ -184,10 +303,10 @@ pub(super) fn hints(resources: &[&Resource], observations: &Observations) -> Hin
         .iter()
         .filter_map(|r| match &r.settings {
             Settings::SsmParameter(s) => match (&s.value, observations.get(&r.id())) {
-                (ParamValue::From { value_from }, Some(Observation::Parameter(Some((value, _)))))
+                (ParamValue::From { value_from }, Some(Observation::Parameter(Some(p))))
                     if value_from.field == "id" =>
                 {
-                    Some((value_from.resource.clone(), value.clone()))
+                    Some((value_from.resource.clone(), p.value.clone()))
                 }
                 _ => None,
             },

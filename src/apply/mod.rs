@@ -11,6 +11,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
 
 use crate::aws::{Action, AwsError, Ctx, Done};
+use crate::ownership::Owner;
 use crate::plan::{Kind, Plan, Resource};
 use crate::spec::DeletionPolicy;
 
@@ -26,11 +27,14 @@ pub struct Options {
     /// First retry delay; doubled each time, with ±50 % jitter.
     pub backoff: Duration,
     pub progress: Option<Progress>,
+    /// Take over resources that have the planned names but no nexus-dev ownership
+    /// (`apply --adopt`); another capability's resources are never taken.
+    pub adopt: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { concurrency: 16, max_attempts: 3, backoff: Duration::from_millis(250), progress: None }
+        Self { concurrency: 16, max_attempts: 3, backoff: Duration::from_millis(250), progress: None, adopt: false }
     }
 }
 
@@ -40,6 +44,7 @@ impl std::fmt::Debug for Options {
             .field("concurrency", &self.concurrency)
             .field("max_attempts", &self.max_attempts)
             .field("backoff", &self.backoff)
+            .field("adopt", &self.adopt)
             .finish_non_exhaustive()
     }
 }
@@ -99,17 +104,17 @@ pub type Outputs = HashMap<String, Vec<(&'static str, String)>>;
 /// Converges every AWS resource of `plan`.
 pub async fn apply(plan: &Plan, ctx: &Ctx, opts: &Options) -> Report {
     let resources: Vec<&Resource> = plan.resources.iter().filter(|r| r.kind.is_aws()).collect();
-    apply_resources(&resources, ctx, opts).await
+    apply_resources(&plan.owner(), &resources, ctx, opts).await
 }
 
-/// Converges `resources` (AWS ones), ordered by their dependencies among themselves; the
-/// dependencies outside the set are taken as done (an earlier phase made them).
-pub async fn apply_resources(resources: &[&Resource], ctx: &Ctx, opts: &Options) -> Report {
+/// Converges `resources` (AWS ones, all of `owner`), ordered by their dependencies among
+/// themselves; the dependencies outside the set are taken as done (an earlier phase made them).
+pub async fn apply_resources(owner: &Owner, resources: &[&Resource], ctx: &Ctx, opts: &Options) -> Report {
     let ids: HashSet<String> = resources.iter().map(|r| r.id()).collect();
     // Only dependencies inside the AWS part order the AWS part.
     let deps: Vec<Vec<String>> =
         resources.iter().map(|r| r.depends_on.iter().filter(|d| ids.contains(*d)).cloned().collect()).collect();
-    run(ctx, opts, resources, &deps, Op::Ensure).await
+    run(owner, ctx, opts, resources, &deps, Op::Ensure).await
 }
 
 /// Deletes the AWS resources of `plan`, dependents first. With `Retain`, nothing is deleted and
@@ -141,7 +146,7 @@ pub async fn delete(plan: &Plan, ctx: &Ctx, opts: &Options, policy: DeletionPoli
             resources.iter().filter(|o| o.depends_on.contains(&id)).map(|o| o.id()).collect()
         })
         .collect();
-    run(ctx, opts, &resources, &deps, Op::Delete).await
+    run(&plan.owner(), ctx, opts, &resources, &deps, Op::Delete).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,9 +155,17 @@ pub(crate) enum Op {
     Delete,
 }
 
-async fn run(ctx: &Ctx, opts: &Options, resources: &[&Resource], deps: &[Vec<String>], op: Op) -> Report {
+async fn run(
+    owner: &Owner,
+    ctx: &Ctx,
+    opts: &Options,
+    resources: &[&Resource],
+    deps: &[Vec<String>],
+    op: Op,
+) -> Report {
     let start = Instant::now();
-    let (resources, counter) = crate::aws::counted(run_counted(ctx, opts, resources, deps, op)).await;
+    let ownership = dispatch::Ownership { owner, adopt: opts.adopt };
+    let (resources, counter) = crate::aws::counted(run_counted(ctx, opts, resources, deps, op, &ownership)).await;
     Report {
         resources,
         mutating_calls: counter.mutating(),
@@ -167,6 +180,7 @@ async fn run_counted(
     resources: &[&Resource],
     deps: &[Vec<String>],
     op: Op,
+    ownership: &dispatch::Ownership<'_>,
 ) -> Vec<ResourceReport> {
     let mut outputs: Outputs = HashMap::new();
     let mut reports: Vec<Option<ResourceReport>> = vec![None; resources.len()];
@@ -254,7 +268,7 @@ async fn run_counted(
                     let outs = &outs;
                     Box::pin(async move {
                         let _permit = ctx.clients.limiter.acquire().await;
-                        dispatch::run(ctx, r, outs, op, pre, hints).await
+                        dispatch::run(ctx, r, outs, op, pre, hints, ownership).await
                     })
                 })
                 .await;

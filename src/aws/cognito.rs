@@ -2,13 +2,13 @@
 //! for the authorization-code flow with PKCE (no client secret), a hosted-UI domain, and groups.
 
 use aws_sdk_cognitoidentityprovider::types::{
-    ExplicitAuthFlowsType, OAuthFlowType, PasswordPolicyType, UserPoolPolicyType, UsernameAttributeType,
+    ExplicitAuthFlowsType, OAuthFlowType, PasswordPolicyType, UserPoolPolicyType, UserPoolType, UsernameAttributeType,
     VerifiedAttributeType,
 };
 
 use super::error::{AwsError, sdk};
 use super::{Action, Ctx, Done};
-use crate::plan::{CognitoGroup, CognitoUserPool, CognitoUserPoolClient, CognitoUserPoolDomain};
+use crate::plan::{CognitoGroup, CognitoUserPool, CognitoUserPoolClient, CognitoUserPoolDomain, Tags};
 
 /// Finds a pool by name. Cognito does not make names unique, so two pools of one name are an
 /// error for a person to resolve, never a guess.
@@ -47,19 +47,58 @@ pub async fn find_pool(ctx: &Ctx, name: &str) -> Result<Option<String>, AwsError
     }
 }
 
+/// A user pool as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedPool {
+    pub id: String,
+    pub arn: String,
+    pub tags: Tags,
+}
+
+/// Finds the pool by name and reads its tags.
+pub async fn observe_pool(ctx: &Ctx, name: &str) -> Result<Option<ObservedPool>, AwsError> {
+    let Some(id) = find_pool(ctx, name).await? else { return Ok(None) };
+    match ctx.clients.cognito.describe_user_pool().user_pool_id(&id).send().await {
+        Ok(out) => {
+            let pool = out.user_pool.unwrap_or_else(|| UserPoolType::builder().build());
+            Ok(Some(ObservedPool {
+                id,
+                arn: pool.arn.unwrap_or_default(),
+                tags: pool.user_pool_tags.unwrap_or_default().into_iter().collect(),
+            }))
+        }
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+        Err(e) => Err(sdk("DescribeUserPool", name, e)),
+    }
+}
+
 #[tracing::instrument(skip_all, fields(pool = name))]
 pub async fn ensure_pool(
     ctx: &Ctx,
     name: &str,
     want: &CognitoUserPool,
-    pre: Option<Option<String>>,
+    pre: Option<Option<ObservedPool>>,
 ) -> Result<Done, AwsError> {
     let found = match pre {
         Some(p) => p,
-        None => find_pool(ctx, name).await?,
+        None => observe_pool(ctx, name).await?,
     };
-    if let Some(id) = found {
-        return Ok(Done::new(Action::Unchanged).output("id", id));
+    if let Some(pool) = found {
+        let missing = super::missing_tags(&pool.tags, &want.tags);
+        if missing.is_empty() {
+            return Ok(Done::new(Action::Unchanged).output("id", pool.id));
+        }
+        if !ctx.dry_run {
+            ctx.clients
+                .cognito
+                .tag_resource()
+                .resource_arn(&pool.arn)
+                .set_tags(Some(missing.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()))
+                .send()
+                .await
+                .map_err(|e| sdk("TagResource", name, e))?;
+        }
+        return Ok(Done::with_changes(Action::Updated, vec!["tags".into()]).output("id", pool.id));
     }
     if ctx.dry_run {
         return Ok(Done::new(Action::Created));
@@ -86,7 +125,7 @@ pub async fn ensure_pool(
         .send()
         .await
         .map_err(|e| sdk("CreateUserPool", name, e))?;
-    let pool = out.user_pool.unwrap_or_else(|| aws_sdk_cognitoidentityprovider::types::UserPoolType::builder().build());
+    let pool = out.user_pool.unwrap_or_else(|| UserPoolType::builder().build());
     let id = pool.id.unwrap_or_default();
     Ok(Done::new(Action::Created).output("id", id).output("arn", pool.arn.unwrap_or_default()))
 }

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::error::{AwsError, sdk};
 use super::{Action, Ctx, Done};
-use crate::plan::{DynamoTable, KeyAttribute};
+use crate::plan::{DynamoTable, KeyAttribute, Tags};
 
 /// The state of a table that matters here.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,14 +19,43 @@ pub struct Observed {
     pub billing_mode: String,
     /// (name, HASH|RANGE)
     pub keys: Vec<(String, String)>,
+    pub tags: Tags,
 }
 
+/// Reads the table and its tags together: the tags are listed by the ARN the table must have,
+/// and again by the ARN it reports when that differs (another account than the profile's).
 pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<Observed>, AwsError> {
-    match ctx.clients.dynamodb.describe_table().table_name(name).send().await {
-        Ok(out) => Ok(out.table.map(observed)),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
-        Err(e) => Err(sdk("DescribeTable", name, e)),
-    }
+    let c = &ctx.clients.dynamodb;
+    let expected = ctx.arn("dynamodb", &format!("table/{name}"));
+    let (table, tags) = super::both(
+        ctx.serial,
+        c.describe_table().table_name(name).send(),
+        c.list_tags_of_resource().resource_arn(&expected).send(),
+    )
+    .await;
+    let table = match table {
+        Ok(out) => out.table.map(observed),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,
+        Err(e) => return Err(sdk("DescribeTable", name, e)),
+    };
+    let Some(mut table) = table else { return Ok(None) };
+    table.tags = match tags {
+        Ok(t) if table.arn == expected => tag_map(t.tags),
+        _ => {
+            let t = c
+                .list_tags_of_resource()
+                .resource_arn(&table.arn)
+                .send()
+                .await
+                .map_err(|e| sdk("ListTagsOfResource", name, e))?;
+            tag_map(t.tags)
+        }
+    };
+    Ok(Some(table))
+}
+
+fn tag_map(tags: Option<Vec<Tag>>) -> Tags {
+    tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect()
 }
 
 fn observed(t: TableDescription) -> Observed {
@@ -45,6 +74,7 @@ fn observed(t: TableDescription) -> Observed {
             .into_iter()
             .map(|k| (k.attribute_name, k.key_type.as_str().to_owned()))
             .collect(),
+        tags: Tags::new(),
     }
 }
 
@@ -66,6 +96,9 @@ pub fn changes(name: &str, current: &Observed, want: &DynamoTable) -> Result<Vec
     let mut out = Vec::new();
     if current.billing_mode != want.billing_mode {
         out.push(format!("billing mode: {} → {}", current.billing_mode, want.billing_mode));
+    }
+    if !super::missing_tags(&current.tags, &want.tags).is_empty() {
+        out.push("tags".into());
     }
     Ok(out)
 }
@@ -133,12 +166,25 @@ pub async fn ensure(
     if current.status != TableStatus::Active.as_str() {
         wait_active(ctx, name).await?;
     }
-    c.update_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .map_err(|e| sdk("UpdateTable", name, e))?;
+    if current.billing_mode != want.billing_mode {
+        c.update_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .map_err(|e| sdk("UpdateTable", name, e))?;
+    }
+    let missing = super::missing_tags(&current.tags, &want.tags);
+    if !missing.is_empty() {
+        let tags: Vec<Tag> =
+            missing.iter().filter_map(|(k, v)| Tag::builder().key(*k).value(*v).build().ok()).collect();
+        c.tag_resource()
+            .resource_arn(&current.arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| sdk("TagResource", name, e))?;
+    }
     Ok(Done::from_changes(false, todo).output("arn", current.arn))
 }
 
@@ -197,6 +243,7 @@ mod tests {
             status: "ACTIVE".into(),
             billing_mode: billing.into(),
             keys: keys.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            tags: Tags::new(),
         }
     }
 

@@ -19,6 +19,9 @@ pub enum AwsError {
     /// The resource exists in a state nexus-dev must not or cannot change.
     #[error("{resource}: {message}")]
     Conflict { resource: String, message: String },
+    /// The resource exists but is not this capability's (issue #11): never changed or deleted.
+    #[error("{resource}: {message}")]
+    NotOwned { resource: String, message: String },
     /// A value another resource should have provided is missing.
     #[error("{resource}: {message}")]
     Missing { resource: String, message: String },
@@ -53,7 +56,7 @@ impl AwsError {
         match self {
             AwsError::Service { retryable, .. } => *retryable,
             AwsError::Unreachable { .. } | AwsError::Timeout { .. } => true,
-            AwsError::Conflict { .. } | AwsError::Missing { .. } => false,
+            AwsError::Conflict { .. } | AwsError::NotOwned { .. } | AwsError::Missing { .. } => false,
         }
     }
 
@@ -64,6 +67,7 @@ impl AwsError {
             AwsError::Unreachable { .. } => "Unreachable",
             AwsError::Timeout { .. } => "Timeout",
             AwsError::Conflict { .. } => "Conflict",
+            AwsError::NotOwned { .. } => "NotOwned",
             AwsError::Missing { .. } => "Missing",
         }
     }

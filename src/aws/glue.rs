@@ -5,18 +5,37 @@ use aws_sdk_glue::types::{Column, DatabaseInput, SerDeInfo, StorageDescriptor, T
 
 use super::error::{AwsError, sdk};
 use super::{Action, Ctx, Done};
-use crate::plan::{GlueColumn, GlueDatabase, GlueTable};
+use crate::ownership::{Claim, Owner};
+use crate::plan::{GlueColumn, GlueDatabase, GlueTable, Tags};
 
 fn input_error(name: &str, e: impl std::fmt::Display) -> AwsError {
     AwsError::conflict(name, format!("invalid Glue input: {e}"))
 }
 
-pub async fn observe_database(ctx: &Ctx, name: &str) -> Result<Option<String>, AwsError> {
-    match ctx.clients.glue.get_database().name(name).send().await {
-        Ok(out) => Ok(Some(out.database.and_then(|d| d.description).unwrap_or_default())),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_entity_not_found_exception()) => Ok(None),
-        Err(e) => Err(sdk("GetDatabase", name, e)),
-    }
+/// A database as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedDatabase {
+    pub description: String,
+    pub tags: Tags,
+}
+
+/// Reads the database and its tags together (tags by the ARN the database must have).
+pub async fn observe_database(ctx: &Ctx, name: &str) -> Result<Option<ObservedDatabase>, AwsError> {
+    let c = &ctx.clients.glue;
+    let arn = ctx.arn("glue", &format!("database/{name}"));
+    let (db, tags) =
+        super::both(ctx.serial, c.get_database().name(name).send(), c.get_tags().resource_arn(&arn).send()).await;
+    let description = match db {
+        Ok(out) => out.database.and_then(|d| d.description).unwrap_or_default(),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_entity_not_found_exception()) => return Ok(None),
+        Err(e) => return Err(sdk("GetDatabase", name, e)),
+    };
+    let tags = match tags {
+        Ok(t) => t.tags.unwrap_or_default().into_iter().collect(),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_entity_not_found_exception()) => Tags::new(),
+        Err(e) => return Err(sdk("GetTags", name, e)),
+    };
+    Ok(Some(ObservedDatabase { description, tags }))
 }
 
 #[tracing::instrument(skip_all, fields(database = name))]
@@ -24,50 +43,93 @@ pub async fn ensure_database(
     ctx: &Ctx,
     name: &str,
     want: &GlueDatabase,
-    pre: Option<Option<String>>,
+    pre: Option<Option<ObservedDatabase>>,
 ) -> Result<Done, AwsError> {
+    let c = &ctx.clients.glue;
     let input =
         DatabaseInput::builder().name(name).description(&want.description).build().map_err(|e| input_error(name, e))?;
     let observed = match pre {
         Some(p) => p,
         None => observe_database(ctx, name).await?,
     };
-    match observed {
-        None if ctx.dry_run => Ok(Done::new(Action::Created)),
-        None => match ctx.clients.glue.create_database().database_input(input).send().await {
+    let Some(current) = observed else {
+        if ctx.dry_run {
+            return Ok(Done::new(Action::Created));
+        }
+        return match c
+            .create_database()
+            .database_input(input)
+            .set_tags(Some(want.tags.clone().into_iter().collect()))
+            .send()
+            .await
+        {
             Ok(_) => Ok(Done::new(Action::Created)),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_already_exists_exception()) => {
                 Ok(Done::new(Action::Unchanged))
             }
             Err(e) => Err(sdk("CreateDatabase", name, e)),
-        },
-        Some(description) if description == want.description => Ok(Done::new(Action::Unchanged)),
-        Some(description) => {
-            let change = vec![format!("description: {description:?} → {:?}", want.description)];
-            if !ctx.dry_run {
-                ctx.clients
-                    .glue
-                    .update_database()
-                    .name(name)
-                    .database_input(input)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("UpdateDatabase", name, e))?;
-            }
-            Ok(Done::from_changes(false, change))
-        }
+        };
+    };
+    let mut changes = Vec::new();
+    if current.description != want.description {
+        changes.push(format!("description: {:?} → {:?}", current.description, want.description));
     }
+    let missing = super::missing_tags(&current.tags, &want.tags);
+    if !missing.is_empty() {
+        changes.push("tags".into());
+    }
+    if ctx.dry_run || changes.is_empty() {
+        return Ok(Done::from_changes(false, changes));
+    }
+    if current.description != want.description {
+        c.update_database()
+            .name(name)
+            .database_input(input)
+            .send()
+            .await
+            .map_err(|e| sdk("UpdateDatabase", name, e))?;
+    }
+    if !missing.is_empty() {
+        c.tag_resource()
+            .resource_arn(ctx.arn("glue", &format!("database/{name}")))
+            .set_tags_to_add(Some(missing.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()))
+            .send()
+            .await
+            .map_err(|e| sdk("TagResource", name, e))?;
+    }
+    Ok(Done::from_changes(false, changes))
 }
 
+/// Deletes the database, unless it holds tables that are not `owner`'s: Glue deletes a database
+/// with every table in it.
 #[tracing::instrument(skip_all, fields(database = name))]
-pub async fn delete_database(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
-    if observe_database(ctx, name).await?.is_none() {
-        return Ok(Done::new(Action::Absent));
+pub async fn delete_database(ctx: &Ctx, name: &str, owner: &Owner) -> Result<Done, AwsError> {
+    let c = &ctx.clients.glue;
+    let tables = match c.get_tables().database_name(name).send().await {
+        Ok(t) => t.table_list.unwrap_or_default(),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_entity_not_found_exception()) => {
+            return Ok(Done::new(Action::Absent));
+        }
+        Err(e) => return Err(sdk("GetTables", name, e)),
+    };
+    let others: Vec<&str> = tables
+        .iter()
+        .filter(|t| {
+            let params = t.parameters.iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()));
+            owner.claim(params) != Claim::Ours
+        })
+        .map(|t| t.name.as_str())
+        .collect();
+    if !others.is_empty() {
+        return Ok(Done::with_changes(
+            Action::Retained,
+            vec![format!("kept: it holds tables nexus-dev did not create ({})", others.join(", "))],
+        ));
     }
     if ctx.dry_run {
         return Ok(Done::new(Action::Deleted));
     }
-    match ctx.clients.glue.delete_database().name(name).send().await {
+    match c.delete_database().name(name).send().await {
         Ok(_) => Ok(Done::new(Action::Deleted)),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_entity_not_found_exception()) => {
             Ok(Done::new(Action::Absent))
@@ -86,6 +148,8 @@ pub struct Observed {
     pub serde_library: String,
     pub columns: Vec<(String, String)>,
     pub partition_keys: Vec<(String, String)>,
+    /// Table parameters, which hold its ownership (Glue tables take no tags).
+    pub parameters: Tags,
 }
 
 fn observed(t: Table) -> Observed {
@@ -99,6 +163,7 @@ fn observed(t: Table) -> Observed {
         serde_library: sd.serde_info.and_then(|s| s.serialization_library).unwrap_or_default(),
         columns: cols(sd.columns.unwrap_or_default()),
         partition_keys: cols(t.partition_keys.unwrap_or_default()),
+        parameters: t.parameters.unwrap_or_default().into_iter().collect(),
     }
 }
 
@@ -112,6 +177,7 @@ fn wanted(want: &GlueTable) -> Observed {
         serde_library: want.serde_library.clone(),
         columns: cols(&want.columns),
         partition_keys: cols(&want.partition_keys),
+        parameters: want.parameters.clone(),
     }
 }
 
@@ -134,6 +200,9 @@ pub fn changes(current: &Observed, want: &GlueTable) -> Vec<String> {
     if current.partition_keys != w.partition_keys {
         out.push("partition keys".into());
     }
+    if !super::missing_tags(&current.parameters, &w.parameters).is_empty() {
+        out.push("parameters".into());
+    }
     out
 }
 
@@ -145,7 +214,8 @@ pub async fn observe_table(ctx: &Ctx, database: &str, name: &str) -> Result<Opti
     }
 }
 
-fn table_input(name: &str, want: &GlueTable) -> Result<TableInput, AwsError> {
+/// The table as the plan wants it; `kept` are the parameters it has now (people's are kept).
+fn table_input(name: &str, want: &GlueTable, kept: &Tags) -> Result<TableInput, AwsError> {
     let col = |c: &GlueColumn| Column::builder().name(&c.name).r#type(&c.column_type).comment(&c.comment).build();
     let columns = want.columns.iter().map(col).collect::<Result<Vec<_>, _>>().map_err(|e| input_error(name, e))?;
     let partitions =
@@ -162,7 +232,7 @@ fn table_input(name: &str, want: &GlueTable) -> Result<TableInput, AwsError> {
         .table_type(&want.table_type)
         .storage_descriptor(sd)
         .set_partition_keys(Some(partitions))
-        .set_parameters(Some(want.parameters.clone().into_iter().collect()))
+        .set_parameters(Some(kept.iter().chain(&want.parameters).map(|(k, v)| (k.clone(), v.clone())).collect()))
         .build()
         .map_err(|e| input_error(name, e))
 }
@@ -181,7 +251,12 @@ pub async fn ensure_table(
     };
     match observed {
         None if ctx.dry_run => Ok(Done::new(Action::Created)),
-        None => match c.create_table().database_name(&want.database).table_input(table_input(name, want)?).send().await
+        None => match c
+            .create_table()
+            .database_name(&want.database)
+            .table_input(table_input(name, want, &Tags::new())?)
+            .send()
+            .await
         {
             Ok(_) => Ok(Done::new(Action::Created)),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_already_exists_exception()) => {
@@ -194,7 +269,7 @@ pub async fn ensure_table(
             if !ctx.dry_run && !todo.is_empty() {
                 c.update_table()
                     .database_name(&want.database)
-                    .table_input(table_input(name, want)?)
+                    .table_input(table_input(name, want, &current.parameters)?)
                     .send()
                     .await
                     .map_err(|e| sdk("UpdateTable", name, e))?;

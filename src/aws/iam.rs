@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::error::{AwsError, code_of, sdk};
 use super::{Action, Ctx, Done};
-use crate::plan::{IamOidcProvider, IamRole, PolicyStatement};
+use crate::plan::{IamOidcProvider, IamRole, PolicyStatement, Tags};
 
 /// `oidc.eks.region.amazonaws.com/id/X` from `https://oidc.eks.region.amazonaws.com/id/X/`.
 pub fn issuer_host_path(url: &str) -> &str {
@@ -233,15 +233,27 @@ pub struct Observed {
     pub arn: String,
     pub trust: Option<Value>,
     pub policy: Option<Value>,
-    pub tags: Vec<(String, String)>,
+    pub tags: Tags,
+    /// Inline policies other than the plan's.
+    pub extra_inline: Vec<String>,
+    /// Attached managed policies (the plan attaches none).
+    pub attached: Vec<String>,
 }
 
 pub async fn observe(ctx: &Ctx, name: &str, policy_name: &str) -> Result<Option<Observed>, AwsError> {
     let c = &ctx.clients.iam;
-    let (role, policy) = super::both(
+    let ((role, policy), (inline, attached)) = super::both(
         ctx.serial,
-        c.get_role().role_name(name).send(),
-        c.get_role_policy().role_name(name).policy_name(policy_name).send(),
+        super::both(
+            ctx.serial,
+            c.get_role().role_name(name).send(),
+            c.get_role_policy().role_name(name).policy_name(policy_name).send(),
+        ),
+        super::both(
+            ctx.serial,
+            c.list_role_policies().role_name(name).send(),
+            c.list_attached_role_policies().role_name(name).send(),
+        ),
     )
     .await;
     let role = match role {
@@ -255,11 +267,24 @@ pub async fn observe(ctx: &Ctx, name: &str, policy_name: &str) -> Result<Option<
         Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => None,
         Err(e) => return Err(sdk("GetRolePolicy", name, e)),
     };
+    // Every policy that is not the plan's is drift: a role of ours grants exactly the plan.
+    let extra_inline = match inline {
+        Ok(p) => p.policy_names.into_iter().filter(|p| p != policy_name).collect(),
+        Err(e) if code_of(&e) == Some("NoSuchEntity") => Vec::new(),
+        Err(e) => return Err(sdk("ListRolePolicies", name, e)),
+    };
+    let attached = match attached {
+        Ok(p) => p.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn).collect(),
+        Err(e) if code_of(&e) == Some("NoSuchEntity") => Vec::new(),
+        Err(e) => return Err(sdk("ListAttachedRolePolicies", name, e)),
+    };
     Ok(Some(Observed {
         arn: role.arn,
         trust: role.assume_role_policy_document.as_deref().and_then(parse_document),
         policy,
         tags: role.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
+        extra_inline,
+        attached,
     }))
 }
 
@@ -309,8 +334,14 @@ pub async fn ensure_role(
             if cur.policy.as_ref() != Some(&policy) {
                 changes.push("inline policy".to_owned());
             }
-            if want.tags.iter().any(|(k, v)| !cur.tags.iter().any(|(ck, cv)| ck == k && cv == v)) {
+            if !super::missing_tags(&cur.tags, &want.tags).is_empty() {
                 changes.push("tags".to_owned());
+            }
+            for p in &cur.extra_inline {
+                changes.push(format!("remove inline policy {p} (not in the plan)"));
+            }
+            for p in &cur.attached {
+                changes.push(format!("detach managed policy {p} (not in the plan)"));
             }
             (false, cur.arn.clone(), changes)
         }
@@ -337,6 +368,22 @@ pub async fn ensure_role(
     }
     if changes.iter().any(|c| c == "tags") {
         c.tag_role().role_name(name).set_tags(Some(tags)).send().await.map_err(|e| sdk("TagRole", name, e))?;
+    }
+    for p in current.iter().flat_map(|c| &c.extra_inline) {
+        c.delete_role_policy()
+            .role_name(name)
+            .policy_name(p)
+            .send()
+            .await
+            .map_err(|e| sdk("DeleteRolePolicy", name, e))?;
+    }
+    for arn in current.iter().flat_map(|c| &c.attached) {
+        c.detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| sdk("DetachRolePolicy", name, e))?;
     }
     if created {
         changes.clear();

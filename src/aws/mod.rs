@@ -13,7 +13,7 @@ pub mod s3;
 pub mod secrets;
 pub mod ssm;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -314,6 +314,20 @@ impl Ctx {
         self.serial = on;
         self
     }
+
+    /// The ARN of a regional resource of `service` in this account and region.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        let region = &self.clients.region;
+        format!("arn:{}:{service}:{region}:{}:{resource}", crate::plan::partition(region), self.account)
+    }
+}
+
+/// Tags of `want` that `current` lacks or holds with another value. Tags people added are kept.
+pub(crate) fn missing_tags<'a>(
+    current: &BTreeMap<String, String>,
+    want: &'a BTreeMap<String, String>,
+) -> Vec<(&'a str, &'a str)> {
+    want.iter().filter(|(k, v)| current.get(*k) != Some(*v)).map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 /// Awaits two reads together, or one after the other when `serial`. The futures are boxed: SDK

@@ -6,7 +6,7 @@ use aws_sdk_secretsmanager::types::Tag;
 
 use super::error::{AwsError, sdk};
 use super::{Action, Ctx, Done};
-use crate::plan::Secret;
+use crate::plan::{Secret, Tags};
 
 /// Placeholder value of every key of a new secret.
 pub const PLACEHOLDER: &str = "CHANGE_ME";
@@ -17,7 +17,7 @@ pub struct Observed {
     pub description: String,
     /// Scheduled for deletion (recoverable).
     pub deleted: bool,
-    pub tags: Vec<(String, String)>,
+    pub tags: Tags,
 }
 
 /// Reads the secret's metadata (never its value).
@@ -82,8 +82,7 @@ pub async fn ensure(ctx: &Ctx, name: &str, want: &Secret, pre: Option<Option<Obs
     if current.description != want.description {
         changes.push("description".to_owned());
     }
-    let missing_tags: Vec<(&String, &String)> =
-        want.tags.iter().filter(|(k, v)| !current.tags.iter().any(|(ck, cv)| ck == *k && cv == *v)).collect();
+    let missing_tags = super::missing_tags(&current.tags, &want.tags);
     if !missing_tags.is_empty() {
         changes.push("tags".to_owned());
     }

@@ -42,6 +42,11 @@ pub struct ApplyArgs {
     /// Wait until every capability is Running (or Failed).
     #[arg(long)]
     pub wait: bool,
+    /// Take over existing resources that have the planned names but were not created by
+    /// nexus-dev (no ownership tags or labels). Resources of another capability are never
+    /// taken; an existing namespace is used but never labelled. Try `diff --adopt` first.
+    #[arg(long)]
+    pub adopt: bool,
     /// How long `--wait` waits, such as 90s or 5m.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub timeout: std::time::Duration,
@@ -56,6 +61,9 @@ pub struct DiffArgs {
     pub specs: SpecArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    /// Show what `apply --adopt` would take over.
+    #[arg(long)]
+    pub adopt: bool,
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
@@ -66,7 +74,8 @@ pub struct DeleteArgs {
     pub specs: SpecArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
-    /// Show what would be deleted; change nothing.
+    /// Show every deletion, Kubernetes and AWS, with the reason each is nexus-dev's; change
+    /// nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Do not ask for confirmation on a production profile.
@@ -190,15 +199,22 @@ pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         if text {
             eprintln!("applying {} ({}) to {}", p.capability, p.environment, l.profile.profile.name);
         }
-        let opts =
-            Options { concurrency: args.concurrency.into(), progress: progress(args.output, ""), ..Options::default() };
+        let opts = Options {
+            concurrency: args.concurrency.into(),
+            progress: progress(args.output, ""),
+            adopt: args.adopt,
+            ..Options::default()
+        };
         reports.push(apply::apply(p, &ctx, &opts).await);
     }
     let mut notes: Vec<Option<String>> = vec![None; l.plans.len()];
     if args.only.is_none() && reports.iter().all(Report::ok) {
         let client = crate::k8s::client::for_profile(&l.profile.profile).await?;
         crate::k8s::install_crd(&client).await?;
-        let rctx = crate::reconcile::Context::new(client.clone(), l.profile.profile.clone());
+        let mut rctx = crate::reconcile::Context::new(client.clone(), l.profile.profile.clone());
+        if let Some(c) = std::sync::Arc::get_mut(&mut rctx) {
+            c.options.adopt = args.adopt;
+        }
         for (i, s) in l.specs.iter().enumerate() {
             let deadline = std::time::Instant::now() + args.timeout;
             loop {
@@ -270,7 +286,7 @@ pub async fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let mut reports = Vec::new();
     for p in &l.plans {
         let ctx = connect(p, &l.profile, true).await?;
-        let report = apply::apply(p, &ctx, &Options::default()).await;
+        let report = apply::apply(p, &ctx, &Options { adopt: args.adopt, ..Options::default() }).await;
         debug_assert_eq!(report.mutating_calls, 0, "a diff must not change anything");
         reports.push(report);
     }
@@ -317,17 +333,21 @@ pub async fn run_delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
     }
     let mut reports = Vec::new();
     let mut notes = Vec::new();
-    let client = match (args.only, args.dry_run) {
-        (None, false) => Some(crate::k8s::client::for_profile(&l.profile.profile).await?),
-        _ => None,
+    let client = match args.only {
+        None => Some(crate::k8s::client::for_profile(&l.profile.profile).await?),
+        Some(Only::Aws) => None,
     };
     for (p, s) in l.plans.iter().zip(&l.specs) {
         let policy = s.spec().deletion_policy;
-        // Kubernetes first, then AWS (seed 001's delete flow).
+        // Kubernetes first, then AWS (seed 001's delete flow). Only what is the capability's
+        // goes; the namespace only when nexus-dev created it and nothing of others is in it.
         let mut kubernetes = Vec::new();
         if let Some(client) = &client {
-            kubernetes = crate::reconcile::delete_kubernetes(client, p, &crate::reconcile::key(&s.cr), false).await?;
-            remove_capability(client, &s.cr, &p.namespace).await?;
+            let key = crate::reconcile::key(&s.cr);
+            kubernetes = crate::reconcile::delete_kubernetes(client, p, &key, false, args.dry_run).await?;
+            if !args.dry_run {
+                remove_capability(client, &s.cr, &p.namespace).await?;
+            }
         }
         let ctx = connect(p, &l.profile, args.dry_run).await?;
         let opts = Options { progress: progress(args.output, "delete"), ..Options::default() };

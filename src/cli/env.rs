@@ -429,8 +429,7 @@ async fn wait_running(socket: &Path, timeout: Duration) -> Result<(serde_json::V
 /// Starts `nexus-dev daemon` in its own process group, logging to the project's log file.
 fn spawn_daemon(h: &Here, paths: &Paths) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
-    std::fs::create_dir_all(&paths.dir)?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&paths.log)?;
+    let log = paths.open_log()?;
     let exe = std::env::current_exe()?;
     std::process::Command::new(exe)
         .arg("daemon")

@@ -42,6 +42,28 @@ impl Paths {
         let dir = base.join("projects").join(id);
         Self { lock: dir.join("daemon.lock"), socket: dir.join("daemon.sock"), log: dir.join("daemon.log"), dir }
     }
+
+    /// Creates the project's directory (and `projects/` above it) readable by its user only
+    /// (0700), tightening them if they exist: logs and sockets are nobody else's business.
+    pub fn prepare(&self) -> std::io::Result<()> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir)?;
+        // `projects/` lists the ids of a user's projects; a parent of any other name is not ours.
+        let projects = self.dir.parent().filter(|p| p.file_name().is_some_and(|n| n == "projects"));
+        for d in [Some(self.dir.as_path()), projects].into_iter().flatten() {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+
+    /// Opens the daemon's log for appending, readable by its user only (0600).
+    pub fn open_log(&self) -> std::io::Result<File> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        self.prepare()?;
+        let file = File::options().create(true).append(true).mode(0o600).open(&self.log)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok(file)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +86,7 @@ pub struct Lock(#[allow(dead_code)] File);
 
 /// Takes the project's lock, or says that another daemon has it.
 pub fn lock(paths: &Paths) -> Result<Lock, DaemonError> {
-    std::fs::create_dir_all(&paths.dir)
-        .map_err(|source| DaemonError::Prepare { path: paths.dir.display().to_string(), source })?;
+    paths.prepare().map_err(|source| DaemonError::Prepare { path: paths.dir.display().to_string(), source })?;
     let file = File::options()
         .create(true)
         .truncate(false)
@@ -185,5 +206,28 @@ mod tests {
         drop(held);
         assert!(!running(&paths));
         assert!(lock(&paths).is_ok());
+    }
+
+    #[test]
+    fn the_state_directory_and_log_are_private_even_if_they_were_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("projects").join("abc");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.join("daemon.log"), "old").unwrap();
+        std::fs::set_permissions(dir.join("daemon.log"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let paths = Paths {
+            lock: dir.join("daemon.lock"),
+            socket: dir.join("daemon.sock"),
+            log: dir.join("daemon.log"),
+            dir: dir.clone(),
+        };
+        paths.open_log().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&base.path().join("projects")), 0o700);
+        assert_eq!(mode(&dir.join("daemon.log")), 0o600);
+        assert_eq!(mode(base.path()), 0o700, "tempdir's own mode, untouched");
     }
 }

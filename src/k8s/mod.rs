@@ -11,6 +11,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client, CustomResourceExt};
 
+use crate::ownership::Owner;
 use crate::spec::NexusAICapability;
 
 /// The one field manager of nexus-dev's server-side applies, so that its own writes never fight.
@@ -45,28 +46,47 @@ pub async fn install_crd(client: &Client) -> Result<(), Error> {
     Ok(())
 }
 
-/// Puts a capability into the cluster (its namespace first), by server-side apply, and returns
-/// the object as the API server has it.
-pub async fn put_capability(client: &Client, cr: &NexusAICapability) -> Result<NexusAICapability, kube::Error> {
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    /// Another capability's custom resource has this one's name (their names derive alike).
+    #[error(
+        "the custom resource {namespace}/{name} belongs to {other}, not to {owner}: two capabilities derive the same names. Choose another capabilityName or environment"
+    )]
+    NotOwned { namespace: String, name: String, other: Owner, owner: Owner },
+}
+
+/// Puts a capability into the cluster (its namespace first, created with the capability's
+/// ownership when missing), by server-side apply, and returns the object as the API server has
+/// it. Refuses to overwrite another capability's custom resource of the same name.
+pub async fn put_capability(client: &Client, cr: &NexusAICapability) -> Result<NexusAICapability, PutError> {
     use k8s_openapi::api::core::v1::Namespace;
     use kube::ResourceExt;
     let names = crate::names::Names::of(&cr.spec);
+    let owner = Owner::new(&cr.spec.capability_name, &cr.spec.environment);
     let ns = cr.namespace().unwrap_or_else(|| names.namespace());
     let namespaces: Api<Namespace> = Api::all(client.clone());
     if namespaces.get_opt(&ns).await?.is_none() {
         let body = serde_json::json!({
             "apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": ns, "labels": {"app.kubernetes.io/managed-by": "nexus-dev"}}
+            "metadata": {"name": ns, "labels": owner.tags()}
         });
         namespaces.patch(&ns, &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(&body)).await?;
     }
     let api: Api<NexusAICapability> = Api::namespaced(client.clone(), &ns);
     let name = cr.metadata.name.clone().unwrap_or_else(|| names.stem());
+    if let Some(existing) = api.get_opt(&name).await? {
+        let other = Owner::new(&existing.spec.capability_name, &existing.spec.environment);
+        if other != owner {
+            return Err(PutError::NotOwned { namespace: ns, name, other, owner });
+        }
+    }
     let body = serde_json::json!({
         "apiVersion": crate::spec::API_VERSION,
         "kind": crate::spec::KIND,
         "metadata": {"name": name, "namespace": ns, "labels": cr.metadata.labels, "annotations": cr.metadata.annotations},
         "spec": cr.spec,
     });
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await
+    Ok(api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await?)
 }

@@ -49,6 +49,7 @@ pub(super) fn data_services(ctx: &Ctx<'_>, out: &mut Vec<Resource>) {
             Settings::GlueDatabase(GlueDatabase {
                 region: ctx.region().to_owned(),
                 description: format!("Analytics database of {} ({})", n.capability(), n.environment()),
+                tags: ctx.tags(),
             }),
         ));
         let col = |name: &str, ty: &str, comment: &str| GlueColumn {
@@ -78,9 +79,11 @@ pub(super) fn data_services(ctx: &Ctx<'_>, out: &mut Vec<Resource>) {
                 col("transcript_uri", "string", "S3 URI of the transcript"),
             ],
             partition_keys: vec![col("dt", "string", "call date, YYYY-MM-DD")],
+            // Glue tables take no tags: their ownership is recorded as parameters.
             parameters: [("classification", "parquet"), ("managed-by", "nexus-dev")]
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .chain(ctx.tags())
                 .collect(),
         };
         let mut deps = vec![id(Kind::GlueDatabase, &db)];

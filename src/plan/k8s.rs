@@ -136,13 +136,11 @@ pub(super) fn public_base_url(ctx: &Ctx<'_>) -> String {
 }
 
 fn labels(ctx: &Ctx<'_>, component: Option<&str>) -> Tags {
-    let mut l = BTreeMap::new();
+    let mut l = ctx.tags();
     l.insert("app.kubernetes.io/name".to_owned(), ctx.spec.capability_name.clone());
     l.insert("app.kubernetes.io/instance".to_owned(), ctx.names.stem());
     l.insert("app.kubernetes.io/version".to_owned(), ctx.spec.version.clone());
     l.insert("app.kubernetes.io/part-of".to_owned(), ctx.spec.capability_name.clone());
-    l.insert("app.kubernetes.io/managed-by".to_owned(), "nexus-dev".to_owned());
-    l.insert("nexus.ai/environment".to_owned(), ctx.spec.environment.clone());
     if let Some(c) = component {
         l.insert("app.kubernetes.io/component".to_owned(), c.to_owned());
     }

@@ -202,6 +202,11 @@ impl Plan {
     }
 
     /// AWS services the plan needs, in a stable order (for emulator coverage checks).
+    /// Whose resources these are (issue #11).
+    pub fn owner(&self) -> crate::ownership::Owner {
+        crate::ownership::Owner::new(&self.capability, &self.environment)
+    }
+
     pub fn aws_services(&self) -> Vec<&'static str> {
         let mut s: Vec<_> = self.resources.iter().filter_map(|r| r.kind.aws_service()).collect();
         s.sort_unstable();
@@ -279,6 +284,17 @@ pub fn built_images(cr: &NexusAICapability) -> std::collections::BTreeMap<String
         .collect()
 }
 
+/// The ARN partition of a region.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 impl Ctx<'_> {
     fn account(&self) -> &str {
         &self.profile.aws.account
@@ -290,13 +306,7 @@ impl Ctx<'_> {
 
     /// ARN partition of the spec's region.
     fn partition(&self) -> &'static str {
-        if self.region().starts_with("cn-") {
-            "aws-cn"
-        } else if self.region().starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        }
+        partition(self.region())
     }
 
     fn role_arn(&self) -> String {
@@ -305,14 +315,7 @@ impl Ctx<'_> {
 
     /// Tags every AWS resource carries, so that nexus-dev (and people) can tell what it owns.
     fn tags(&self) -> std::collections::BTreeMap<String, String> {
-        [
-            ("app.kubernetes.io/managed-by", "nexus-dev"),
-            ("nexus.ai/capability", self.spec.capability_name.as_str()),
-            ("nexus.ai/environment", self.spec.environment.as_str()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+        crate::ownership::Owner::new(&self.spec.capability_name, &self.spec.environment).tags()
     }
 }
 

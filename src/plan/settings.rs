@@ -91,6 +91,7 @@ pub struct S3Bucket {
 pub struct GlueDatabase {
     pub region: String,
     pub description: String,
+    pub tags: Tags,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

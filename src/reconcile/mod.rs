@@ -242,7 +242,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         if show_phases {
             step(&api, &mut current, &mut status, phase, generation).await?;
         }
-        let report = Box::pin(apply::apply_resources(&resources, &aws, &ctx.options)).await;
+        let report = Box::pin(apply::apply_resources(&plan.owner(), &resources, &aws, &ctx.options)).await;
         let failed = report
             .failures()
             .next()
@@ -290,7 +290,8 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         }
         for (r, obj) in objs.iter().filter(|(r, _)| r.phase == phase) {
             // A capability living in its own namespace: that namespace exists already.
-            let done = match Box::pin(k8s_apply::apply(&ctx.client, obj, false)).await {
+            let mode = k8s_apply::Mode { dry_run: false, adopt: ctx.options.adopt };
+            let done = match Box::pin(k8s_apply::apply(&ctx.client, obj, mode)).await {
                 Ok(d) => d,
                 Err(e) => {
                     let msg = format!("{} {}: {e}", r.kind, r.name);
@@ -523,7 +524,7 @@ pub async fn cleanup(cr: &NexusAICapability, ctx: &Context) -> Result<(), Error>
     // The capability's own namespace goes when its owner deletes it, not before the capability
     // itself is gone.
     let own_namespace = cr.namespace().as_deref() == Some(plan.namespace.as_str());
-    delete_kubernetes(&ctx.client, &plan, &key(cr), own_namespace).await?;
+    delete_kubernetes(&ctx.client, &plan, &key(cr), own_namespace, false).await?;
     let aws = ctx.aws(&plan.target.region).await;
     let report = Box::pin(apply::delete(&plan, &aws, &ctx.options, cr.spec.deletion_policy)).await;
     if let Some(f) = report.failures().next() {
@@ -539,25 +540,28 @@ pub async fn cleanup(cr: &NexusAICapability, ctx: &Context) -> Result<(), Error>
     Ok(())
 }
 
-/// Deletes the Kubernetes objects of `plan`, dependents first; not-found is success.
+/// Deletes the Kubernetes objects of `plan` that are the capability's, dependents first, and
+/// reports why each went or stayed; not-found is success. `dry_run` only reports.
 pub async fn delete_kubernetes(
     client: &Client,
     plan: &Plan,
     owner: &str,
     keep_namespace: bool,
+    dry_run: bool,
 ) -> Result<Vec<crate::apply::ResourceReport>, Error> {
     let mut out = Vec::new();
     for (r, obj) in objects::objects(plan, owner).iter().rev() {
         if matches!(obj, Object::Namespace(_)) && keep_namespace {
             continue;
         }
-        let done =
-            k8s_apply::delete(client, obj).await.map_err(|e| Error::Cleanup(format!("{} {}: {e}", r.kind, r.name)))?;
+        let done = k8s_apply::delete(client, obj, dry_run)
+            .await
+            .map_err(|e| Error::Cleanup(format!("{} {}: {e}", r.kind, r.name)))?;
         out.push(crate::apply::ResourceReport {
             kind: r.kind,
             name: r.name.clone(),
             outcome: done.action.as_str().into(),
-            changes: Vec::new(),
+            changes: done.changes,
             error: None,
             error_code: None,
             attempts: 1,

@@ -43,7 +43,7 @@ pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> 
     // Kubernetes objects present and as planned.
     for (r, obj) in objects::objects(plan, owner) {
         let label = format!("{} {}", r.kind, r.name);
-        match k8s_apply::apply(client, &obj, true).await {
+        match k8s_apply::apply(client, &obj, k8s_apply::Mode::DRY_RUN).await {
             Ok(d) if d.action == crate::aws::Action::Unchanged => check(&mut out, label, true, "present, as planned"),
             Ok(d) if d.action == crate::aws::Action::Created => check(&mut out, label, false, "missing"),
             Ok(d) => check(&mut out, label, false, format!("differs from the plan: {}", d.changes.join(", "))),

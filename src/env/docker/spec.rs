@@ -19,8 +19,12 @@ use crate::env::owner::{ENV_KEYS_KEY, ProjectId, ROLE_KEY};
 pub struct Secret(String);
 
 impl Secret {
+    /// Also tells the log writer to mask the value wherever it shows up: the Docker client logs
+    /// request bodies at trace level, and those carry the container's environment.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        let value = value.into();
+        crate::logging::mask(&value);
+        Self(value)
     }
 
     pub fn expose(&self) -> &str {
