@@ -212,6 +212,7 @@ mod tests {
     fn the_state_directory_and_log_are_private_even_if_they_were_not() {
         use std::os::unix::fs::PermissionsExt;
         let base = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let dir = base.path().join("projects").join("abc");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -228,6 +229,6 @@ mod tests {
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&base.path().join("projects")), 0o700);
         assert_eq!(mode(&dir.join("daemon.log")), 0o600);
-        assert_eq!(mode(base.path()), 0o700, "tempdir's own mode, untouched");
+        assert_eq!(mode(base.path()), 0o755, "above projects/ nothing is touched");
     }
 }
