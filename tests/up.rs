@@ -215,3 +215,35 @@ async fn up_goes_on_to_watch_mode_and_ctrl_c_leaves_the_environment_running() {
         assert!(gone, "{name} purged");
     }
 }
+
+/// Issue #11, item 6: at the highest verbosity the Docker client logs the container's create
+/// body, environment included; the LocalStack token never shows, anywhere `up` writes.
+#[tokio::test]
+async fn the_localstack_token_never_shows_even_at_trace_level() {
+    let _serial = FIXED_NAMES.lock().await;
+    let bed = TestBed::from_env();
+    let p = ScratchProject::new(&bed, Path::new(env!("CARGO_BIN_EXE_nexus-dev")), "tok");
+    let profile = format!(
+        "name: dev\ncluster: {{provider: existing, kubeconfig: \"{}\", context: {}}}\naws: {{emulator: localstack, endpoint: \"http://127.0.0.1:{}\", account: \"000000000000\"}}\n",
+        bed.kubeconfig,
+        bed.context,
+        project::free_port()
+    );
+    std::fs::write(p.profile(), profile).unwrap();
+    let token = format!("ls-{}", unique("secret-token"));
+    // The base image stands in for LocalStack's (which cannot be pulled): its container is
+    // created, with the token, and exits at once, so `up` fails fast after the create.
+    let out = p
+        .command(&["-vvv", "up", "--no-watch", "--timeout", "20s"])
+        .env("LOCALSTACK_AUTH_TOKEN", &token)
+        .env("NEXUS_DEV_EMULATOR_IMAGE", &bed.base_image)
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(all.contains("LOCALSTACK_AUTH_TOKEN=<redacted>"), "the create body was logged, masked:\n{all}");
+    let mut seen = all.matches(&token).count();
+    for f in walk(&p.state) {
+        seen += std::fs::read_to_string(&f).unwrap_or_default().matches(&token).count();
+    }
+    assert_eq!(seen, 0, "the token appears {seen} times in the output or the state directory");
+}
