@@ -6,6 +6,9 @@
 
 KIND_VERSION=v0.30.0     # sigs.k8s.io/kind; its module also provides the node's files
 CRICTL_VERSION=v1.34.0   # sigs.k8s.io/cri-tools, the 1.34 line
+LPP_VERSION=v0.0.30      # github.com/rancher/local-path-provisioner (kind's default storage)
+LPP_IMAGE=nexus-dev.local/testbed/local-path-provisioner:$LPP_VERSION
+LPP_HELPER_IMAGE=nexus-dev.local/testbed/local-path-helper:$DEBIAN_SUITE
 KIND_NODE_IMAGE=nexus-dev.local/testbed/kind-node:$K8S_VERSION
 KIND_HELLO_IMAGE=nexus-dev.local/testbed/kind-hello:1
 KIND_HASH_LABEL=dev.nexus.testbed.inputs
@@ -15,6 +18,7 @@ RUNTIME_NAME=nexus-runc
 KIND_DIR=$TESTBED_DIR/kind
 KIND_BIN=$CACHE/kind-$KIND_VERSION/bin
 CRICTL_BIN=$CACHE/crictl-$CRICTL_VERSION/bin
+LPP_BIN=$CACHE/local-path-provisioner-$LPP_VERSION/bin
 KIND_TOOLS_BIN=$CACHE/kind-tools/bin
 RUNC_WRAPPER=$KIND_TOOLS_BIN/nexus-runc
 COREDNS_BIN= # set by coredns_dir (needs testbed/kind/coredns/go.mod)
@@ -85,19 +89,24 @@ build_crictl() {
     "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
 }
 
+build_lpp() {
+  go_install local-path-provisioner "$LPP_BIN" "github.com/rancher/local-path-provisioner@$LPP_VERSION" \
+    local-path-provisioner "version $LPP_VERSION" "-X main.VERSION=$LPP_VERSION"
+}
+
 kind_builds() {
   step "kind tools" build_kind_tools
   step "kind binary" build_kind
   step "crictl binary" build_crictl
   step "coredns binary" build_coredns
+  step "local-path binary" build_lpp
 }
 
 # ---- privileged containers through the runtime wrapper ----
-privileged_ok() { docker run --rm --privileged "$BASE_IMAGE" true >/dev/null 2>&1; }
 
 check_privileged() {
   local log=$LOGS/dockerd.log out
-  if ((DOCKERD_CHECKED)); then STEP_RESULT=ok; return; fi
+  if ((DOCKERD_CHECKED)); then STEP_RESULT=known; return; fi # our dockerd, with the wrapper
   if ! out=$(docker run --rm --privileged "$BASE_IMAGE" sh -c 'grep CapEff /proc/self/status' 2>&1); then
     printf '%s\n' "$out" >>"$log"
     fail dockerd "docker run --privileged fails (a dockerd not started by the test bed must use $RUNC_WRAPPER as its default runtime: dockerd --add-runtime=$RUNTIME_NAME=$RUNC_WRAPPER --default-runtime=$RUNTIME_NAME)" "$log"
@@ -111,13 +120,15 @@ kind_module_dir() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'
 }
 
-# Every input of the node image: this script, testbed/kind/node, the binaries' stamps, versions.
+# Every input of the node image: this script up to its end-to-end check (so editing the check
+# rebuilds nothing), testbed/kind/node, the binaries' stamps, the versions.
 kind_node_hash() {
   {
     printf '%s\n' "$KIND_VERSION" "$CRICTL_VERSION" "$K8S_VERSION" "$ETCD_VERSION" "$DEBIAN_SUITE"
-    cat "$TESTBED_DIR/lib/kind.sh"
+    sed '/^# ---- end-to-end check/q' "$TESTBED_DIR/lib/kind.sh"
     (cd "$KIND_DIR/node" && find . -type f | LC_ALL=C sort | xargs cat)
-    cat "$K8S_BIN/.stamp" "$ETCD_BIN/.stamp" "$COREDNS_BIN/.stamp" "$KIND_TOOLS_BIN/.stamp" "$CRICTL_BIN/.stamp" 2>/dev/null
+    cat "$K8S_BIN/.stamp" "$ETCD_BIN/.stamp" "$COREDNS_BIN/.stamp" "$KIND_TOOLS_BIN/.stamp" "$CRICTL_BIN/.stamp" \
+      "$LPP_BIN/.stamp" 2>/dev/null
   } | sha256sum | cut -c1-16
 }
 
@@ -133,12 +144,14 @@ docker_build_from() {
   run_logged kind-node-image "$log" docker build --pull=false -q -t "$image" "$ctx"
 }
 
-# The images kubeadm (and kind) start, under the names kubeadm asks for.
+# The images kubeadm starts, under the names kubeadm asks for, and those of the node's storage
+# manifest (testbed/kind/node/files/kind/manifests/default-storage.yaml).
 kind_component_images() {
   local log=$1 work=$2 img repo name ctx
   KIND_IMAGES=()
   mapfile -t KIND_IMAGES < <("$K8S_BIN/kubeadm" config images list --kubernetes-version "$K8S_VERSION" 2>>"$log")
   ((${#KIND_IMAGES[@]} >= 7)) || fail kind-node-image "kubeadm config images list gave: ${KIND_IMAGES[*]}" "$log"
+  KIND_IMAGES+=("$LPP_IMAGE" "$LPP_HELPER_IMAGE")
   for img in "${KIND_IMAGES[@]}"; do
     repo=${img%:*}
     name=${repo##*/}
@@ -171,6 +184,14 @@ kind_component_images() {
       printf '%s\n' "FROM $BASE_IMAGE" \
         'RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables nftables conntrack ipset kmod && rm -rf /var/lib/apt/lists/*' \
         'COPY bin/ /usr/local/bin/' 'ENTRYPOINT ["/usr/local/bin/kube-proxy"]' >"$ctx/Dockerfile"
+      ;;
+    local-path-provisioner)
+      cp "$LPP_BIN/local-path-provisioner" "$ctx/bin/"
+      printf '%s\n' 'FROM scratch' 'COPY bin/ /usr/local/bin/' 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
+        'ENTRYPOINT ["/usr/local/bin/local-path-provisioner"]' >"$ctx/Dockerfile"
+      ;;
+    local-path-helper) # runs the provisioner's setup/teardown scripts: sh, mkdir, rm
+      printf '%s\n' "FROM $BASE_IMAGE" >"$ctx/Dockerfile"
       ;;
     *) fail kind-node-image "kubeadm asks for $img, which the test bed does not build" "$log" ;;
     esac
@@ -265,6 +286,14 @@ EOF
 kind_verify_manifest() {
   cat <<EOF
 apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: hello-data
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Mi}}
+---
+apiVersion: v1
 kind: Pod
 metadata:
   name: hello
@@ -278,6 +307,10 @@ spec:
     readinessProbe:
       httpGet: {path: /healthz, port: 8080}
       periodSeconds: 1
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: hello-data}
 ---
 apiVersion: v1
 kind: Service
@@ -332,7 +365,8 @@ verify_kind() {
     kind_fail "kind load docker-image $KIND_HELLO_IMAGE failed" "$log"
   kind_verify_manifest | "${kc[@]}" apply -f - >>"$log" 2>&1 || kind_fail "cannot create the check pod" "$log"
   "${kc[@]}" wait --for=condition=Ready pod/hello --timeout=60s >>"$log" 2>&1 ||
-    kind_fail "the check pod did not become Ready (readiness probe)" "$log"
+    kind_fail "the check pod did not become Ready (its volume from the default StorageClass, its readiness probe)" "$log"
+  "${kc[@]}" get pvc hello-data -o 'jsonpath={.status.phase}{"\n"}' >>"$log" 2>&1
   # HTTP through `kubectl port-forward` (random local port on 127.0.0.1)
   pf=$STATE/kind-verify-portforward.log
   "${kc[@]}" port-forward --address 127.0.0.1 pod/hello :8080 >"$pf" 2>&1 &
