@@ -13,7 +13,10 @@ use crate::diag::{Diagnostic, Pos, Source};
 
 /// Inputs beyond these bounds are refused before they are parsed, so no document can exhaust
 /// memory or the stack (aliases expand by copying; nesting recurses).
-const MAX_BYTES: usize = 8 << 20;
+/// The largest spec, profile or project file read.
+pub const MAX_BYTES: usize = 8 << 20;
+/// The most text a document may hold once its aliases are expanded.
+const MAX_EXPANDED_BYTES: usize = 32 << 20;
 const MAX_DEPTH: usize = 64;
 const MAX_EXPANDED_NODES: usize = 1_000_000;
 
@@ -238,62 +241,73 @@ pub fn parse_documents(source: &Source) -> Result<Vec<Document>, Diagnostic> {
     Ok(out)
 }
 
+/// What a node expands to: nodes and bytes of scalar text.
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Size {
+    fn add(&mut self, other: Size) {
+        self.nodes = self.nodes.saturating_add(other.nodes);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+    }
+}
+
 /// Refuses documents nested too deeply or whose aliases expand beyond reason ("billion laughs"),
-/// walking parser events only, before anything is built.
+/// walking parser events only, before anything is built. Both the nodes and the text an alias
+/// brings are counted: one large string aliased a thousand times is as bad as a node tree.
 fn check_shape(source: &Source) -> Result<(), Diagnostic> {
-    // Per open collection: its anchor id and the node count so far.
-    let mut stack: Vec<(usize, usize)> = Vec::new();
-    let mut anchors: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
-    let mut total = 0usize;
+    // Per open collection: its anchor id and its size so far.
+    let mut stack: Vec<(usize, Size)> = Vec::new();
+    let mut anchors: std::collections::HashMap<usize, Size> = std::collections::HashMap::new();
+    let mut total = Size::default();
     let too_big = |pos: Pos, what: &str| {
         Diagnostic::new(source, pos, "", format!("document is too {what}")).with_hint(format!(
-            "nesting is limited to {MAX_DEPTH} levels and alias expansion to {MAX_EXPANDED_NODES} nodes"
+            "nesting is limited to {MAX_DEPTH} levels and alias expansion to {MAX_EXPANDED_NODES} nodes and {} MiB",
+            MAX_EXPANDED_BYTES >> 20
         ))
     };
     for item in Parser::new_from_str(&source.text) {
         // Syntax errors are reported, with a better message, by the loader.
         let Ok((event, span)) = item else { return Ok(()) };
         let pos = Pos { line: span.start.line(), col: span.start.col() + 1 };
-        let add = |stack: &mut Vec<(usize, usize)>, n: usize| {
-            if let Some(top) = stack.last_mut() {
-                top.1 = top.1.saturating_add(n);
-            }
+        let add = |stack: &mut Vec<(usize, Size)>, total: &mut Size, n: Size| match stack.last_mut() {
+            Some(top) => top.1.add(n),
+            None => total.add(n),
         };
         match event {
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(too_big(pos, "deeply nested"));
                 }
-                stack.push((anchor, 1));
+                stack.push((anchor, Size { nodes: 1, bytes: 0 }));
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((anchor, count)) = stack.pop() {
+                if let Some((anchor, size)) = stack.pop() {
                     if anchor > 0 {
-                        anchors.insert(anchor, count);
+                        anchors.insert(anchor, size);
                     }
-                    add(&mut stack, count);
-                    if stack.is_empty() {
-                        total = total.saturating_add(count);
-                    }
+                    add(&mut stack, &mut total, size);
                 }
             }
-            Event::Scalar(_, _, anchor, _) => {
+            Event::Scalar(text, _, anchor, _) => {
+                let size = Size { nodes: 1, bytes: text.len() };
                 if anchor > 0 {
-                    anchors.insert(anchor, 1);
+                    anchors.insert(anchor, size);
                 }
-                add(&mut stack, 1);
+                add(&mut stack, &mut total, size);
             }
             Event::Alias(id) => {
-                let n = anchors.get(&id).copied().unwrap_or(1);
-                add(&mut stack, n);
-                if stack.is_empty() {
-                    total = total.saturating_add(n);
-                }
+                let size = anchors.get(&id).copied().unwrap_or(Size { nodes: 1, bytes: 0 });
+                add(&mut stack, &mut total, size);
             }
             _ => {}
         }
-        let open: usize = stack.iter().map(|(_, c)| *c).fold(0, usize::saturating_add);
-        if total.saturating_add(open) > MAX_EXPANDED_NODES {
+        let mut all = total;
+        stack.iter().for_each(|(_, s)| all.add(*s));
+        if all.nodes > MAX_EXPANDED_NODES || all.bytes > MAX_EXPANDED_BYTES {
             return Err(too_big(pos, "large once its aliases are expanded"));
         }
     }
@@ -436,6 +450,17 @@ mod tests {
         let err = parse_documents(&Source::new("t.yaml", deep)).unwrap_err();
         // The parser's own recursion limit or ours, whichever comes first.
         assert!(err.message.contains("too deeply nested") || err.message.contains("recursion limit"), "{err}");
+    }
+
+    #[test]
+    fn one_large_string_aliased_many_times_is_refused() {
+        // 1 MiB once, 2,000 times by alias: 2 GiB expanded, from a 1 MiB file (issue #11).
+        let text = format!("s: &s \"{}\"\nl: [{}]\n", "x".repeat(1 << 20), vec!["*s"; 2000].join(", "));
+        let err = parse_documents(&Source::new("t.yaml", text)).unwrap_err();
+        assert!(err.message.contains("too large once its aliases are expanded"), "{err}");
+        assert!(err.hint.as_deref().unwrap_or_default().contains("32 MiB"), "{err:?}");
+        // A few aliases of a small anchor are fine.
+        assert!(parse_documents(&Source::new("t.yaml", "a: &a {x: 1}\nb: *a\nc: *a\n")).is_ok());
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub enum LoadError {
     Read { path: String, source: std::io::Error },
     #[error("{path} is not valid UTF-8 text")]
     NotText { path: String },
+    #[error(
+        "{path} is larger than {limit} MiB\n  hint: specs, profiles and project files are small; check that this is the file you meant"
+    )]
+    TooLarge { path: String, limit: usize },
     #[error("no *.yaml or *.yml files in directory {path}")]
     EmptyDir { path: String },
     #[error("no NexusAICapability documents found in {what}")]
@@ -50,11 +54,7 @@ pub fn read_sources(inputs: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
     let mut out = Vec::new();
     for input in inputs {
         if input.as_os_str() == "-" {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|source| LoadError::Read { path: "<stdin>".into(), source })?;
-            let text = String::from_utf8(buf).map_err(|_| LoadError::NotText { path: "<stdin>".into() })?;
+            let text = read_bounded(std::io::stdin().lock(), "<stdin>")?;
             out.push(Source::new("<stdin>", text));
         } else if input.is_dir() {
             let shown = input.display().to_string();
@@ -79,9 +79,24 @@ pub fn read_sources(inputs: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
 
 pub fn read_file(path: &FsPath) -> Result<Source, LoadError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: shown.clone(), source })?;
-    let text = String::from_utf8(bytes).map_err(|_| LoadError::NotText { path: shown.clone() })?;
+    let file = std::fs::File::open(path).map_err(|source| LoadError::Read { path: shown.clone(), source })?;
+    let text = read_bounded(file, &shown)?;
     Ok(Source::new(shown, text))
+}
+
+/// Reads at most [`crate::yaml::MAX_BYTES`] of text: the limit is checked while reading, so
+/// `/dev/zero` or an endless stdin is refused after 8 MiB, not when memory runs out.
+pub fn read_bounded(reader: impl Read, shown: &str) -> Result<String, LoadError> {
+    let limit = crate::yaml::MAX_BYTES;
+    let mut buf = Vec::new();
+    reader
+        .take(limit as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|source| LoadError::Read { path: shown.to_owned(), source })?;
+    if buf.len() > limit {
+        return Err(LoadError::TooLarge { path: shown.to_owned(), limit: limit >> 20 });
+    }
+    String::from_utf8(buf).map_err(|_| LoadError::NotText { path: shown.to_owned() })
 }
 
 /// Parses and validates every capability in `sources`. Either all are valid, or every problem
