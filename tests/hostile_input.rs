@@ -16,6 +16,8 @@ struct Run {
     peak_kib: i64,
 }
 
+// The child is reaped by `wait4`, which also gives its peak memory.
+#[allow(clippy::zombie_processes)]
 fn run(args: &[&str], stdin: Stdio) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
         .args(args)
