@@ -143,21 +143,54 @@ pub enum ProjectError {
         "no {FILE_NAME} in {start} or any parent directory\n  hint: create one (see README: \"The project file\"), or pass -f SPEC"
     )]
     NotFound { start: String },
+    /// Discovery met a file or directory that another user may have written (issue #11).
+    #[error(
+        "not using {path}: {why}, so another user could have put it there\n  hint: run nexus-dev from a directory of your own, or fix the ownership or permissions of {path}"
+    )]
+    Unsafe { path: String, why: String },
     #[error(transparent)]
     Read(#[from] crate::spec::LoadError),
     #[error("{0}")]
     Invalid(Diagnostics),
 }
 
-/// Finds `nexus-dev.yaml` in `start` or a parent.
+/// Finds `nexus-dev.yaml` in `start` or a parent. Like git's `safe.directory`, the walk trusts
+/// only what the current user (or root) owns: a project file of another user is refused, and the
+/// walk stops at a directory others can write to (such as `/tmp`), where anyone could plant one.
 pub fn discover(start: &FsPath) -> Result<LoadedProject, ProjectError> {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let me = unsafe { libc::geteuid() };
     for dir in start.ancestors() {
         let file = dir.join(FILE_NAME);
         if file.is_file() {
+            trusted(&file, me)?;
+            trusted(dir, me)?;
             return load(&file);
+        }
+        if writable_by_others(dir) {
+            break;
         }
     }
     Err(ProjectError::NotFound { start: start.display().to_string() })
+}
+
+fn writable_by_others(path: &FsPath) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o022 != 0)
+}
+
+/// Refuses `path` unless it is owned by `me` or root and only its owner can write it.
+fn trusted(path: &FsPath, me: u32) -> Result<(), ProjectError> {
+    use std::os::unix::fs::MetadataExt;
+    let unsafe_because = |why: String| ProjectError::Unsafe { path: path.display().to_string(), why };
+    let meta = std::fs::metadata(path).map_err(|e| unsafe_because(format!("cannot read its owner ({e})")))?;
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(unsafe_because(format!("it belongs to user id {}, not to you", meta.uid())));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(unsafe_because(format!("it is writable by other users (mode {:o})", meta.mode() & 0o777)));
+    }
+    Ok(())
 }
 
 pub fn load(file: &FsPath) -> Result<LoadedProject, ProjectError> {
@@ -306,5 +339,35 @@ mod tests {
         let p = discover(&dir.path().join("apps/api")).unwrap();
         assert_eq!(p.dir, dir.path());
         assert!(matches!(discover(&std::env::temp_dir().join("nope-nexus")), Err(ProjectError::NotFound { .. })));
+    }
+
+    #[test]
+    fn discovery_stops_at_directories_and_files_others_can_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = setup();
+        let mode = |p: &FsPath, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        // A project file planted in a world-writable parent is never reached.
+        std::fs::write(dir.path().join(FILE_NAME), "specs: [cap.yaml]\n").unwrap();
+        mode(&dir.path().join("apps"), 0o777);
+        let err = discover(&dir.path().join("apps/api")).unwrap_err();
+        assert!(matches!(err, ProjectError::NotFound { .. }), "{err}");
+        mode(&dir.path().join("apps"), 0o755);
+        assert!(discover(&dir.path().join("apps/api")).is_ok());
+        // A project file others may write is refused, saying why.
+        mode(&dir.path().join(FILE_NAME), 0o666);
+        let err = discover(&dir.path().join("apps/api")).unwrap_err().to_string();
+        assert!(err.contains("writable by other users (mode 666)"), "{err}");
+        mode(&dir.path().join(FILE_NAME), 0o644);
+        // So is one in a directory others may write.
+        mode(dir.path(), 0o775);
+        let err = discover(&dir.path().join("apps/api")).unwrap_err().to_string();
+        assert!(err.contains("writable by other users (mode 775)"), "{err}");
+        mode(dir.path(), 0o700);
+        // And one owned by another user.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(dir.path().join(FILE_NAME), Some(4242), None).unwrap();
+            let err = discover(&dir.path().join("apps/api")).unwrap_err().to_string();
+            assert!(err.contains("belongs to user id 4242, not to you"), "{err}");
+        }
     }
 }

@@ -29,20 +29,63 @@ pub(super) fn listen(path: &Path) -> Result<UnixListener, DaemonError> {
     Ok(listener)
 }
 
+/// Connections served at once; more wait in the kernel's backlog (issue #11: 20,000 idle
+/// connections must not starve `ping`).
+const MAX_CONNECTIONS: usize = 256;
+/// A client that sends no complete request line within this is dropped (clients write their
+/// request as soon as they connect).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// The longest request line: requests are a few dozen bytes of JSON.
+const MAX_REQUEST_BYTES: u64 = 64 * 1024;
+
 pub(super) async fn serve(
     d: Arc<Daemon>,
     listener: UnixListener,
     stop: watch::Sender<bool>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut backoff = std::time::Duration::from_millis(5);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                tokio::spawn(handle(d.clone(), stream, stop.clone()));
-            }
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
             _ = stopped.wait_for(|s| *s) => return,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.wait_for(|s| *s) => return,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                backoff = std::time::Duration::from_millis(5);
+                let (d, stop) = (d.clone(), stop.clone());
+                tokio::spawn(async move {
+                    handle(d, stream, stop).await;
+                    drop(permit);
+                });
+            }
+            // Out of file descriptors, for instance: wait instead of spinning.
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed; backing off");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(1));
+            }
         }
+    }
+}
+
+/// Reads one request line: bounded in length and in time.
+async fn request_line(r: tokio::net::unix::OwnedReadHalf) -> Result<String, String> {
+    use tokio::io::AsyncReadExt;
+    let mut line = Vec::new();
+    let mut bounded = BufReader::new(r.take(MAX_REQUEST_BYTES + 1));
+    match tokio::time::timeout(REQUEST_TIMEOUT, bounded.read_until(b'\n', &mut line)).await {
+        Err(_) => Err(format!("no request within {}s", REQUEST_TIMEOUT.as_secs())),
+        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Ok(_)) if line.len() as u64 > MAX_REQUEST_BYTES => {
+            Err(format!("request longer than {} KiB", MAX_REQUEST_BYTES / 1024))
+        }
+        Ok(Ok(_)) => String::from_utf8(line).map_err(|_| "request is not UTF-8".to_owned()),
     }
 }
 
@@ -54,9 +97,15 @@ async fn send(w: &mut (impl AsyncWriteExt + Unpin), r: &Reply) -> std::io::Resul
 
 async fn handle(d: Arc<Daemon>, stream: UnixStream, stop: watch::Sender<bool>) {
     let (r, mut w) = stream.into_split();
-    let mut lines = BufReader::new(r).lines();
-    let Ok(Some(line)) = lines.next_line().await else { return };
-    let req: Request = match serde_json::from_str(&line) {
+    let line = match request_line(r).await {
+        Ok(l) if l.trim().is_empty() => return,
+        Ok(l) => l,
+        Err(e) => {
+            let _ = send(&mut w, &Reply::error(e)).await;
+            return;
+        }
+    };
+    let req: Request = match serde_json::from_str(line.trim_end()) {
         Ok(r) => r,
         Err(e) => {
             let _ = send(&mut w, &Reply::error(format!("unknown request: {e}"))).await;
@@ -209,5 +258,34 @@ pub(super) async fn heal_emulator_loss(d: Arc<Daemon>, ctx: Arc<Context>, mut st
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read_from(send: Vec<u8>, close: bool) -> Result<String, String> {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let writer = tokio::spawn(async move {
+            let _ = b.write_all(&send).await;
+            if !close {
+                tokio::time::sleep(REQUEST_TIMEOUT * 2).await;
+            }
+        });
+        let (r, _w) = a.into_split();
+        let out = request_line(r).await;
+        writer.abort();
+        out
+    }
+
+    #[tokio::test]
+    async fn request_lines_are_bounded_in_length_and_time() {
+        assert_eq!(read_from(b"{\"request\":\"ping\"}\n".to_vec(), false).await.unwrap(), "{\"request\":\"ping\"}\n");
+        let huge = vec![b'x'; MAX_REQUEST_BYTES as usize * 4];
+        let err = read_from(huge, true).await.unwrap_err();
+        assert!(err.contains("longer than 64 KiB"), "{err}");
+        let err = read_from(b"{\"request\"".to_vec(), false).await.unwrap_err();
+        assert!(err.contains("no request within 2s"), "{err}");
     }
 }

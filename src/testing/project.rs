@@ -36,6 +36,11 @@ impl ScratchProject {
         for d in [dir.join("profiles"), dir.join("capabilities"), state.clone()] {
             std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("cannot create {}: {e}", d.display()));
         }
+        // Whatever the umask: project discovery refuses directories others can write.
+        for d in [&root, &dir] {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755));
+        }
         let capability = unique(prefix);
         let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml"))
             .expect("examples/minimal.yaml");
