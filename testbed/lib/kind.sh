@@ -228,21 +228,21 @@ kind_node_image() {
   # an (unprivileged) build container, `ctr images import --no-unpack`, then `docker commit`.
   c=nexus-testbed-kind-build
   docker rm -f "$c" >/dev/null 2>&1 || true
-  run_logged kind-node-image "$log" docker run -d --name "$c" --entrypoint sleep \
-    -v "$work/images.tar:/kind/images.tar:ro" "$stage" infinity
+  run_logged kind-node-image "$log" docker run -d --name "$c" --entrypoint sleep "$stage" infinity
   run_logged kind-node-image "$log" docker exec "$c" bash -c 'nohup containerd >/tmp/containerd.log 2>&1 &'
   for ((i = 0; i < 100; i++)); do
     docker exec "$c" ctr version >/dev/null 2>&1 && break
     sleep 0.2
   done
-  run_logged kind-node-image "$log" docker exec "$c" ctr --namespace=k8s.io images import \
-    --all-platforms --no-unpack --digests /kind/images.tar
+  printf '\n=== docker exec -i %s ctr images import < %s\n' "$c" "$work/images.tar" >>"$log"
+  docker exec -i "$c" ctr --namespace=k8s.io images import --all-platforms --no-unpack --digests - \
+    <"$work/images.tar" >>"$log" 2>&1 || fail kind-node-image "ctr images import failed" "$log"
   local have missing=()
   have=$(docker exec "$c" ctr --namespace=k8s.io images list -q 2>>"$log")
   printf '%s\n' "$have" >>"$log"
   for i in "${KIND_IMAGES[@]}"; do grep -qxF "$i" <<<"$have" || missing+=("$i"); done
   ((${#missing[@]} == 0)) || fail kind-node-image "not in the node's containerd after import: ${missing[*]}" "$log"
-  docker exec "$c" sh -c 'pkill containerd; for i in $(seq 50); do pgrep -x containerd >/dev/null || break; sleep 0.2; done; rm -f /tmp/containerd.log' >>"$log" 2>&1 || true
+  docker exec "$c" sh -c 'pkill containerd; for i in $(seq 50); do pgrep -x containerd >/dev/null || break; sleep 0.2; done; rm -rf /tmp/containerd.log /run/containerd' >>"$log" 2>&1 || true
   run_logged kind-node-image "$log" docker commit \
     --change 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]' --change 'CMD []' \
     --change "LABEL $KIND_HASH_LABEL=$h" "$c" "$KIND_NODE_IMAGE"
@@ -341,7 +341,8 @@ kind_fail() {
     "${kc[@]}" get events -A --sort-by=.lastTimestamp | tail -n 30
     docker exec "$KIND_VERIFY_CLUSTER-control-plane" journalctl -u kubelet --no-pager | tail -n 40
   } >>"$log" 2>&1 || true
-  [[ -n ${NEXUS_TESTBED_KEEP_KIND:-} ]] || kind_cmd delete cluster --name "$KIND_VERIFY_CLUSTER" >>"$log" 2>&1 || true
+  [[ -n ${NEXUS_TESTBED_KEEP_KIND:-} ]] ||
+    kind_cmd delete cluster --name "$KIND_VERIFY_CLUSTER" --kubeconfig "$STATE/kind-verify.kubeconfig" >>"$log" 2>&1 || true
   fail kind "$1 (set NEXUS_TESTBED_KEEP_KIND=1 to keep the cluster)" "$log"
 }
 
@@ -369,11 +370,12 @@ verify_kind() {
   "${kc[@]}" get pvc hello-data -o 'jsonpath={.status.phase}{"\n"}' >>"$log" 2>&1
   # HTTP through `kubectl port-forward` (random local port on 127.0.0.1)
   pf=$STATE/kind-verify-portforward.log
+  : >"$pf" # before the background job opens it: sed below must find it
   "${kc[@]}" port-forward --address 127.0.0.1 pod/hello :8080 >"$pf" 2>&1 &
   pid=$!
   port=
   for ((t0 = 0; t0 < 100; t0++)); do
-    port=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$pf" | head -n1)
+    port=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$pf" | head -n1) || true
     [[ -n $port ]] && break
     sleep 0.1
   done
