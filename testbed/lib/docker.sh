@@ -20,7 +20,7 @@ docker_ok() { docker info >/dev/null 2>&1; }
 DOCKERD_CHECKED=0 # 1: dockerd is ours and runs with the wrapper (skip the privileged probe)
 
 dockerd_cmd() {
-  # shellcheck disable=SC2086 # NEXUS_TESTBED_DOCKERD_ARGS is a list of extra flags
+  # shellcheck disable=SC2206 # NEXUS_TESTBED_DOCKERD_ARGS is a list of extra flags
   DOCKERD_CMD=(dockerd --host="unix://$DOCKER_SOCK" --add-runtime="$RUNTIME_NAME=$RUNC_WRAPPER"
     --default-runtime="$RUNTIME_NAME" ${NEXUS_TESTBED_DOCKERD_ARGS:-})
 }
