@@ -66,22 +66,52 @@ impl Diagnostic {
     }
 }
 
+/// The widest excerpt shown; a longer line is cut around the column.
+const EXCERPT_WIDTH: usize = 120;
+
+/// `text` safe to print on a terminal: control characters (an ESC starts a terminal command)
+/// are shown escaped, as `\u{1b}`.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' && c != '\t' { c.escape_unicode().to_string() } else { c.to_string() })
+        .collect()
+}
+
+/// The part of `line` around 1-based column `col` that fits [`EXCERPT_WIDTH`], escaped, and
+/// the caret's column in it.
+fn excerpt(line: &str, col: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let at = col.saturating_sub(1).min(chars.len());
+    let (start, end) = if chars.len() <= EXCERPT_WIDTH {
+        (0, chars.len())
+    } else {
+        let start = at.saturating_sub(EXCERPT_WIDTH / 2).min(chars.len() - EXCERPT_WIDTH);
+        (start, start + EXCERPT_WIDTH)
+    };
+    let piece = |r: &[char]| printable(&r.iter().collect::<String>());
+    let head = if start > 0 { "…" } else { "" };
+    let tail = if end < chars.len() { "…" } else { "" };
+    let before = piece(&chars[start..at.max(start)]);
+    let caret = head.chars().count() + before.chars().count();
+    (format!("{head}{}{tail}", piece(&chars[start..end])), caret)
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.pos.line, self.pos.col)?;
+        write!(f, "{}:{}:{}: ", printable(&self.file), self.pos.line, self.pos.col)?;
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(f, "{}: ", printable(&self.path))?;
         }
-        write!(f, "{}", self.message)?;
+        write!(f, "{}", printable(&self.message))?;
         if let Some(line) = &self.excerpt {
             let gutter = self.pos.line.to_string();
-            write!(f, "\n {gutter} | {line}")?;
+            let (shown, caret) = excerpt(line, self.pos.col);
+            write!(f, "\n {gutter} | {shown}")?;
             let pad = " ".repeat(gutter.len());
-            let caret = " ".repeat(self.pos.col.saturating_sub(1));
-            write!(f, "\n {pad} | {caret}^")?;
+            write!(f, "\n {pad} | {}^", " ".repeat(caret))?;
         }
         if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
+            write!(f, "\n  hint: {}", printable(hint))?;
         }
         Ok(())
     }
@@ -134,6 +164,26 @@ impl std::error::Error for Diagnostics {}
 impl From<Diagnostic> for Diagnostics {
     fn from(d: Diagnostic) -> Self {
         Self(vec![d])
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn control_bytes_are_escaped_and_long_lines_cut_around_the_column() {
+        let long = format!("key: {}\u{1b}[31mred", "x".repeat(200_000));
+        let src = Source::new("t.yaml", long);
+        let d = Diagnostic::new(&src, Pos { line: 1, col: 200_006 }, "spec.key", "bad value `\u{1b}[31m`");
+        let shown = d.to_string();
+        assert!(!shown.contains('\u{1b}'), "{shown}");
+        assert!(shown.contains("\\u{1b}[31m"), "{shown}");
+        assert!(shown.len() < 600, "a 200 KB line is not printed whole: {} bytes", shown.len());
+        let lines: Vec<&str> = shown.lines().collect();
+        let caret = lines[2].chars().position(|c| c == '^').unwrap();
+        let at: String = lines[1].chars().skip(caret).take(6).collect();
+        assert_eq!(at, "\\u{1b}", "the caret points at the offending byte:\n{shown}");
     }
 }
 

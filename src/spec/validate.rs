@@ -8,8 +8,8 @@ use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::names::Names;
 use crate::yaml::{Document, Path};
 
-/// AWS regions known when this was written. A well-formed region missing here is accepted
-/// (AWS adds regions); one a typo away from a known region is refused with a suggestion.
+/// AWS regions known when this was written; one a typo away from a known region is refused
+/// with a suggestion, any other with the list.
 pub const KNOWN_REGIONS: &[&str] = &[
     "us-east-1",
     "us-east-2",
@@ -87,6 +87,7 @@ pub fn spec(doc: &Document, cr: &NexusAICapability, out: &mut Vec<Diagnostic>) {
     }
     if names_ok {
         derived_names(doc, cr, out);
+        reserved_namespace(doc, cr, out);
     }
     if let Some(meta_name) = cr.metadata.name.as_deref()
         && let Err(why) = dns_subdomain(meta_name)
@@ -141,6 +142,33 @@ pub fn spec(doc: &Document, cr: &NexusAICapability, out: &mut Vec<Diagnostic>) {
                     .with_hint("use a DNS name such as app.example.com, without scheme or port"),
             );
         }
+    }
+}
+
+/// Namespaces Kubernetes and its distributions keep for themselves: a capability there would
+/// mix its workloads with the cluster's, and deleting it would take the cluster's with it.
+fn reserved(ns: &str) -> bool {
+    ns.starts_with("kube-") || matches!(ns, "default" | "kube-system" | "kube-public" | "kube-node-lease")
+}
+
+fn reserved_namespace(doc: &Document, cr: &NexusAICapability, out: &mut Vec<Diagnostic>) {
+    let derived = Names::of(&cr.spec).namespace();
+    if reserved(&derived) {
+        out.push(
+            doc.diag(
+                &Path::parse("spec.environment"),
+                format!("capability `{}` in environment `{}` would live in namespace `{derived}`, which Kubernetes reserves", cr.spec.capability_name, cr.spec.environment),
+            )
+            .with_hint("choose a capabilityName that does not start with `kube`, or another environment"),
+        );
+    }
+    if let Some(ns) = cr.metadata.namespace.as_deref()
+        && reserved(ns)
+    {
+        out.push(
+            doc.diag(&Path::parse("metadata.namespace"), format!("namespace `{ns}` is reserved by Kubernetes"))
+                .with_hint(format!("remove metadata.namespace to use `{derived}`")),
+        );
     }
 }
 
@@ -199,7 +227,12 @@ fn region(doc: &Document, region: &str, out: &mut Vec<Diagnostic>) {
             doc.diag(&path, format!("invalid region `{region}`"))
                 .with_hint("use an AWS region code such as us-east-1 or ap-southeast-1"),
         ),
-        None => {}
+        // Well-formed but unknown: every AWS call would fail with an endpoint error, one per
+        // resource. Refused here, before anything is touched.
+        None => out.push(doc.diag(&path, format!("unknown region `{region}`")).with_hint(format!(
+            "use one of the AWS regions: {} (a region AWS added since this release of nexus-dev is not known yet)",
+            KNOWN_REGIONS.join(", ")
+        ))),
     }
 }
 
