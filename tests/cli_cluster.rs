@@ -121,3 +121,45 @@ async fn operator_manifests_apply_and_the_operator_deployment_becomes_available(
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     let _ = namespaces.delete(&ns, &Default::default()).await;
 }
+
+/// Issue #11, item 5: a cluster that does not answer is found before any AWS write, and the
+/// error says so; nothing is created.
+#[tokio::test]
+async fn an_unreachable_cluster_stops_apply_before_anything_is_created() {
+    let bed = TestBed::from_env();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("dead.kubeconfig");
+    let port = nexus_dev::testing::project::free_port();
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: dead, cluster: {{server: \"https://127.0.0.1:{port}\"}}}}]\nusers: [{{name: u, user: {{token: x}}}}]\ncontexts: [{{name: dead, context: {{cluster: dead, user: u}}}}]\ncurrent-context: dead\n"
+        ),
+    )
+    .unwrap();
+    let profile = dir.path().join("dead.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name: dead\ncluster: {{provider: existing, kubeconfig: \"{}\", context: dead}}\naws: {{emulator: moto, endpoint: \"{}\", account: \"123456789012\"}}\n",
+            kubeconfig.display(),
+            bed.aws_endpoint
+        ),
+    )
+    .unwrap();
+    let cap = unique("dead");
+    let spec = dir.path().join("cap.yaml");
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml")).unwrap();
+    std::fs::write(&spec, example.replace("myapp", &cap)).unwrap();
+    let out = nexus(&["apply", "-f", spec.to_str().unwrap(), "-p", profile.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("does not answer") && text(&out).contains("nothing was changed"), "{}", text(&out));
+    let config =
+        nexus_dev::aws::sdk_config(&nexus_dev::aws::Target::emulator(&bed.aws_endpoint, "ap-southeast-1")).await;
+    let tables = aws_sdk_dynamodb::Client::new(&config).list_tables().send().await.unwrap();
+    assert!(
+        tables.table_names().iter().all(|t| !t.starts_with(&cap)),
+        "no AWS resource was created: {:?}",
+        tables.table_names()
+    );
+}

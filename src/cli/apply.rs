@@ -193,6 +193,12 @@ fn load(specs: &SpecArgs, profile: &ProfileArgs) -> anyhow::Result<Loaded> {
 pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let l = load(&args.specs, &args.profile)?;
     let text = args.output == Output::Text;
+    // What can be checked is checked before any AWS write (issue #11, item 5): the cluster
+    // answers, the CRD is served, no capability's namespace is being deleted.
+    let cluster = match args.only {
+        None => Some(prepare_cluster(&l, args.timeout, text).await?),
+        Some(Only::Aws) => None,
+    };
     let mut reports = Vec::new();
     for p in &l.plans {
         let ctx = connect(p, &l.profile, false).await?;
@@ -208,77 +214,140 @@ pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         reports.push(apply::apply(p, &ctx, &opts).await);
     }
     let mut notes: Vec<Option<String>> = vec![None; l.plans.len()];
-    if args.only.is_none() && reports.iter().all(Report::ok) {
-        let client = crate::k8s::client::for_profile(&l.profile.profile).await?;
-        crate::k8s::install_crd(&client).await?;
+    let mut failed = vec![false; l.plans.len()];
+    if let Some(client) = cluster.filter(|_| reports.iter().all(Report::ok)) {
         let mut rctx = crate::reconcile::Context::new(client.clone(), l.profile.profile.clone());
-        if let Some(c) = std::sync::Arc::get_mut(&mut rctx) {
+        if let Some(c) = Arc::get_mut(&mut rctx) {
             c.options.adopt = args.adopt;
         }
         for (i, s) in l.specs.iter().enumerate() {
-            let deadline = std::time::Instant::now() + args.timeout;
-            loop {
-                let live = crate::k8s::put_capability(&client, &s.cr).await?;
-                let pass = crate::reconcile::converge(&live, &rctx).await;
-                match pass {
-                    Ok(pass) => {
-                        if let Some(p) = progress(args.output, "") {
-                            pass.kubernetes.iter().filter(|r| r.outcome != "unchanged").for_each(|r| p(r));
-                        }
-                        let done = matches!(pass.outcome, crate::reconcile::Outcome::Running);
-                        let waiting = match &pass.outcome {
-                            crate::reconcile::Outcome::RollingOut(why) => Some(why.clone()),
-                            crate::reconcile::Outcome::Running => None,
-                        };
-                        reports[i].resources.retain(|r| r.kind.is_aws());
-                        reports[i].resources.extend(pass.kubernetes);
-                        if done || !args.wait {
-                            notes[i] = Some(match waiting {
-                                None => "Running".into(),
-                                Some(w) => format!("applied; {w} (use --wait to wait for Running)"),
-                            });
-                            break;
-                        }
-                        if std::time::Instant::now() > deadline {
-                            notes[i] = Some(format!(
-                                "not Running after {}: {}",
-                                humantime::format_duration(args.timeout),
-                                waiting.unwrap_or_default()
-                            ));
-                            reports[i]
-                                .resources
-                                .iter_mut()
-                                .filter(|r| r.kind == crate::plan::Kind::Deployment)
-                                .for_each(|r| r.outcome = "failed".into());
-                            break;
-                        }
-                        if text {
-                            eprintln!("  waiting: {}", waiting.unwrap_or_default());
-                        }
-                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                    }
-                    Err(e) => {
-                        notes[i] = Some(format!("Failed: {e}"));
-                        reports[i].resources.push(ResourceReport {
-                            kind: crate::plan::Kind::Namespace,
-                            name: l.plans[i].namespace.clone(),
-                            outcome: "failed".into(),
-                            changes: Vec::new(),
-                            error: Some(e.to_string()),
-                            error_code: Some(e.label().into()),
-                            attempts: 1,
-                            duration_ms: 0,
-                        });
-                        break;
-                    }
-                }
+            // Whatever fails here, the report of what was done so far is printed below.
+            if let Err(e) = converge_in_cluster(&client, &rctx, s, &args, &mut reports[i], &mut notes[i]).await {
+                notes[i] = Some(format!("Failed: {e:#}"));
+                failed[i] = true;
             }
         }
     }
     let shown: Vec<_> =
         l.plans.iter().zip(&reports).zip(notes).map(|((p, r), n)| capability_report(p, &l, r, n)).collect();
     print(args.output, &shown)?;
-    Ok(exit(&reports))
+    Ok(if failed.iter().any(|f| *f) { ExitCode::FAILURE } else { exit(&reports) })
+}
+
+/// The cluster's side of `apply`, checked before AWS is touched: a client that answers within
+/// a few seconds, the CRD served, and no capability namespace terminating (waited for, with a
+/// message, up to `timeout`).
+async fn prepare_cluster(l: &Loaded, timeout: std::time::Duration, text: bool) -> anyhow::Result<kube::Client> {
+    use anyhow::Context as _;
+    let profile = &l.profile.profile;
+    let client = crate::k8s::client::for_profile(profile).await?;
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), client.apiserver_version()).await;
+    match answer {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => anyhow::bail!(
+            "the cluster of profile {} does not answer: {}; nothing was changed\n  hint: check that the cluster runs (`nexus-dev up`, `kubectl cluster-info`) and the profile's cluster settings",
+            profile.name,
+            crate::k8s::describe(&e)
+        ),
+        Err(_) => anyhow::bail!(
+            "the cluster of profile {} did not answer within 10s; nothing was changed\n  hint: check that the cluster runs (`kubectl cluster-info`)",
+            profile.name
+        ),
+    }
+    crate::k8s::install_crd(&client).await.context("nothing was changed")?;
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    let deadline = std::time::Instant::now() + timeout;
+    for p in &l.plans {
+        loop {
+            let ns = namespaces.get_opt(&p.namespace).await?;
+            if !ns.is_some_and(|n| n.metadata.deletion_timestamp.is_some()) {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!(
+                    "namespace {} is still being deleted after {}; nothing was changed\n  hint: `kubectl get namespace {} -o yaml` shows what holds it",
+                    p.namespace,
+                    humantime::format_duration(timeout),
+                    p.namespace
+                );
+            }
+            if text {
+                eprintln!("  waiting: namespace {} is being deleted", p.namespace);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+    Ok(client)
+}
+
+/// Puts one capability into the cluster and converges it (until Running with `--wait`),
+/// adding the Kubernetes objects to its report.
+async fn converge_in_cluster(
+    client: &kube::Client,
+    rctx: &crate::reconcile::Context,
+    s: &LoadedSpec,
+    args: &ApplyArgs,
+    report: &mut Report,
+    note: &mut Option<String>,
+) -> anyhow::Result<()> {
+    let text = args.output == Output::Text;
+    let deadline = std::time::Instant::now() + args.timeout;
+    loop {
+        let live = crate::k8s::put_capability(client, &s.cr).await?;
+        let pass = match crate::reconcile::converge(&live, rctx).await {
+            Ok(pass) => pass,
+            Err(e) => {
+                // Named after the resource that failed, not the capability's namespace.
+                if let Some((kind, name)) = e.resource() {
+                    report.resources.retain(|r| !(r.kind == kind && r.name == name));
+                    report.resources.push(ResourceReport {
+                        kind,
+                        name: name.to_owned(),
+                        outcome: "failed".into(),
+                        changes: Vec::new(),
+                        error: Some(e.to_string()),
+                        error_code: Some(e.label().into()),
+                        attempts: 1,
+                        duration_ms: 0,
+                    });
+                }
+                anyhow::bail!(e);
+            }
+        };
+        if let Some(p) = progress(args.output, "") {
+            pass.kubernetes.iter().filter(|r| r.outcome != "unchanged").for_each(|r| p(r));
+        }
+        let waiting = match &pass.outcome {
+            crate::reconcile::Outcome::RollingOut(why) => Some(why.clone()),
+            crate::reconcile::Outcome::Running => None,
+        };
+        report.resources.retain(|r| r.kind.is_aws());
+        report.resources.extend(pass.kubernetes);
+        if waiting.is_none() || !args.wait {
+            *note = Some(match waiting {
+                None => "Running".into(),
+                Some(w) => format!("applied; {w} (use --wait to wait for Running)"),
+            });
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            *note = Some(format!(
+                "not Running after {}: {}",
+                humantime::format_duration(args.timeout),
+                waiting.unwrap_or_default()
+            ));
+            report
+                .resources
+                .iter_mut()
+                .filter(|r| r.kind == crate::plan::Kind::Deployment)
+                .for_each(|r| r.outcome = "failed".into());
+            return Ok(());
+        }
+        if text {
+            eprintln!("  waiting: {}", waiting.unwrap_or_default());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
 }
 
 pub async fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {

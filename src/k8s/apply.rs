@@ -20,7 +20,7 @@ use crate::ownership::{CAPABILITY_KEY, Claim, ENVIRONMENT_KEY, Owner, why_ours};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("{verb} {kind} {name}: {source}")]
+    #[error("{verb} {kind} {name}: {}", super::describe(source))]
     Api {
         verb: &'static str,
         kind: &'static str,

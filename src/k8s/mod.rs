@@ -25,6 +25,15 @@ pub enum Error {
     CrdNotEstablished { name: String, secs: u64, detail: String },
 }
 
+/// A Kubernetes error as a sentence: the API server's message with its code and reason, not
+/// the structure they came in.
+pub fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
+        other => other.to_string(),
+    }
+}
+
 /// Server-side applies the NexusAICapability CRD and waits until the API server serves it.
 pub async fn install_crd(client: &Client) -> Result<(), Error> {
     let crd = NexusAICapability::crd();

@@ -30,10 +30,10 @@ pub const FINALIZER: &str = "nexus.ai/cleanup";
 pub enum Error {
     #[error("{0}")]
     Invalid(String),
-    #[error("AWS: {0}")]
-    Aws(String),
-    #[error("Kubernetes: {0}")]
-    Kube(#[from] k8s_apply::ApplyError),
+    #[error("AWS: {kind} {name}: {message}")]
+    Aws { kind: Kind, name: String, message: String },
+    #[error("Kubernetes: {source}")]
+    Kube { kind: Kind, name: String, source: k8s_apply::ApplyError },
     #[error("cannot write the status: {0}")]
     Status(kube::Error),
     #[error("{0}")]
@@ -45,10 +45,18 @@ impl Error {
     pub fn label(&self) -> &'static str {
         match self {
             Error::Invalid(_) => "InvalidSpec",
-            Error::Aws(_) => "AwsFailed",
-            Error::Kube(_) => "KubernetesFailed",
+            Error::Aws { .. } => "AwsFailed",
+            Error::Kube { .. } => "KubernetesFailed",
             Error::Status(_) => "StatusFailed",
             Error::Cleanup(_) => "CleanupFailed",
+        }
+    }
+
+    /// The resource the error is about, when it is about one.
+    pub fn resource(&self) -> Option<(Kind, &str)> {
+        match self {
+            Error::Aws { kind, name, .. } | Error::Kube { kind, name, .. } => Some((*kind, name)),
+            _ => None,
         }
     }
 }
@@ -246,8 +254,9 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         let failed = report
             .failures()
             .next()
-            .map(|f| format!("{} {}: {}", f.kind, f.name, f.error.as_deref().unwrap_or("failed")));
-        if let Some(msg) = failed {
+            .map(|f| (f.kind, f.name.clone(), f.error.clone().unwrap_or_else(|| "failed".into())));
+        if let Some((kind, name, message)) = failed {
+            let msg = format!("{kind} {name}: {message}");
             reports.push(report);
             record_resources(&mut status, &plan, &reports, &[], false);
             status::set_condition(
@@ -260,7 +269,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
             );
             ctx.forget_aws_check(&owner);
             fail(&api, &mut current, &mut status, generation, &msg, ctx).await?;
-            return Err(Error::Aws(msg));
+            return Err(Error::Aws { kind, name, message });
         }
         let changed = report.resources.iter().filter(|r| r.outcome != "unchanged").count();
         if changed > 0 {
@@ -304,7 +313,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
                         generation,
                     );
                     fail(&api, &mut current, &mut status, generation, &msg, ctx).await?;
-                    return Err(Error::Kube(e));
+                    return Err(Error::Kube { kind: r.kind, name: r.name.clone(), source: e });
                 }
             };
             if done.action != crate::aws::Action::Unchanged {
