@@ -260,7 +260,7 @@ async fn prepare_cluster(l: &Loaded, timeout: std::time::Duration, text: bool) -
     for p in &l.plans {
         loop {
             let ns = namespaces.get_opt(&p.namespace).await?;
-            if !ns.is_some_and(|n| n.metadata.deletion_timestamp.is_some()) {
+            if ns.is_none_or(|n| n.metadata.deletion_timestamp.is_none()) {
                 break;
             }
             if std::time::Instant::now() > deadline {

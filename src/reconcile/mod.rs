@@ -33,7 +33,7 @@ pub enum Error {
     #[error("AWS: {kind} {name}: {message}")]
     Aws { kind: Kind, name: String, message: String },
     #[error("Kubernetes: {source}")]
-    Kube { kind: Kind, name: String, source: k8s_apply::ApplyError },
+    Kube { kind: Kind, name: String, source: Box<k8s_apply::ApplyError> },
     #[error("cannot write the status: {0}")]
     Status(kube::Error),
     #[error("{0}")]
@@ -313,7 +313,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
                         generation,
                     );
                     fail(&api, &mut current, &mut status, generation, &msg, ctx).await?;
-                    return Err(Error::Kube { kind: r.kind, name: r.name.clone(), source: e });
+                    return Err(Error::Kube { kind: r.kind, name: r.name.clone(), source: Box::new(e) });
                 }
             };
             if done.action != crate::aws::Action::Unchanged {
