@@ -9,6 +9,7 @@ CRICTL_VERSION=v1.34.0   # sigs.k8s.io/cri-tools, the 1.34 line
 LPP_VERSION=v0.0.30      # github.com/rancher/local-path-provisioner (kind's default storage)
 LPP_IMAGE=nexus-dev.local/testbed/local-path-provisioner:$LPP_VERSION
 LPP_HELPER_IMAGE=nexus-dev.local/testbed/local-path-helper:$DEBIAN_SUITE
+PODROUTES_IMAGE=nexus-dev.local/testbed/kind-podroutes:1 # default-cni.yaml names it
 KIND_NODE_IMAGE=nexus-dev.local/testbed/kind-node:$K8S_VERSION
 KIND_HELLO_IMAGE=nexus-dev.local/testbed/kind-hello:1
 KIND_HASH_LABEL=dev.nexus.testbed.inputs
@@ -29,7 +30,7 @@ coredns_version() { module_version "$KIND_DIR/coredns" github.com/coredns/coredn
 COREDNS_BIN=$CACHE/coredns-$(coredns_version)/bin
 
 # ---- small Go programs: the runtime wrapper, the pause process, the check workload ----
-KIND_TOOLS=(nexus-runc pause hello)
+KIND_TOOLS=(nexus-runc pause hello podroutes)
 
 kind_tools_stamp() {
   (cd "$KIND_DIR/tools" && cat go.mod ./*/*.go) | { cat; printf '%s\n' "CGO_ENABLED=0 -trimpath -s -w"; } |
@@ -151,7 +152,7 @@ kind_component_images() {
   KIND_IMAGES=()
   mapfile -t KIND_IMAGES < <("$K8S_BIN/kubeadm" config images list --kubernetes-version "$K8S_VERSION" 2>>"$log")
   ((${#KIND_IMAGES[@]} >= 7)) || fail kind-node-image "kubeadm config images list gave: ${KIND_IMAGES[*]}" "$log"
-  KIND_IMAGES+=("$LPP_IMAGE" "$LPP_HELPER_IMAGE")
+  KIND_IMAGES+=("$LPP_IMAGE" "$LPP_HELPER_IMAGE" "$PODROUTES_IMAGE")
   for img in "${KIND_IMAGES[@]}"; do
     repo=${img%:*}
     name=${repo##*/}
@@ -189,6 +190,12 @@ kind_component_images() {
       cp "$LPP_BIN/local-path-provisioner" "$ctx/bin/"
       printf '%s\n' 'FROM scratch' 'COPY bin/ /usr/local/bin/' 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
         'ENTRYPOINT ["/usr/local/bin/local-path-provisioner"]' >"$ctx/Dockerfile"
+      ;;
+    kind-podroutes) # the CNI manifest's DaemonSet; needs `ip`
+      cp "$KIND_TOOLS_BIN/podroutes" "$ctx/bin/"
+      printf '%s\n' "FROM $BASE_IMAGE" \
+        'RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 && rm -rf /var/lib/apt/lists/*' \
+        'COPY bin/ /usr/local/bin/' 'ENTRYPOINT ["/usr/local/bin/podroutes"]' >"$ctx/Dockerfile"
       ;;
     local-path-helper) # runs the provisioner's setup/teardown scripts: sh, mkdir, rm
       printf '%s\n' "FROM $BASE_IMAGE" >"$ctx/Dockerfile"
