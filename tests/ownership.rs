@@ -379,3 +379,42 @@ async fn a_foreign_namespace_and_what_is_in_it_survive_delete_under_both_policie
         let _ = namespaces.delete(&ns, &Default::default()).await;
     }
 }
+
+/// Issue #11, item 3: two processes applying one Cognito spec at once make one user pool; the
+/// second waits for the first.
+#[tokio::test]
+async fn two_processes_applying_one_spec_at_once_make_one_user_pool() {
+    let bed = TestBed::from_env();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = profile_file(dir.path(), &bed);
+    let cap = unique("race");
+    let spec = dir.path().join("cap.yaml");
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/with-cognito.yaml")).unwrap();
+    let name = example.lines().find_map(|l| l.trim().strip_prefix("capabilityName: ")).unwrap().trim().to_owned();
+    std::fs::write(&spec, example.replace(&name, &cap)).unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+            .args(["apply", "--only", "aws", "-f", spec.to_str().unwrap(), "-p", &profile, "-o", "json"])
+            .env("NEXUS_DEV_STATE_DIR", dir.path().join("state"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (run(), run());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "{}\n{}", text(&a), text(&b));
+    let cr = {
+        let text = std::fs::read_to_string(&spec).unwrap();
+        nexus_dev::spec::load_specs(&[nexus_dev::diag::Source::new("cap.yaml", text)]).unwrap().remove(0).cr
+    };
+    let plan = plan::build(&cr, &testbed_profile(&bed));
+    let pool = first(&plan, Kind::CognitoUserPool);
+    let c = clients(&bed, &plan).await;
+    let pools = c.cognito.list_user_pools().max_results(60).send().await.unwrap();
+    let same: Vec<_> = pools.user_pools().iter().filter(|p| p.name() == Some(pool.as_str())).collect();
+    assert_eq!(same.len(), 1, "one user pool named {pool}: {same:?}");
+    let gone = delete(&bed, &plan, DeletionPolicy::Delete, false).await;
+    assert!(gone.ok(), "{gone:#?}");
+}

@@ -74,8 +74,19 @@ async fn claim(
     r: &Resource,
     observed: Option<&Observation>,
     owner: &Owner,
+    op: Op,
 ) -> Result<Option<Claim>, AwsError> {
     if let Some(o) = observed {
+        // S3 takes a bucket's tags in a second call, so an apply killed between the two leaves
+        // an empty bucket without tags. Converging takes it on (it holds nothing to lose);
+        // deleting does not (it might still be somebody's).
+        if let Observation::Bucket(Some(b)) = o
+            && op == Op::Ensure
+            && b.tags.is_empty()
+            && b.empty == Some(true)
+        {
+            return Ok(Some(Claim::Ours));
+        }
         return Ok(o.ownership().map(|t| claim_of(owner, t)));
     }
     let pool = match &r.settings {
@@ -136,7 +147,7 @@ pub(super) async fn run(
     let claim = match (&pre, op) {
         (Some(o), _) if !o.exists() => None,
         (None, Op::Ensure) => None,
-        (observed, _) => claim(ctx, r, observed.as_ref(), ownership.owner).await?,
+        (observed, _) => claim(ctx, r, observed.as_ref(), ownership.owner, op).await?,
     };
     let mut adopted = false;
     if let Some(claim) = &claim {

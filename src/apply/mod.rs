@@ -3,6 +3,7 @@
 //! backoff and jitter; every resource gets an outcome, and the mutating calls are counted.
 
 mod dispatch;
+pub mod lock;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -164,6 +165,18 @@ async fn run(
     op: Op,
 ) -> Report {
     let start = Instant::now();
+    // Writers take turns per capability; a dry run writes nothing and waits for nobody.
+    let _writer = if ctx.dry_run {
+        None
+    } else {
+        match lock::acquire(owner, &ctx.account, &ctx.clients.region).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the capability's lock; going on without it");
+                None
+            }
+        }
+    };
     let ownership = dispatch::Ownership { owner, adopt: opts.adopt };
     let (resources, counter) = crate::aws::counted(run_counted(ctx, opts, resources, deps, op, &ownership)).await;
     Report {

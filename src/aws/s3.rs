@@ -20,6 +20,10 @@ pub struct Observed {
     /// All four public-access-block settings on.
     pub public_access_blocked: bool,
     pub tags: BTreeMap<String, String>,
+    /// Holds no object version and no delete marker. Only read when the bucket has no tags:
+    /// an empty bucket without tags is what an interrupted create leaves behind (S3 takes the
+    /// tags in a second call).
+    pub empty: Option<bool>,
 }
 
 /// Reads the bucket's settings, all at once. `None` when the bucket does not exist.
@@ -74,7 +78,19 @@ pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<Observed>, AwsError
         Err(e) if code_of(&e) == Some("NoSuchBucket") => return Ok(None),
         Err(e) => return Err(sdk("GetBucketTagging", name, e)),
     };
-    Ok(Some(Observed { versioning, encryption, public_access_blocked, tags }))
+    let empty = if tags.is_empty() {
+        let page = c
+            .list_object_versions()
+            .bucket(name)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| sdk("ListObjectVersions", name, e))?;
+        Some(page.versions().is_empty() && page.delete_markers().is_empty())
+    } else {
+        None
+    };
+    Ok(Some(Observed { versioning, encryption, public_access_blocked, tags, empty }))
 }
 
 /// moto answers GetBucketVersioning with the XML root `GetBucketVersioningResponse` where S3
@@ -331,6 +347,7 @@ mod tests {
             encryption: Some("AES256".into()),
             public_access_blocked: true,
             tags,
+            empty: None,
         };
         assert!(changes(&c, &want()).is_empty());
     }
@@ -342,6 +359,7 @@ mod tests {
             encryption: Some("AES256".into()),
             public_access_blocked: true,
             tags: want().tags,
+            empty: None,
         };
         assert_eq!(changes(&c, &want()), [(Change::Versioning, "versioning: Suspended → Enabled".to_owned())]);
     }
