@@ -1,0 +1,56 @@
+//! One writer per capability at a time, across processes (issue #11, item 3): two applies of
+//! one spec at once would each find no user pool and each create one. The lock is a file under
+//! the state directory, per account, region and owner, held with `flock` for the run; the
+//! kernel releases it when the process dies, so a killed apply never blocks the next.
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ownership::Owner;
+
+/// Held while a run writes; released when dropped.
+#[derive(Debug)]
+pub struct WriterLock(#[allow(dead_code)] File);
+
+fn path(owner: &Owner, account: &str, region: &str) -> PathBuf {
+    // Dots never occur in the parts (DNS labels, a region, digits): the name is unambiguous.
+    crate::daemon::state_base()
+        .join("locks")
+        .join(format!("{account}.{region}.{}.{}.lock", owner.capability, owner.environment))
+}
+
+/// Takes the lock of `owner`'s resources in `account` and `region`, waiting for another run that
+/// holds it (saying so once, with its pid).
+pub async fn acquire(owner: &Owner, account: &str, region: &str) -> std::io::Result<WriterLock> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let path = path(owner, account, region);
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    let mut file = File::options().create(true).truncate(false).read(true).write(true).mode(0o600).open(&path)?;
+    let mut said = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if !said {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    tracing::warn!(
+                        "waiting: another nexus-dev run (pid {}) is changing {owner}",
+                        holder.trim().parse::<u32>().map(|p| p.to_string()).unwrap_or_else(|_| "unknown".into())
+                    );
+                    said = true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{}", std::process::id())?;
+    Ok(WriterLock(file))
+}
