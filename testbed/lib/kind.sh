@@ -214,6 +214,8 @@ kind_node_image() {
     return
   fi
   : >"$log"
+  local old
+  old=$(docker image inspect -f '{{.Id}}' "$KIND_NODE_IMAGE" 2>/dev/null) || old=
   kdir=$(kind_module_dir) || fail kind-node-image "cannot locate the sigs.k8s.io/kind module" "$log"
   rm -rf "$work"
   ctx=$work/node
@@ -255,6 +257,8 @@ kind_node_image() {
     --change "LABEL $KIND_HASH_LABEL=$h" "$c" "$KIND_NODE_IMAGE"
   docker rm -f "$c" >/dev/null 2>&1 || true
   docker rmi "$stage" >/dev/null 2>&1 || true
+  # the previous build (about 1.5 GB, mostly its own copy of the images) is no longer needed
+  if [[ -n $old ]]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
   KIND_IMAGE_BUILT=1
   STEP_RESULT=built
@@ -267,12 +271,15 @@ hello_image() {
   local log=$1 ctx=$CACHE/tmp/kind-hello h
   h=$(cat "$KIND_TOOLS_BIN/.stamp")
   if image_exists "$KIND_HELLO_IMAGE" && [[ $(image_label "$KIND_HELLO_IMAGE" "$KIND_HASH_LABEL") == "$h" ]]; then return; fi
+  local old
+  old=$(docker image inspect -f '{{.Id}}' "$KIND_HELLO_IMAGE" 2>/dev/null) || old=
   rm -rf "$ctx"
   mkdir -p "$ctx"
   cp "$KIND_TOOLS_BIN/hello" "$ctx/"
   printf '%s\n' 'FROM scratch' 'COPY hello /hello' 'EXPOSE 8080' "LABEL $KIND_HASH_LABEL=$h" \
     'ENTRYPOINT ["/hello"]' >"$ctx/Dockerfile"
   docker_build_from "$log" "$KIND_HELLO_IMAGE" "$ctx"
+  if [[ -n $old ]]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
   rm -rf "$ctx"
 }
 
