@@ -83,3 +83,49 @@ fn a_kubeconfig_that_is_a_device_is_refused_before_reading() {
     let r = run(&["status", "-p", profile.to_str().unwrap()], Stdio::null());
     refused("kubeconfig: /dev/zero", &r, "kubeconfig /dev/zero is not a regular file");
 }
+
+/// Issue #11, item 13: an endpoint that accepts connections and never answers (a stopped
+/// emulator) fails the run with one message naming it, instead of every resource waiting out
+/// its own retries.
+#[test]
+fn a_stalled_endpoint_fails_once_naming_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let holder = {
+        let stop = stop.clone();
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((c, _)) => held.push(c),
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                }
+            }
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("stalled.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name: stalled\ncluster: {{provider: existing, context: none}}\naws: {{endpoint: \"http://127.0.0.1:{port}\", account: \"123456789012\"}}\n"
+        ),
+    )
+    .unwrap();
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/minimal.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+        .args(["apply", "--only", "aws", "-f", spec, "-p", profile.to_str().unwrap()])
+        .env("NEXUS_DEV_STATE_DIR", dir.path().join("state"))
+        .output()
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    holder.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    assert!(stdout.contains(&format!("not attempted: the AWS endpoint {endpoint} stopped answering")), "{stdout}");
+    let failed_lines = stdout.lines().filter(|l| l.trim_start().starts_with("failed ")).count();
+    assert!(failed_lines <= 40, "one message for the lost endpoint, not one per resource:\n{stdout}");
+}

@@ -223,8 +223,8 @@ async fn run_counted(
                 Some(Ok(o)) => {
                     observations.insert(id, o);
                 }
-                Some(Err(e @ AwsError::Unreachable { .. })) => {
-                    unreachable.get_or_insert_with(|| format!("the AWS endpoint is unreachable ({e})"));
+                Some(Err(e)) if endpoint_lost(&e) => {
+                    unreachable.get_or_insert_with(|| lost(ctx, &e));
                 }
                 _ => {}
             }
@@ -298,8 +298,10 @@ async fn run_counted(
         if let Ok(done) = &result {
             outputs.insert(r.id(), done.outputs.clone());
         }
-        if let Err(e @ AwsError::Unreachable { .. }) = &result {
-            unreachable.get_or_insert_with(|| format!("the AWS endpoint is unreachable ({e})"));
+        if let Err(e) = &result
+            && endpoint_lost(e)
+        {
+            unreachable.get_or_insert_with(|| lost(ctx, e));
         }
         let result = result.map_err(|e| (e.to_string(), e.code().to_owned()));
         let rep = report(r, result, attempts, elapsed);
@@ -315,6 +317,20 @@ async fn run_counted(
             rep.unwrap_or_else(|| report(r, Err(("not started".into(), "NotStarted".into())), 0, Duration::ZERO))
         })
         .collect()
+}
+
+/// An endpoint that refuses connections or stops answering serves no other resource either.
+fn endpoint_lost(e: &AwsError) -> bool {
+    matches!(e, AwsError::Unreachable { .. } | AwsError::Timeout { .. })
+}
+
+/// The one message every resource not attempted carries, naming the endpoint.
+fn lost(ctx: &Ctx, e: &AwsError) -> String {
+    let endpoint = ctx.clients.endpoint.as_deref().unwrap_or("of AWS");
+    match e {
+        AwsError::Timeout { .. } => format!("the AWS endpoint {endpoint} stopped answering ({e})"),
+        _ => format!("the AWS endpoint {endpoint} is unreachable ({e})"),
+    }
 }
 
 fn report(r: &Resource, result: Result<Done, (String, String)>, attempts: u32, elapsed: Duration) -> ResourceReport {

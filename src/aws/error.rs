@@ -14,7 +14,7 @@ pub enum AwsError {
     /// The endpoint could not be reached (connection refused, DNS, TLS).
     #[error("{op} {resource}: cannot reach the AWS endpoint: {detail}")]
     Unreachable { op: &'static str, resource: String, detail: String },
-    #[error("{op} {resource}: timed out")]
+    #[error("{op} {resource}: no answer within the time allowed")]
     Timeout { op: &'static str, resource: String },
     /// The resource exists in a state nexus-dev must not or cannot change.
     #[error("{resource}: {message}")]
@@ -55,7 +55,9 @@ impl AwsError {
     pub fn is_retryable(&self) -> bool {
         match self {
             AwsError::Service { retryable, .. } => *retryable,
-            AwsError::Unreachable { .. } | AwsError::Timeout { .. } => true,
+            AwsError::Unreachable { .. } => true,
+            // The SDK retried it already; another round would only multiply the wait.
+            AwsError::Timeout { .. } => false,
             AwsError::Conflict { .. } | AwsError::NotOwned { .. } | AwsError::Missing { .. } => false,
         }
     }

@@ -56,13 +56,18 @@ impl Target {
     }
 }
 
+/// How long one attempt of a call may take. Real AWS and the emulators answer in milliseconds;
+/// an endpoint silent this long has stalled (issue #11: a stopped emulator took 383 s to fail).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Per-attempt timeouts bound every call; the SDK's standard retry (3 attempts, backoff with
 /// jitter) handles throttling and transient errors within a call.
 pub async fn sdk_config(target: &Target) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(20))
-        .operation_timeout(Duration::from_secs(60))
+        .read_timeout(ATTEMPT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(ATTEMPT_TIMEOUT * 3)
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(target.region.clone()))
@@ -182,6 +187,8 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub counter: Arc<CallCounter>,
     pub emulated: bool,
+    /// The endpoint calls go to (`None`: AWS's own), for messages.
+    pub endpoint: Option<String>,
     pub region: String,
     /// Bounds the resources being read or converged at once by every run sharing these clients,
     /// so that many capabilities applied together queue here instead of swamping an emulator.
@@ -219,6 +226,7 @@ impl Clients {
             sts: client!(aws_sdk_sts),
             counter,
             emulated,
+            endpoint: config.endpoint_url().map(str::to_owned),
             region: config.region().map(|r| r.to_string()).unwrap_or_default(),
             limiter: Arc::new(tokio::sync::Semaphore::new(DEFAULT_IN_FLIGHT)),
         }

@@ -157,10 +157,12 @@ fn print(output: Output, reports: &[CapabilityReport<'_>]) -> anyhow::Result<()>
                 for f in r.failures().filter(|f| !not_attempted(f)) {
                     println!("  failed {} {}: {}", f.kind, f.name, f.error.as_deref().unwrap_or(""));
                 }
-                let skipped = r.failures().filter(not_attempted).count();
-                if skipped > 0 {
+                let skipped: Vec<_> = r.failures().filter(not_attempted).collect();
+                if let Some(first) = skipped.first() {
+                    let why = first.error.as_deref().unwrap_or_default().trim_start_matches("not attempted: ");
                     println!(
-                        "  {skipped} more not attempted: the AWS endpoint is unreachable; check that the emulator runs (`nexus-dev up`) or the profile's aws.endpoint"
+                        "  {} more not attempted: {why}\n  hint: check that the emulator runs (`nexus-dev up`, `nexus-dev doctor`) or the profile's aws.endpoint",
+                        skipped.len()
                     );
                 }
                 if let Some(n) = &c.note {

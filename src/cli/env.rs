@@ -18,6 +18,21 @@ use crate::project::LoadedProject;
 /// Images may be replaced (a mirror, or the test bed's stand-ins).
 pub const EMULATOR_IMAGE_ENV: &str = "NEXUS_DEV_EMULATOR_IMAGE";
 pub const REGISTRY_IMAGE_ENV: &str = "NEXUS_DEV_REGISTRY_IMAGE";
+/// The KinD node image; wins over the profile's `cluster.image`.
+pub const KIND_IMAGE_ENV: &str = "NEXUS_DEV_KIND_IMAGE";
+
+/// The node image for `kind create cluster --image`: `NEXUS_DEV_KIND_IMAGE` (when set and not
+/// empty), else the profile's `cluster.image`; checked like the profile field.
+pub fn kind_node_image(profile: &crate::profile::Profile) -> anyhow::Result<Option<String>> {
+    match std::env::var(KIND_IMAGE_ENV) {
+        Ok(v) if !v.is_empty() => {
+            crate::profile::image_reference(&v)
+                .map_err(|why| anyhow::anyhow!("{KIND_IMAGE_ENV}: invalid node image `{v}`: {why}"))?;
+            Ok(Some(v))
+        }
+        _ => Ok(profile.cluster.image.clone()),
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -192,9 +207,10 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
         let source = kind::config::load(profile, h.profile.base_dir.as_deref())?;
         let config = kind::config::render(&source, &name)?;
         let kubeconfig = profile.cluster.kubeconfig.as_ref().map(PathBuf::from);
+        let image = kind_node_image(profile)?;
         steps
             .run("kind cluster", async {
-                kind::ensure_cluster(&cli, &engine, &name, &config, &paths.dir, kubeconfig.as_deref())
+                kind::ensure_cluster(&cli, &engine, &name, &config, image.as_deref(), &paths.dir, kubeconfig.as_deref())
                     .await
                     .map(|o| ((), format!("{name}: {o}")))
             })

@@ -65,9 +65,12 @@ pub async fn for_profile(profile: &Profile) -> Result<Client, ClientError> {
     };
     let context = context(profile);
     let opts = KubeConfigOptions { context: context.clone(), ..Default::default() };
-    let config = Config::from_custom_kubeconfig(kubeconfig, &opts)
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &opts)
         .await
         .map_err(|source| ClientError::Context { context: context.unwrap_or_else(|| "(current)".into()), source })?;
+    // A cluster that does not accept a connection in 10 s is not there. Reads keep kube's
+    // default (295 s): watches are long polls that may carry no event for minutes.
+    config.connect_timeout = Some(std::time::Duration::from_secs(10));
     Ok(Client::try_from(config)?)
 }
 

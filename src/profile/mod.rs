@@ -44,6 +44,10 @@ pub struct Cluster {
     /// KinD cluster config, relative to the profile file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
+    /// KinD node image (`kind create cluster --image`), such as `kindest/node:v1.34.0` or a
+    /// mirror's copy; absent: the `kind` release's default. `NEXUS_DEV_KIND_IMAGE` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// Kubeconfig file; defaults to $KUBECONFIG or ~/.kube/config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubeconfig: Option<String>,
@@ -305,6 +309,62 @@ fn strip_nulls(v: &mut serde_json::Value) {
     }
 }
 
+/// Checks the shape of a container image reference (`[host[:port]/]path[:tag][@digest]`):
+/// what `docker`/`kind` would refuse, said before anything runs.
+pub fn image_reference(image: &str) -> Result<(), String> {
+    if image.is_empty() {
+        return Err("it is empty".into());
+    }
+    if let Some(c) = image.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("it contains {c:?}"));
+    }
+    if image.starts_with('-') {
+        return Err("it starts with `-` (it would be read as a flag)".into());
+    }
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    if let Some(d) = digest {
+        let ok = d
+            .strip_prefix("sha256:")
+            .is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        if !ok {
+            return Err(format!("`@{d}` is not a sha256 digest"));
+        }
+    }
+    // A tag follows the last `:` after the last `/` (a `:` before it is a registry port).
+    let last = rest.rsplit('/').next().unwrap_or(rest);
+    let (path, tag) = match last.rsplit_once(':') {
+        Some((_, t)) => (&rest[..rest.len() - t.len() - 1], Some(t)),
+        None => (rest, None),
+    };
+    if let Some(t) = tag
+        && (t.is_empty()
+            || t.len() > 128
+            || t.starts_with(['.', '-'])
+            || !t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(format!("`{t}` is not a valid tag"));
+    }
+    if path.is_empty() || path.split('/').any(str::is_empty) {
+        return Err("the repository name is empty".into());
+    }
+    let mut parts: Vec<&str> = path.split('/').collect();
+    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
+        parts.remove(0); // the registry host
+    }
+    for part in parts {
+        let ok = part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+            && part.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && part.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !ok {
+            return Err(format!("`{part}` is not a valid repository component (lowercase letters, digits, . _ -)"));
+        }
+    }
+    Ok(())
+}
+
 fn validate(doc: &Document, p: &Profile, out: &mut Vec<Diagnostic>) {
     use crate::spec::validate::{dns_label, dns_subdomain};
     if let Err(why) = dns_label(&p.name) {
@@ -377,6 +437,19 @@ fn validate(doc: &Document, p: &Profile, out: &mut Vec<Diagnostic>) {
             doc.diag(&cluster.key("config"), "`config` applies to KinD clusters only")
                 .with_hint("remove it, or use `provider: kind`"),
         );
+    }
+    if let Some(image) = &c.image {
+        if c.provider != ClusterProvider::Kind {
+            out.push(
+                doc.diag(&cluster.key("image"), "`image` applies to KinD clusters only")
+                    .with_hint("remove it, or use `provider: kind`"),
+            );
+        } else if let Err(why) = image_reference(image) {
+            out.push(
+                doc.diag(&cluster.key("image"), format!("invalid node image `{image}`: {why}"))
+                    .with_hint("use an image reference such as kindest/node:v1.34.0 (a tag or @sha256: digest)"),
+            );
+        }
     }
     if let Some(r) = &p.registry {
         let host = r.host.split_once(':').map_or(r.host.as_str(), |(h, port)| {
@@ -469,5 +542,35 @@ mod tests {
         let err = resolve("loacl", &nested).unwrap_err().to_string();
         assert!(err.contains("did you mean `local`"), "{err}");
         assert!(err.contains("mine"), "{err}");
+    }
+
+    #[test]
+    fn node_image_is_checked() {
+        for ok in [
+            "kindest/node:v1.34.0",
+            "nexus-dev.local/testbed/kind-node:v1.34.4",
+            "localhost:5001/kind/node",
+            "mirror.example:8443/kindest/node:v1.34.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(image_reference(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "Kindest/node:v1", "kindest/node:", "-rm", "kindest//node", "a b", "kindest/node@sha256:12"] {
+            assert!(image_reference(bad).is_err(), "{bad}");
+        }
+        let p = parse_str("name: x\ncluster: {provider: kind, name: a, image: \"kindest/node:v1.34.0\"}\naws: {account: \"000000000000\"}\n")
+            .unwrap();
+        assert_eq!(p.cluster.image.as_deref(), Some("kindest/node:v1.34.0"));
+        let err = parse_str(
+            "name: x\ncluster: {provider: kind, name: a, image: \"Kind/Node\"}\naws: {account: \"000000000000\"}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cluster.image: invalid node image `Kind/Node`"), "{err}");
+        let err = parse_str(
+            "name: x\ncluster: {provider: existing, context: c, image: \"a/b:1\"}\naws: {account: \"000000000000\"}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`image` applies to KinD clusters only"), "{err}");
     }
 }

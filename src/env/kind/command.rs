@@ -40,11 +40,21 @@ pub fn get_clusters(kind: &Path) -> Command {
     cmd(kind, &["get", "clusters"])
 }
 
-/// `kind create cluster --name N --config F --wait 60s [--kubeconfig K]`
-pub fn create_cluster(kind: &Path, name: &str, config: &Path, wait: Duration, kubeconfig: Option<&Path>) -> Command {
+/// `kind create cluster --name N --config F --wait 60s [--image I] [--kubeconfig K]`
+pub fn create_cluster(
+    kind: &Path,
+    name: &str,
+    config: &Path,
+    wait: Duration,
+    image: Option<&str>,
+    kubeconfig: Option<&Path>,
+) -> Command {
     let wait = format!("{}s", wait.as_secs());
     let config = config.display().to_string();
     let mut c = cmd(kind, &["create", "cluster", "--name", name, "--config", &config, "--wait", &wait]);
+    if let Some(i) = image {
+        c.args.extend(["--image".to_owned(), i.to_owned()]);
+    }
     if let Some(k) = kubeconfig {
         c.args.extend(["--kubeconfig".to_owned(), k.display().to_string()]);
     }
@@ -170,9 +180,10 @@ impl<R: Runner> KindCli<R> {
         name: &str,
         config: &Path,
         wait: Duration,
+        image: Option<&str>,
         kubeconfig: Option<&Path>,
     ) -> Result<(), KindError> {
-        self.run_ok(create_cluster(&self.program, name, config, wait, kubeconfig)).await.map(drop)
+        self.run_ok(create_cluster(&self.program, name, config, wait, image, kubeconfig)).await.map(drop)
     }
 
     pub async fn delete(&self, name: &str, kubeconfig: Option<&Path>) -> Result<(), KindError> {
@@ -252,13 +263,19 @@ pub(crate) mod tests {
         assert_eq!(get_clusters(kind).args, ["get", "clusters"]);
         assert_eq!(get_clusters(kind).program, kind);
         assert_eq!(
-            create_cluster(kind, "nexus-dev", Path::new("/s/kind-nexus-dev.yaml"), Duration::from_secs(60), None).args,
+            create_cluster(kind, "nexus-dev", Path::new("/s/kind-nexus-dev.yaml"), Duration::from_secs(60), None, None)
+                .args,
             ["create", "cluster", "--name", "nexus-dev", "--config", "/s/kind-nexus-dev.yaml", "--wait", "60s"]
         );
         assert_eq!(
-            create_cluster(kind, "c", Path::new("c.yaml"), Duration::from_secs(90), Some(Path::new("/k/config")))
+            create_cluster(kind, "c", Path::new("c.yaml"), Duration::from_secs(90), None, Some(Path::new("/k/config")))
                 .to_string(),
             "kind create cluster --name c --config c.yaml --wait 90s --kubeconfig /k/config"
+        );
+        assert_eq!(
+            create_cluster(kind, "c", Path::new("c.yaml"), Duration::from_secs(90), Some("kindest/node:v1.34.0"), None)
+                .to_string(),
+            "kind create cluster --name c --config c.yaml --wait 90s --image kindest/node:v1.34.0"
         );
         assert_eq!(delete_cluster(kind, "nexus-dev", None).to_string(), "kind delete cluster --name nexus-dev");
         assert_eq!(get_kubeconfig(kind, "nexus-dev").to_string(), "kind get kubeconfig --name nexus-dev");
@@ -280,7 +297,8 @@ pub(crate) mod tests {
             Err(std::io::ErrorKind::NotFound),
         ]);
         let cli = KindCli::new("kind", &script);
-        let err = cli.create("a", Path::new("a.yaml"), Duration::from_secs(60), None).await.unwrap_err().to_string();
+        let err =
+            cli.create("a", Path::new("a.yaml"), Duration::from_secs(60), None, None).await.unwrap_err().to_string();
         assert!(err.contains("kind create cluster --name a --config a.yaml --wait 60s"), "{err}");
         assert!(err.contains("node(s) already exist"), "{err}");
         let err = cli.clusters().await.unwrap_err();

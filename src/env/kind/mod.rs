@@ -56,13 +56,15 @@ pub enum KindError {
 
 /// Creates KinD cluster `name` from `config` (rendered text) unless a cluster of that name
 /// exists, and marks a new cluster as this project's. `state_dir` receives the config file
-/// `kind` reads. `Created` or `Unchanged`.
+/// `kind` reads; `image` is the node image (`--image`; `None`: kind's default). `Created` or
+/// `Unchanged` (an existing cluster is kept whatever its image).
 #[tracing::instrument(skip(cli, engine, config))]
 pub async fn ensure_cluster<R: Runner>(
     cli: &KindCli<R>,
     engine: &Engine,
     name: &str,
     config: &str,
+    image: Option<&str>,
     state_dir: &Path,
     kubeconfig: Option<&Path>,
 ) -> Result<Outcome, KindError> {
@@ -73,7 +75,7 @@ pub async fn ensure_cluster<R: Runner>(
     std::fs::create_dir_all(state_dir)
         .and_then(|()| std::fs::write(&path, config))
         .map_err(|source| KindError::WriteConfig { path: path.clone(), source })?;
-    cli.create(name, &path, CREATE_WAIT, kubeconfig).await?;
+    cli.create(name, &path, CREATE_WAIT, image, kubeconfig).await?;
     // Right after creation, so that `down --purge` can later prove the cluster is ours.
     wiring::mark_owned(engine, name).await?;
     Ok(Outcome::Created)
