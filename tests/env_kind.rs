@@ -128,7 +128,7 @@ async fn clusters_are_created_once_marked_and_deleted_only_when_ours() {
     fake.clusters.lock().unwrap().push_back(String::new());
     let cp = node(&docker, &bed.base_image, &cluster, "control-plane").await;
     cleanup.container(&cp);
-    let created = kind::ensure_cluster(&cli, &engine, &cluster, &config, state.path(), None).await.unwrap();
+    let created = kind::ensure_cluster(&cli, &engine, &cluster, &config, None, state.path(), None).await.unwrap();
     assert_eq!(created, Outcome::Created);
     let written = state.path().join(format!("kind-{cluster}.yaml"));
     assert_eq!(
@@ -146,7 +146,7 @@ async fn clusters_are_created_once_marked_and_deleted_only_when_ours() {
     fake.ran.lock().unwrap().clear();
     fake.clusters.lock().unwrap().push_back(format!("kind\n{cluster}\n"));
     assert_eq!(
-        kind::ensure_cluster(&cli, &engine, &cluster, &config, state.path(), None).await.unwrap(),
+        kind::ensure_cluster(&cli, &engine, &cluster, &config, None, state.path(), None).await.unwrap(),
         Outcome::Unchanged
     );
     assert_eq!(*fake.ran.lock().unwrap(), ["kind get clusters"]);
@@ -194,7 +194,7 @@ async fn the_real_process_runner_runs_kind_from_path_and_a_missing_kind_is_docto
     let cli = KindCli::locate_in(bin.as_os_str()).unwrap();
     assert_eq!(cli.clusters().await.unwrap(), ["nexus-dev"]);
     assert_eq!(cli.version().await.unwrap(), "v0.27.0");
-    let err = cli.create("nexus-dev", Path::new("/tmp/c.yaml"), Duration::from_secs(60), None).await.unwrap_err();
+    let err = cli.create("nexus-dev", Path::new("/tmp/c.yaml"), Duration::from_secs(60), None, None).await.unwrap_err();
     assert!(err.to_string().contains("node(s) already exist"), "{err}");
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),

@@ -79,9 +79,12 @@ async fn watch_once_builds_pushes_and_deploys_the_project() {
 fn the_example_project_file_is_valid_and_names_its_capability() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/apps/nexus-dev.yaml");
     let project = nexus_dev::project::load(&file).unwrap_or_else(|e| panic!("{e}"));
-    let c = &project.project.components[0];
+    let c = project.project.components.iter().find(|c| c.name == "api").expect("the api component");
     assert_eq!((c.name.as_str(), c.component.as_str(), c.context.as_str()), ("api", "backend", "api"));
     assert_eq!(c.sync[0].to, "/tmp/static", "synced to the hardened pod's writable volume");
+    let w = project.project.components.iter().find(|c| c.name == "web").expect("the web component");
+    assert_eq!((w.component.as_str(), w.context.as_str()), ("frontend", "web"), "both images are built");
+    assert_eq!(project.project.profile, "local-moto", "works without a LocalStack token");
     let sources = nexus_dev::spec::read_sources(&project.spec_paths()).unwrap();
     let specs = nexus_dev::spec::load_specs(&sources).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(specs[0].spec().capability_name, "myapp");

@@ -319,6 +319,38 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
         })
         .await;
     applied?;
+    // The project's images, before waiting for Running: the spec's images are the project's own
+    // (rewritten to the local registry), so on a fresh project they do not exist until built.
+    // A warm `up` rebuilds from Docker's cache to the same digests and changes nothing.
+    let components = &h.project.project.components;
+    if !components.is_empty() {
+        let options = super::watch::Options { once: true, rollout_timeout: args.rollout_timeout, json: false };
+        let built = steps
+            .run("images", async {
+                super::watch::watch_project(
+                    &h.project,
+                    &specs,
+                    profile,
+                    client.clone(),
+                    options,
+                    std::future::pending(),
+                )
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|s| {
+                    if s.failures > 0 {
+                        Err(format!("{} of {} components failed (see above)", s.failures, components.len()))
+                    } else {
+                        Ok(((), format!("{} components built and deployed", components.len())))
+                    }
+                })
+            })
+            .await;
+        if let Err(e) = built {
+            eprintln!("{e}\n  hint: fix the build and run `nexus-dev up` again (or `nexus-dev watch`)");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     let summary = steps.run("running", wait_running(&paths.socket, args.timeout)).await;
     let summary = match summary {
         Ok(s) => s,
@@ -331,7 +363,6 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let failed = summary.as_array().map(|a| a.iter().any(|c| c["phase"] == "Failed")).unwrap_or(false);
-    let components = &h.project.project.components;
     let watching = !args.no_watch && !failed && !components.is_empty();
     match args.output {
         super::apply::Output::Json => {

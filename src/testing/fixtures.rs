@@ -64,6 +64,7 @@ pub fn testbed_profile(bed: &TestBed) -> Profile {
             provider: ClusterProvider::Existing,
             name: None,
             config: None,
+            image: None,
             kubeconfig: Some(bed.kubeconfig.clone()),
             context: Some(bed.context.clone()),
         },

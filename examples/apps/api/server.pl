@@ -1,17 +1,53 @@
 #!/usr/bin/perl
-# A tiny HTTP/1.0 server: GET /healthz answers "ok"; any other path is a file under the static
-# directory. Files synced live (nexus-dev watch, sync rule static -> /tmp/static) are served
-# first: hardened pods mount / read-only and /tmp is their one writable volume.
+# The example backend: a tiny HTTP/1.0 server (Debian's essential perl-base has sockets).
+#   GET /health          "ok" (the spec's default probe path; /healthz too)
+#   GET /api/hello       the greeting below: edit it while `nexus-dev watch` runs and the image
+#                        is rebuilt and rolled out
+#   GET /api/table       a DynamoDB Scan (Limit 1) of the capability's license table, through the
+#                        endpoint the pod is given (AWS_ENDPOINT_URL: the emulator, by name)
+#   anything else        a file under the static directory. Files synced live (sync rule
+#                        static -> /tmp/static) are served first: hardened pods mount /
+#                        read-only and /tmp is their one writable volume.
 use strict;
 use warnings;
 use IO::Socket::INET;
+
+my $greeting = "hello from the example api";
 
 my $port = $ENV{PORT} || 8000;
 my @roots = ('/tmp/static', '/app/static');
 my $server = IO::Socket::INET->new(LocalPort => $port, Listen => 16, ReuseAddr => 1, Proto => 'tcp')
   or die "cannot listen on $port: $!\n";
-print "api listening on :$port\n";
 $| = 1;
+print "api listening on :$port\n";
+
+sub answer {
+  my ($client, $status, $type, $body) = @_;
+  print $client "HTTP/1.0 $status\r\nContent-Type: $type\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+}
+
+# One DynamoDB call (JSON protocol). moto, like every emulator, does not check the signature,
+# so the request carries only the credential scope (it selects the region).
+sub dynamodb {
+  my ($target, $body) = @_;
+  my $endpoint = $ENV{AWS_ENDPOINT_URL} or return (502, "AWS_ENDPOINT_URL is not set\n");
+  my ($host, $hport) = $endpoint =~ m{^http://([^/:]+)(?::(\d+))?} or return (502, "unsupported endpoint $endpoint\n");
+  $hport ||= 80;
+  my $region = $ENV{AWS_REGION} || 'us-east-1';
+  my $key = $ENV{AWS_ACCESS_KEY_ID} || 'test';
+  my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $hport, Proto => 'tcp', Timeout => 5)
+    or return (502, "cannot reach $host:$hport: $!\n");
+  print $s "POST / HTTP/1.0\r\nHost: $host:$hport\r\nContent-Type: application/x-amz-json-1.0\r\n"
+    . "X-Amz-Target: DynamoDB_20120810.$target\r\nX-Amz-Date: 20260101T000000Z\r\n"
+    . "Authorization: AWS4-HMAC-SHA256 Credential=$key/20260101/$region/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n"
+    . "Content-Length: " . length($body) . "\r\n\r\n$body";
+  local $/;
+  my $reply = <$s> // '';
+  close $s;
+  my ($code) = $reply =~ m{^HTTP/\S+ (\d+)};
+  my (undef, $payload) = split /\r?\n\r?\n/, $reply, 2;
+  return ($code || 502, $payload // '');
+}
 
 while (my $client = $server->accept) {
   my $request = <$client> // '';
@@ -19,19 +55,27 @@ while (my $client = $server->accept) {
   my ($path) = $request =~ m{^GET (\S+)};
   $path //= '/';
   $path =~ s/\?.*//;
-  if ($path eq '/healthz') {
-    print $client "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nok\n";
+  if ($path eq '/health' || $path eq '/healthz') {
+    answer($client, '200 OK', 'text/plain', "ok\n");
+  } elsif ($path eq '/api/hello') {
+    print "GET /api/hello\n";
+    answer($client, '200 OK', 'text/plain', "$greeting\n");
+  } elsif ($path eq '/api/table') {
+    my $table = $ENV{DYNAMODB_TABLE_LICENSE} // '';
+    my ($code, $body) = dynamodb('Scan', qq({"TableName": "$table", "Limit": 1}));
+    print "GET /api/table: DynamoDB Scan $table: $code\n";
+    answer($client, $code == 200 ? '200 OK' : '502 Bad Gateway', 'application/json', $body);
   } elsif ($path =~ m{\.\.}) {
-    print $client "HTTP/1.0 400 Bad Request\r\n\r\n";
+    answer($client, '400 Bad Request', 'text/plain', "bad path\n");
   } else {
     $path = '/index.html' if $path eq '/';
     my ($file) = grep { -f } map { "$_$path" } @roots;
     if ($file && open(my $fh, '<', $file)) {
       local $/;
       my $body = <$fh>;
-      print $client "HTTP/1.0 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+      answer($client, '200 OK', $path =~ /\.html$/ ? 'text/html' : 'text/plain', $body);
     } else {
-      print $client "HTTP/1.0 404 Not Found\r\n\r\nnot found\n";
+      answer($client, '404 Not Found', 'text/plain', "not found\n");
     }
   }
   close $client;

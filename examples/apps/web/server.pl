@@ -1,0 +1,44 @@
+#!/usr/bin/perl
+# The example frontend: a tiny static file server (Debian's essential perl-base has sockets).
+#   GET /health   "ok" (the spec's default probe path)
+#   anything else a file under the static directory; files synced live (sync rule
+#                 static -> /tmp/static, the hardened pod's writable volume) are served first.
+use strict;
+use warnings;
+use IO::Socket::INET;
+
+my $port = $ENV{PORT} || 8080;
+my @roots = ('/tmp/static', '/app/static');
+my $server = IO::Socket::INET->new(LocalPort => $port, Listen => 16, ReuseAddr => 1, Proto => 'tcp')
+  or die "cannot listen on $port: $!\n";
+$| = 1;
+print "web listening on :$port\n";
+
+sub answer {
+  my ($client, $status, $type, $body) = @_;
+  print $client "HTTP/1.0 $status\r\nContent-Type: $type\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+}
+
+while (my $client = $server->accept) {
+  my $request = <$client> // '';
+  while (my $line = <$client>) { last if $line =~ /^\r?\n$/ }
+  my ($path) = $request =~ m{^GET (\S+)};
+  $path //= '/';
+  $path =~ s/\?.*//;
+  if ($path eq '/health') {
+    answer($client, '200 OK', 'text/plain', "ok\n");
+  } elsif ($path =~ m{\.\.}) {
+    answer($client, '400 Bad Request', 'text/plain', "bad path\n");
+  } else {
+    $path = '/index.html' if $path eq '/';
+    my ($file) = grep { -f } map { "$_$path" } @roots;
+    if ($file && open(my $fh, '<', $file)) {
+      local $/;
+      my $body = <$fh>;
+      answer($client, '200 OK', $path =~ /\.html$/ ? 'text/html' : 'text/plain', $body);
+    } else {
+      answer($client, '404 Not Found', 'text/plain', "not found\n");
+    }
+  }
+  close $client;
+}
