@@ -418,3 +418,80 @@ async fn two_processes_applying_one_spec_at_once_make_one_user_pool() {
     let gone = delete(&bed, &plan, DeletionPolicy::Delete, false).await;
     assert!(gone.ok(), "{gone:#?}");
 }
+
+fn aws_only(dir: &Path, profile: &str, spec: &Path, verb: &str) -> serde_json::Value {
+    // diff reads AWS only; apply and delete are told to.
+    let only: &[&str] = if verb == "diff" { &[] } else { &["--only", "aws"] };
+    let out = Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+        .arg(verb)
+        .args(only)
+        .args(["-f", spec.to_str().unwrap(), "-p", profile, "-o", "json"])
+        .env("NEXUS_DEV_STATE_DIR", dir.join("state"))
+        .output()
+        .unwrap();
+    assert!(out.status.success() || verb == "diff", "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
+}
+
+fn with_outcome(v: &serde_json::Value, outcome: &str) -> Vec<String> {
+    v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == outcome)
+        .map(|r| format!("{} {}", r["kind"].as_str().unwrap(), r["name"].as_str().unwrap()))
+        .collect()
+}
+
+/// Issue #11, item 4: what a spec change leaves behind is found by ownership: `diff` reports
+/// it, `apply` prunes it under Delete and reports and keeps it under Retain; a region change
+/// leaves nothing behind in the old region.
+#[tokio::test]
+async fn what_a_spec_change_leaves_behind_is_reported_and_pruned_by_policy() {
+    let bed = TestBed::from_env();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = profile_file(dir.path(), &bed);
+    let cap = unique("orph");
+    let spec = dir.path().join("cap.yaml");
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml")).unwrap();
+    let example = example.replace("myapp", &cap);
+    std::fs::write(&spec, &example).unwrap();
+    aws_only(dir.path(), &profile, &spec, "apply");
+
+    // Glue off, Retain: reported as orphaned, kept.
+    let retain = example
+        .replace("glue: { enabled: true }", "glue: { enabled: false }")
+        .replace("deletionPolicy: Delete", "deletionPolicy: Retain");
+    std::fs::write(&spec, &retain).unwrap();
+    let diff = aws_only(dir.path(), &profile, &spec, "diff");
+    let orphaned = with_outcome(&diff, "orphaned");
+    assert!(orphaned.contains(&format!("glue.database {}_dev_db", cap.replace('-', "_"))), "{orphaned:?}");
+    assert!(orphaned.iter().any(|o| o.contains("/glue/database")), "its SSM parameters too: {orphaned:?}");
+    let kept = aws_only(dir.path(), &profile, &spec, "apply");
+    assert_eq!(with_outcome(&kept, "orphaned").len(), orphaned.len(), "{kept:#}");
+    assert!(with_outcome(&kept, "pruned").is_empty());
+
+    // Delete: pruned, and gone.
+    std::fs::write(&spec, retain.replace("deletionPolicy: Retain", "deletionPolicy: Delete")).unwrap();
+    let pruned = aws_only(dir.path(), &profile, &spec, "apply");
+    assert_eq!(with_outcome(&pruned, "pruned").len(), orphaned.len(), "{pruned:#}");
+    let again = aws_only(dir.path(), &profile, &spec, "apply");
+    assert!(with_outcome(&again, "pruned").is_empty() && with_outcome(&again, "orphaned").is_empty(), "{again:#}");
+    assert_eq!(again["mutatingCalls"], 0, "{again:#}");
+
+    // A region change: the old region's tables, parameters and secrets go (Delete).
+    let moved = std::fs::read_to_string(&spec).unwrap().replace("region: ap-southeast-1", "region: eu-west-1");
+    std::fs::write(&spec, moved).unwrap();
+    let after = aws_only(dir.path(), &profile, &spec, "apply");
+    let gone = with_outcome(&after, "pruned");
+    assert!(gone.iter().any(|g| g.starts_with("dynamodb.table")), "{gone:?}");
+    assert!(gone.iter().any(|g| g.starts_with("secretsmanager.secret")), "{gone:?}");
+    assert!(
+        !gone.iter().any(|g| g.starts_with("iam.role") || g.starts_with("s3.bucket")),
+        "global names stay: {gone:?}"
+    );
+    let old = Clients::connect(&Target::emulator(&bed.aws_endpoint, "ap-southeast-1")).await;
+    let tables = old.dynamodb.list_tables().send().await.unwrap();
+    assert!(tables.table_names().iter().all(|t| !t.starts_with(&cap)), "{:?}", tables.table_names());
+    aws_only(dir.path(), &profile, &spec, "delete");
+}

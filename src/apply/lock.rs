@@ -21,6 +21,27 @@ fn path(owner: &Owner, account: &str, region: &str) -> PathBuf {
         .join(format!("{account}.{region}.{}.{}.lock", owner.capability, owner.environment))
 }
 
+/// The regions in which `owner`'s resources in `account` were written from this machine (each
+/// run leaves its lock file behind): where to look for what a region change left behind.
+pub fn regions(owner: &Owner, account: &str) -> Vec<String> {
+    let dir = crate::daemon::state_base().join("locks");
+    let suffix = format!(".{}.{}.lock", owner.capability, owner.environment);
+    let prefix = format!("{account}.");
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_prefix(&prefix)?.strip_suffix(&suffix).map(str::to_owned))
+        .filter(|r| !r.contains('.'))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Forgets that `owner` wrote in `region` (nothing of it is left there).
+pub fn forget(owner: &Owner, account: &str, region: &str) {
+    let _ = std::fs::remove_file(path(owner, account, region));
+}
+
 /// Takes the lock of `owner`'s resources in `account` and `region`, waiting for another run that
 /// holds it (saying so once, with its pid).
 pub async fn acquire(owner: &Owner, account: &str, region: &str) -> std::io::Result<WriterLock> {

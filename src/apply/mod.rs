@@ -97,6 +97,14 @@ impl Report {
     pub fn count(&self, outcome: &str) -> usize {
         self.resources.iter().filter(|r| r.outcome == outcome).count()
     }
+
+    /// Adds another run's resources and calls to this one.
+    pub fn merge(&mut self, other: Report) {
+        self.resources.extend(other.resources);
+        self.mutating_calls += other.mutating_calls;
+        self.read_calls += other.read_calls;
+        self.duration_ms += other.duration_ms;
+    }
 }
 
 /// Outputs of finished resources (ARNs, IDs), by resource id.
@@ -139,15 +147,54 @@ pub async fn delete(plan: &Plan, ctx: &Ctx, opts: &Options, policy: DeletionPoli
             .collect();
         return Report { resources, mutating_calls: 0, read_calls: 0, duration_ms: start.elapsed().as_millis() as u64 };
     }
-    // Reverse edges: a resource goes once everything depending on it is gone.
-    let deps: Vec<Vec<String>> = resources
+    run(&plan.owner(), ctx, opts, &resources, &dependents(&resources), Op::Delete).await
+}
+
+/// Reverse edges: a resource goes once everything depending on it is gone.
+fn dependents(resources: &[&Resource]) -> Vec<Vec<String>> {
+    resources
         .iter()
         .map(|r| {
             let id = r.id();
             resources.iter().filter(|o| o.depends_on.contains(&id)).map(|o| o.id()).collect()
         })
-        .collect();
-    run(&plan.owner(), ctx, opts, &resources, &deps, Op::Delete).await
+        .collect()
+}
+
+/// The orphans among `candidates` (resources the capability's plan no longer wants, such as
+/// [`crate::plan::unplanned`]): those that exist and are `owner`'s. Under `Delete` they are
+/// deleted (`pruned`); under `Retain`, or in a dry run, they are only reported (`orphaned`).
+/// What does not exist, or is not the capability's, is left out of the report.
+pub async fn prune(
+    owner: &Owner,
+    candidates: &[Resource],
+    ctx: &Ctx,
+    opts: &Options,
+    policy: DeletionPolicy,
+) -> Report {
+    let resources: Vec<&Resource> = candidates.iter().collect();
+    let keep = policy == DeletionPolicy::Retain;
+    let probe = Ctx { dry_run: ctx.dry_run || keep, ..ctx.clone() };
+    let mut report = run(owner, &probe, opts, &resources, &dependents(&resources), Op::Delete).await;
+    report.resources.retain_mut(|r| match r.outcome.as_str() {
+        "deleted" if probe.dry_run => {
+            r.outcome = "orphaned".into();
+            r.changes = vec![if keep {
+                "no longer in the plan; kept: deletionPolicy is Retain (delete it by hand, or set deletionPolicy: Delete)".into()
+            } else {
+                "no longer in the plan; apply deletes it (deletionPolicy is Delete)".into()
+            }];
+            true
+        }
+        "deleted" => {
+            r.outcome = "pruned".into();
+            true
+        }
+        "failed" => true,
+        // Absent, or somebody else's.
+        _ => false,
+    });
+    report
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

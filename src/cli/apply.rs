@@ -133,13 +133,22 @@ fn print(output: Output, reports: &[CapabilityReport<'_>]) -> anyhow::Result<()>
         Output::Text => {
             for c in reports {
                 let r = c.report;
-                let mut counts: Vec<String> =
-                    ["created", "updated", "unchanged", "deleted", "absent", "retained", "failed"]
-                        .iter()
-                        .map(|o| (o, r.count(o)))
-                        .filter(|(_, n)| *n > 0)
-                        .map(|(o, n)| format!("{n} {o}"))
-                        .collect();
+                let mut counts: Vec<String> = [
+                    "created",
+                    "updated",
+                    "unchanged",
+                    "deleted",
+                    "absent",
+                    "retained",
+                    "pruned",
+                    "orphaned",
+                    "failed",
+                ]
+                .iter()
+                .map(|o| (o, r.count(o)))
+                .filter(|(_, n)| *n > 0)
+                .map(|(o, n)| format!("{n} {o}"))
+                .collect();
                 if counts.is_empty() {
                     counts.push("nothing to do".into());
                 }
@@ -202,7 +211,7 @@ pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         Some(Only::Aws) => None,
     };
     let mut reports = Vec::new();
-    for p in &l.plans {
+    for (p, s) in l.plans.iter().zip(&l.specs) {
         let ctx = connect(p, &l.profile, false).await?;
         if text {
             eprintln!("applying {} ({}) to {}", p.capability, p.environment, l.profile.profile.name);
@@ -213,7 +222,11 @@ pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             adopt: args.adopt,
             ..Options::default()
         };
-        reports.push(apply::apply(p, &ctx, &opts).await);
+        let mut report = apply::apply(p, &ctx, &opts).await;
+        if report.ok() {
+            report.merge(orphans(s, p, &l, false, &opts).await?);
+        }
+        reports.push(report);
     }
     let mut notes: Vec<Option<String>> = vec![None; l.plans.len()];
     let mut failed = vec![false; l.plans.len()];
@@ -234,6 +247,40 @@ pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         l.plans.iter().zip(&reports).zip(notes).map(|((p, r), n)| capability_report(p, &l, r, n)).collect();
     print(args.output, &shown)?;
     Ok(if failed.iter().any(|f| *f) { ExitCode::FAILURE } else { exit(&reports) })
+}
+
+/// What changes of the spec left behind (issue #11, item 4), found by ownership: the resources
+/// of parts it turned off, and all of the capability in regions it was applied to before (as
+/// this machine remembers). Pruned under `deletionPolicy: Delete`, reported under `Retain` and
+/// in a dry run.
+async fn orphans(s: &LoadedSpec, p: &Plan, l: &Loaded, dry_run: bool, opts: &Options) -> anyhow::Result<Report> {
+    use crate::apply::lock;
+    let profile = &l.profile.profile;
+    let owner = p.owner();
+    let policy = s.spec().deletion_policy;
+    let ctx = Ctx::new(Clients::connect(&Target::of(profile, &p.target.region)).await, profile.aws.account.clone())
+        .dry_run(dry_run);
+    let mut report = apply::prune(&owner, &plan::unplanned(&s.cr, profile), &ctx, opts, policy).await;
+    for region in lock::regions(&owner, &profile.aws.account).into_iter().filter(|r| *r != p.target.region) {
+        let mut moved = s.cr.clone();
+        moved.spec.region = region.clone();
+        // IAM is global and bucket names are too: the role and the buckets the current plan
+        // names are the same ones, wherever they were made. The rest is regional.
+        use crate::plan::Kind;
+        let candidates: Vec<_> = plan::build(&moved, profile)
+            .resources
+            .into_iter()
+            .filter(|r| r.kind.is_aws() && !matches!(r.kind, Kind::IamOidcProvider | Kind::IamRole | Kind::S3Bucket))
+            .collect();
+        let there = Ctx::new(Clients::connect(&Target::of(profile, &region)).await, profile.aws.account.clone())
+            .dry_run(dry_run);
+        let found = apply::prune(&owner, &candidates, &there, opts, policy).await;
+        if found.resources.is_empty() && !dry_run {
+            lock::forget(&owner, &profile.aws.account, &region);
+        }
+        report.merge(found);
+    }
+    Ok(report)
 }
 
 /// The cluster's side of `apply`, checked before AWS is touched: a client that answers within
@@ -355,9 +402,11 @@ async fn converge_in_cluster(
 pub async fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let l = load(&args.specs, &args.profile)?;
     let mut reports = Vec::new();
-    for p in &l.plans {
+    for (p, s) in l.plans.iter().zip(&l.specs) {
         let ctx = connect(p, &l.profile, true).await?;
-        let report = apply::apply(p, &ctx, &Options { adopt: args.adopt, ..Options::default() }).await;
+        let opts = Options { adopt: args.adopt, ..Options::default() };
+        let mut report = apply::apply(p, &ctx, &opts).await;
+        report.merge(orphans(s, p, &l, true, &opts).await?);
         debug_assert_eq!(report.mutating_calls, 0, "a diff must not change anything");
         reports.push(report);
     }

@@ -216,6 +216,26 @@ impl Plan {
 }
 
 /// Builds the plan of `cr` for `profile`. Deterministic: the same inputs give the same plan.
+/// AWS resources the capability could own but its plan no longer wants: those of every optional
+/// part the spec turns off (a data service, Cognito), by the names it would give them. What of
+/// these exists and carries the capability's ownership is an orphan of a spec change (issue
+/// #11): `diff` reports it, `apply` prunes it under `deletionPolicy: Delete`. The OIDC provider
+/// is the cluster's and never an orphan.
+pub fn unplanned(cr: &NexusAICapability, profile: &Profile) -> Vec<Resource> {
+    let planned = build(cr, profile);
+    let mut everything = cr.clone();
+    everything.spec.enable_cognito = true;
+    let ds = &mut everything.spec.data_services;
+    for t in [&mut ds.dynamodb, &mut ds.s3, &mut ds.glue] {
+        t.enabled = true;
+    }
+    build(&everything, profile)
+        .resources
+        .into_iter()
+        .filter(|r| r.kind.is_aws() && r.kind != Kind::IamOidcProvider && planned.get(r.kind, &r.name).is_none())
+        .collect()
+}
+
 pub fn build(cr: &NexusAICapability, profile: &Profile) -> Plan {
     let spec = &cr.spec;
     let names = Names::of(spec);
