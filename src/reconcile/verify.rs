@@ -76,6 +76,30 @@ pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> 
             Err(e) => check(&mut out, label, false, e.to_string()),
         }
     }
+    // The apps answer: each Service's health path, through the API server's service proxy (no
+    // port-forward, no ingress controller needed), as the readiness probe asks it.
+    for svc in plan.of_kind(Kind::Service) {
+        let Settings::Service(s) = &svc.settings else { continue };
+        let probe = plan.of_kind(Kind::Deployment).find_map(|d| match &d.settings {
+            Settings::Deployment(dep) if dep.component == s.component => Some(dep.readiness_probe.path.clone()),
+            _ => None,
+        });
+        let Some(path) = probe else { continue };
+        let label = format!("http {}{path}", svc.name);
+        let url = format!("/api/v1/namespaces/{}/services/{}:{}/proxy{path}", s.namespace, svc.name, s.port);
+        let answer = match http::Request::get(&url).body(Vec::new()) {
+            Ok(req) => tokio::time::timeout(std::time::Duration::from_secs(10), client.request_text(req)).await,
+            Err(e) => {
+                check(&mut out, label, false, e.to_string());
+                continue;
+            }
+        };
+        match answer {
+            Ok(Ok(_)) => check(&mut out, label, true, "answers"),
+            Ok(Err(e)) => check(&mut out, label, false, crate::k8s::describe(&e)),
+            Err(_) => check(&mut out, label, false, "no answer within 10s"),
+        }
+    }
     // IRSA: the service account names the role that exists, and the role trusts that account.
     if let (Some(sa), Some(role)) = (plan.of_kind(Kind::ServiceAccount).next(), plan.of_kind(Kind::IamRole).next()) {
         let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &plan.namespace);
