@@ -60,6 +60,12 @@ pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                     c["message"].as_str().unwrap_or("")
                 );
             }
+            for c in caps.as_array().into_iter().flatten() {
+                if c["forwards"].as_array().is_some_and(|f| !f.is_empty()) {
+                    println!("{}:", c["name"].as_str().unwrap_or(""));
+                    super::env::print_forwards(c);
+                }
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -291,6 +291,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
         paths: paths.clone(),
         resync: Duration::from_secs(60),
         emulator_check: Duration::from_secs(5),
+        forwards: Default::default(),
     });
     let mut foreground = None;
     if already {
@@ -383,8 +384,9 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
                     c["message"].as_str().unwrap_or("")
                 );
                 for e in c["endpoints"].as_array().into_iter().flatten().take(2) {
-                    println!("  {:<5} {}", e["name"].as_str().unwrap_or(""), e["url"].as_str().unwrap_or(""));
+                    println!("  {:<8} {} (ingress)", e["name"].as_str().unwrap_or(""), e["url"].as_str().unwrap_or(""));
                 }
+                print_forwards(c);
             }
             eprintln!("up in {} ms", steps.start.elapsed().as_millis());
         }
@@ -421,6 +423,18 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
         task.await??;
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The local URLs of a capability's port-forwards (from the daemon's `status`), one line each.
+pub fn print_forwards(capability: &serde_json::Value) {
+    for f in capability["forwards"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<8} {} (port-forward to Service {})",
+            f["component"].as_str().unwrap_or(""),
+            f["url"].as_str().unwrap_or(""),
+            f["service"].as_str().unwrap_or("")
+        );
+    }
 }
 
 /// Warns when the cluster has no IngressClass of the profile's class: ingresses would be
@@ -507,6 +521,7 @@ pub async fn run_daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
         paths,
         resync: Duration::from_secs(60),
         emulator_check: Duration::from_secs(5),
+        forwards: Default::default(),
     });
     d.run(&lock, super::cluster::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)

@@ -3,6 +3,7 @@
 //! when the emulator loses its state, and answers `status`, `logs`, `apply` and `down` on a Unix
 //! socket only its user can open.
 
+pub mod forward;
 pub mod protocol;
 mod server;
 
@@ -126,6 +127,8 @@ pub struct Daemon {
     pub resync: Duration,
     /// How often to look for an emulator that lost its state.
     pub emulator_check: Duration,
+    /// Port-forwards to the capabilities' frontend and backend Services (`status` lists them).
+    pub forwards: forward::Forwards,
 }
 
 impl Daemon {
@@ -151,6 +154,7 @@ impl Daemon {
             })
         };
         let healer = tokio::spawn(server::heal_emulator_loss(self.clone(), ctx.clone(), stop_rx.clone()));
+        let forwarding = tokio::spawn(server::keep_forwards(self.clone()));
         let serving = tokio::spawn(server::serve(self.clone(), listener, stop_tx.clone(), stop_rx.clone()));
         tracing::info!(project = %self.project_id, "daemon running");
         let mut rx = stop_rx.clone();
@@ -162,6 +166,8 @@ impl Daemon {
         let _ = tokio::time::timeout(Duration::from_secs(10), controller).await;
         serving.abort();
         healer.abort();
+        forwarding.abort();
+        self.forwards.stop_all();
         let _ = std::fs::remove_file(&self.paths.socket);
         tracing::info!(project = %self.project_id, "daemon stopped");
         Ok(())

@@ -146,13 +146,39 @@ async fn capabilities(d: &Daemon) -> Result<Vec<NexusAICapability>, kube::Error>
     Ok(api.list(&ListParams::default().labels(&format!("{PROJECT_LABEL}={}", d.project_id))).await?.items)
 }
 
+/// A forward for the frontend and backend Service of each of the project's capabilities.
+async fn ensure_forwards(d: &Daemon, caps: &[NexusAICapability]) {
+    for c in caps {
+        let names = crate::names::Names::of(&c.spec);
+        let namespace = c.namespace().unwrap_or_else(|| names.namespace());
+        for component in super::forward::COMPONENTS {
+            if let Err(e) = d.forwards.ensure(&d.client, &namespace, &names.service(component), component).await {
+                tracing::warn!(%namespace, component, error = %e, "cannot listen for a port-forward");
+            }
+        }
+    }
+}
+
+/// Keeps a forward for every capability of the project (also those applied by hand).
+pub(super) async fn keep_forwards(d: Arc<Daemon>) {
+    loop {
+        if let Ok(caps) = capabilities(&d).await {
+            ensure_forwards(&d, &caps).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
+
 async fn status(d: &Daemon) -> Result<serde_json::Value, kube::Error> {
     let caps = capabilities(d).await?;
+    ensure_forwards(d, &caps).await;
     Ok(json!(
         caps.iter()
             .map(|c| {
                 let st = c.status.clone().unwrap_or_default();
+                let namespace = c.namespace().unwrap_or_default();
                 json!({
+                    "forwards": d.forwards.of(&namespace),
                     "namespace": c.namespace(),
                     "name": c.name_any(),
                     "capability": c.spec.capability_name,
