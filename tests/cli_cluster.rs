@@ -7,27 +7,12 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
+use nexus_dev::testing::fixtures::testbed_profile_file;
+use nexus_dev::testing::project::text;
 use nexus_dev::testing::{TestBed, eventually, unique};
 
 fn nexus(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nexus-dev")).args(args).output().expect("nexus-dev runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn profile(dir: &Path, bed: &TestBed) -> String {
-    let path = dir.join("testbed.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "name: testbed\ncluster: {{provider: existing, kubeconfig: \"{}\", context: {}}}\naws: {{emulator: moto, endpoint: \"{}\", account: \"123456789012\"}}\nirsa: {{issuer: \"{}\", registerOidcProvider: true}}\ningress: {{class: nginx, domain: localhost}}\n",
-            bed.kubeconfig, bed.context, bed.aws_endpoint, bed.sa_issuer
-        ),
-    )
-    .unwrap();
-    path.display().to_string()
 }
 
 #[tokio::test]
@@ -35,7 +20,7 @@ async fn apply_wait_status_verify_delete_through_the_binary() {
     let bed = TestBed::from_env();
     let client = bed.kube().await;
     let dir = tempfile::tempdir().unwrap();
-    let profile = profile(dir.path(), &bed);
+    let profile = testbed_profile_file(dir.path(), &bed);
     let cap = unique("cli");
     let spec = dir.path().join("cap.yaml");
     let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml")).unwrap();

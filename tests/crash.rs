@@ -6,20 +6,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use nexus_dev::testing::fixtures::testbed_profile_file;
 use nexus_dev::testing::{TestBed, unique};
-
-fn profile_file(dir: &Path, bed: &TestBed) -> String {
-    let path = dir.join("testbed.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "name: testbed\ncluster: {{provider: existing, kubeconfig: \"{}\", context: {}}}\naws: {{emulator: moto, endpoint: \"{}\", account: \"123456789012\"}}\nirsa: {{issuer: \"{}\", registerOidcProvider: true}}\n",
-            bed.kubeconfig, bed.context, bed.aws_endpoint, bed.sa_issuer
-        ),
-    )
-    .unwrap();
-    path.display().to_string()
-}
 
 fn apply(dir: &Path, profile: &str, spec: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
@@ -49,7 +37,7 @@ fn kill_after(mut child: Child, after: Duration) {
 async fn applies_killed_with_sigkill_at_any_moment_converge_with_nothing_duplicated() {
     let bed = TestBed::from_env();
     let dir = tempfile::tempdir().unwrap();
-    let profile = profile_file(dir.path(), &bed);
+    let profile = testbed_profile_file(dir.path(), &bed);
     let cap = unique("kill");
     let spec = dir.path().join("cap.yaml");
     let example =

@@ -15,7 +15,8 @@ use nexus_dev::apply::{self, Options, Report};
 use nexus_dev::aws::{Clients, Ctx, Target};
 use nexus_dev::plan::{self, Kind, Plan, Settings};
 use nexus_dev::spec::{DeletionPolicy, NexusAICapability};
-use nexus_dev::testing::fixtures::{MOTO_ACCOUNT, Spec, testbed_profile};
+use nexus_dev::testing::fixtures::{MOTO_ACCOUNT, Spec, testbed_profile, testbed_profile_file};
+use nexus_dev::testing::project::text;
 use nexus_dev::testing::{TestBed, unique};
 
 fn spec(capability: &str, environment: &str, policy: DeletionPolicy) -> NexusAICapability {
@@ -307,29 +308,12 @@ fn nexus(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nexus-dev")).args(args).output().expect("nexus-dev runs")
 }
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn profile_file(dir: &Path, bed: &TestBed) -> String {
-    let path = dir.join("testbed.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "name: testbed\ncluster: {{provider: existing, kubeconfig: \"{}\", context: {}}}\naws: {{emulator: moto, endpoint: \"{}\", account: \"123456789012\"}}\nirsa: {{issuer: \"{}\", registerOidcProvider: true}}\ningress: {{class: nginx, domain: localhost}}\n",
-            bed.kubeconfig, bed.context, bed.aws_endpoint, bed.sa_issuer
-        ),
-    )
-    .unwrap();
-    path.display().to_string()
-}
-
 #[tokio::test]
 async fn a_foreign_namespace_and_what_is_in_it_survive_delete_under_both_policies() {
     let bed = TestBed::from_env();
     let client = bed.kube().await;
     let dir = tempfile::tempdir().unwrap();
-    let profile = profile_file(dir.path(), &bed);
+    let profile = testbed_profile_file(dir.path(), &bed);
     for policy in ["Retain", "Delete"] {
         let cap = unique("ns");
         let ns = format!("{cap}-dev");
@@ -386,7 +370,7 @@ async fn a_foreign_namespace_and_what_is_in_it_survive_delete_under_both_policie
 async fn two_processes_applying_one_spec_at_once_make_one_user_pool() {
     let bed = TestBed::from_env();
     let dir = tempfile::tempdir().unwrap();
-    let profile = profile_file(dir.path(), &bed);
+    let profile = testbed_profile_file(dir.path(), &bed);
     let cap = unique("race");
     let spec = dir.path().join("cap.yaml");
     let example =
@@ -450,7 +434,7 @@ fn with_outcome(v: &serde_json::Value, outcome: &str) -> Vec<String> {
 async fn what_a_spec_change_leaves_behind_is_reported_and_pruned_by_policy() {
     let bed = TestBed::from_env();
     let dir = tempfile::tempdir().unwrap();
-    let profile = profile_file(dir.path(), &bed);
+    let profile = testbed_profile_file(dir.path(), &bed);
     let cap = unique("orph");
     let spec = dir.path().join("cap.yaml");
     let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml")).unwrap();

@@ -369,7 +369,19 @@ pub async fn ensure_role(
     if changes.iter().any(|c| c == "tags") {
         c.tag_role().role_name(name).set_tags(Some(tags)).send().await.map_err(|e| sdk("TagRole", name, e))?;
     }
-    for p in current.iter().flat_map(|c| &c.extra_inline) {
+    if let Some(cur) = &current {
+        remove_policies(ctx, name, &cur.extra_inline, &cur.attached).await?;
+    }
+    if created {
+        changes.clear();
+    }
+    Ok(Done::from_changes(created, changes).output("arn", arn))
+}
+
+/// Deletes the role's inline policies named `inline` and detaches the managed ones in `attached`.
+async fn remove_policies(ctx: &Ctx, name: &str, inline: &[String], attached: &[String]) -> Result<(), AwsError> {
+    let c = &ctx.clients.iam;
+    for p in inline {
         c.delete_role_policy()
             .role_name(name)
             .policy_name(p)
@@ -377,7 +389,7 @@ pub async fn ensure_role(
             .await
             .map_err(|e| sdk("DeleteRolePolicy", name, e))?;
     }
-    for arn in current.iter().flat_map(|c| &c.attached) {
+    for arn in attached {
         c.detach_role_policy()
             .role_name(name)
             .policy_arn(arn)
@@ -385,10 +397,7 @@ pub async fn ensure_role(
             .await
             .map_err(|e| sdk("DetachRolePolicy", name, e))?;
     }
-    if created {
-        changes.clear();
-    }
-    Ok(Done::from_changes(created, changes).output("arn", arn))
+    Ok(())
 }
 
 #[tracing::instrument(skip_all, fields(role = name))]
@@ -404,31 +413,17 @@ pub async fn delete_role(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
     if ctx.dry_run {
         return Ok(Done::new(Action::Deleted));
     }
+    // A role goes only without policies: every inline one deleted, every managed one detached.
     let inline = c.list_role_policies().role_name(name).send().await.map_err(|e| sdk("ListRolePolicies", name, e))?;
-    for p in inline.policy_names {
-        c.delete_role_policy()
-            .role_name(name)
-            .policy_name(&p)
-            .send()
-            .await
-            .map_err(|e| sdk("DeleteRolePolicy", name, e))?;
-    }
     let attached = c
         .list_attached_role_policies()
         .role_name(name)
         .send()
         .await
         .map_err(|e| sdk("ListAttachedRolePolicies", name, e))?;
-    for p in attached.attached_policies.unwrap_or_default() {
-        if let Some(arn) = p.policy_arn {
-            c.detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| sdk("DetachRolePolicy", name, e))?;
-        }
-    }
+    let attached: Vec<String> =
+        attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn).collect();
+    remove_policies(ctx, name, &inline.policy_names, &attached).await?;
     match c.delete_role().role_name(name).send().await {
         Ok(_) => Ok(Done::new(Action::Deleted)),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => {

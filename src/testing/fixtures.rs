@@ -82,6 +82,17 @@ pub fn testbed_profile(bed: &TestBed) -> Profile {
     }
 }
 
+/// [`testbed_profile`] as a file `testbed.yaml` in `dir`, for driving the binary; its path.
+pub fn testbed_profile_file(dir: &std::path::Path, bed: &TestBed) -> String {
+    let path = dir.join("testbed.yaml");
+    let text = format!(
+        "name: testbed\ncluster: {{provider: existing, kubeconfig: \"{}\", context: {}}}\naws: {{emulator: moto, endpoint: \"{}\", account: \"{MOTO_ACCOUNT}\"}}\nirsa: {{issuer: \"{}\", registerOidcProvider: true}}\ningress: {{class: nginx, domain: localhost}}\n",
+        bed.kubeconfig, bed.context, bed.aws_endpoint, bed.sa_issuer
+    );
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    path.display().to_string()
+}
+
 /// A registry of the test bed's stand-in image (Debian's docker-registry, which keeps its data
 /// in /var/lib/docker-registry) on a free loopback port, with unique container and volume names.
 pub fn standin_registry(bed: &TestBed, attach: Vec<String>) -> crate::env::registry::RegistryConfig {
