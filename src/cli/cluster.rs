@@ -121,7 +121,17 @@ pub async fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let mut all_ok = true;
     let mut json = Vec::new();
     for s in &specs {
-        let plan = crate::plan::build(&s.cr, &profile.profile);
+        // Images built by nexus-dev are pinned on the live capability (watch mode, `up`): the
+        // plan to compare with is the one the reconciler applies, with those pins.
+        let mut cr = s.cr.clone();
+        let names = crate::names::Names::of(&cr.spec);
+        let namespace = cr.metadata.namespace.clone().unwrap_or_else(|| names.namespace());
+        let live: Api<NexusAICapability> = Api::namespaced(client.clone(), &namespace);
+        if let Ok(Some(live)) = live.get_opt(&cr.name_any()).await {
+            let pins = live.annotations().iter().filter(|(k, _)| k.starts_with(crate::plan::BUILT_IMAGE_ANNOTATION));
+            cr.annotations_mut().extend(pins.map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let plan = crate::plan::build(&cr, &profile.profile);
         crate::aws::coverage::check(&profile.profile, &plan.aws_services()).await?;
         let clients =
             crate::aws::Clients::connect(&crate::aws::Target::of(&profile.profile, &plan.target.region)).await;
