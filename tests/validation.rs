@@ -124,3 +124,24 @@ fn examples_are_valid_through_the_cli_from_a_directory_and_stdin() {
     assert_eq!(v["capability"], "myapp");
     assert!(v["resources"].as_array().unwrap().len() > 30);
 }
+
+/// Issue #11: inside a project, commands that take `--profile` default to the project's profile
+/// (as `up` does), elsewhere to `local`.
+#[test]
+fn the_project_profile_is_the_default_inside_a_project() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plan = |dir: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+            .args(["plan", "-f", root.join("examples/minimal.yaml").to_str().unwrap(), "-o", "json"])
+            .current_dir(dir)
+            .env_remove("NEXUS_DEV_PROFILE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["profile"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(plan(&root.join("examples/apps")), "local-moto");
+    let elsewhere = tempfile::tempdir().unwrap();
+    assert_eq!(plan(elsewhere.path()), "local");
+}

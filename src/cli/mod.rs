@@ -99,9 +99,10 @@ pub struct SpecArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ProfileArgs {
     /// Profile name (profiles/NAME.yaml in this project, or a built-in: local, local-moto,
-    /// eks-staging, eks-prod) or the path of a profile file.
-    #[arg(short = 'p', long, value_name = "NAME|PATH", env = "NEXUS_DEV_PROFILE", default_value = "local")]
-    pub profile: String,
+    /// eks-staging, eks-prod) or the path of a profile file. Default: the project file's
+    /// `profile` when run inside a project, else `local`.
+    #[arg(short = 'p', long, value_name = "NAME|PATH", env = "NEXUS_DEV_PROFILE")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -159,7 +160,13 @@ pub(crate) fn load_specs(args: &SpecArgs) -> Result<Vec<LoadedSpec>, LoadError> 
 
 pub(crate) fn load_profile(args: &ProfileArgs) -> Result<LoadedProfile, ProfileError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let p = crate::profile::resolve(&args.profile, &cwd)?;
+    // Inside a project, its profile is the default, as for `up` (issue #11: `status` without a
+    // daemon used `local` whatever the project said).
+    let name = match &args.profile {
+        Some(p) => p.clone(),
+        None => crate::project::discover(&cwd).map(|p| p.project.profile).unwrap_or_else(|_| "local".into()),
+    };
+    let p = crate::profile::resolve(&name, &cwd)?;
     tracing::debug!(profile = %p.profile.name, origin = %p.origin, "profile loaded");
     Ok(p)
 }

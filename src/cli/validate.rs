@@ -28,7 +28,7 @@ pub enum ValidateFormat {
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let specs = load_specs(&args.specs);
-    let profile = args.profile.as_ref().map(|p| load_profile(&ProfileArgs { profile: p.clone() }));
+    let profile = args.profile.as_ref().map(|p| load_profile(&ProfileArgs { profile: Some(p.clone()) }));
     let mut problems = Diagnostics::default();
     let mut fatal = Vec::new();
     match &specs {
