@@ -20,11 +20,13 @@ use nexus_dev::testing::project::{self, ScratchProject, text};
 use nexus_dev::testing::{TestBed, eventually, unique};
 
 /// Under `cargo test` the tests of this file share a process; nextest runs them in a test group.
+/// `testing::fixed_names_lock` keeps other processes (tests/kind_e2e.rs) out as well.
 static FIXED_NAMES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test]
 async fn up_status_logs_down_through_the_daemon() {
     let _serial = FIXED_NAMES.lock().await;
+    let _machine = nexus_dev::testing::fixed_names_lock();
     let bed = TestBed::from_env();
     let docker = bed.docker().await;
     // A container nexus-dev did not make: `down` must leave it alone.
@@ -131,6 +133,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_goes_on_to_watch_mode_and_ctrl_c_leaves_the_environment_running() {
     let _serial = FIXED_NAMES.lock().await;
+    let _machine = nexus_dev::testing::fixed_names_lock();
     let bed = TestBed::from_env();
     let docker = bed.docker().await;
     let p = ScratchProject::new(&bed, Path::new(env!("CARGO_BIN_EXE_nexus-dev")), "upw");
@@ -221,6 +224,7 @@ async fn up_goes_on_to_watch_mode_and_ctrl_c_leaves_the_environment_running() {
 #[tokio::test]
 async fn the_localstack_token_never_shows_even_at_trace_level() {
     let _serial = FIXED_NAMES.lock().await;
+    let _machine = nexus_dev::testing::fixed_names_lock();
     let bed = TestBed::from_env();
     let p = ScratchProject::new(&bed, Path::new(env!("CARGO_BIN_EXE_nexus-dev")), "tok");
     let profile = format!(

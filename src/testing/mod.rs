@@ -91,6 +91,12 @@ impl TestBed {
         }
         docker
     }
+
+    /// The kind node image the test bed builds (`NEXUS_TESTBED_KIND_NODE_IMAGE`), for tests on
+    /// real kind clusters; panics, saying how to build it, when it is not there.
+    pub fn kind_node_image() -> String {
+        var("NEXUS_TESTBED_KIND_NODE_IMAGE", "the kind node image")
+    }
 }
 
 /// A name unique to this test run: `{prefix}-{6 random lowercase characters}`, a valid DNS label
@@ -184,6 +190,22 @@ where
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Serializes the tests that own machine-wide fixed names (the `nexus-dev-aws` and
+/// `nexus-dev-registry` containers, their ports, the `nexus-dev` kind cluster) across processes:
+/// nextest runs them in one test group (`.config/nextest.toml`), and under `cargo test` — or two
+/// `cargo test` runs at once — this lock. Held until the returned file is dropped.
+pub fn fixed_names_lock() -> std::fs::File {
+    let path = std::env::temp_dir().join("nexus-dev-fixed-names.lock");
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    file.lock().unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+    file
 }
 
 #[cfg(test)]
