@@ -168,7 +168,12 @@ async fn up_goes_on_to_watch_mode_and_ctrl_c_leaves_the_environment_running() {
     });
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(240);
-    while !seen.iter().any(|l: &String| l.contains("api: deployed")) {
+    // The first `up` builds and deploys the components before it waits for Running; watch mode
+    // then builds them again (from Docker's cache) and deploys.
+    let watch_deployed = |seen: &[String]| {
+        seen.iter().skip_while(|l| !l.contains("watch mode: api")).any(|l| l.contains("api: deployed"))
+    };
+    while !watch_deployed(&seen) {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => seen.push(line),
@@ -180,6 +185,9 @@ async fn up_goes_on_to_watch_mode_and_ctrl_c_leaves_the_environment_running() {
     }
     let log = seen.join("\n");
     assert!(log.contains("registry") && log.contains("watch mode: api"), "{log}");
+    let images = seen.iter().position(|l| l.contains("images") && l.contains("built and deployed"));
+    let running = seen.iter().position(|l| l.contains("✓ running"));
+    assert!(images.is_some() && images < running, "the images are built before up waits for Running:\n{log}");
 
     // The Deployment runs what watch mode built and pushed to the registry `up` started.
     let client = bed.kube().await;
