@@ -45,12 +45,17 @@ pub fn forget(owner: &Owner, account: &str, region: &str) {
 /// Takes the lock of `owner`'s resources in `account` and `region`, waiting for another run that
 /// holds it (saying so once, with its pid).
 pub async fn acquire(owner: &Owner, account: &str, region: &str) -> std::io::Result<WriterLock> {
+    hold(&path(owner, account, region), &format!("is changing {owner}")).await
+}
+
+/// Takes the lock file at `path`, waiting while another process holds it and saying once that
+/// another nexus-dev run (with its pid) `doing`.
+pub async fn hold(path: &std::path::Path, doing: &str) -> std::io::Result<WriterLock> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let path = path(owner, account, region);
     if let Some(dir) = path.parent() {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
-    let mut file = File::options().create(true).truncate(false).read(true).write(true).mode(0o600).open(&path)?;
+    let mut file = File::options().create(true).truncate(false).read(true).write(true).mode(0o600).open(path)?;
     let mut said = false;
     loop {
         match file.try_lock() {
@@ -59,10 +64,8 @@ pub async fn acquire(owner: &Owner, account: &str, region: &str) -> std::io::Res
                 if !said {
                     let mut holder = String::new();
                     let _ = file.read_to_string(&mut holder);
-                    tracing::warn!(
-                        "waiting: another nexus-dev run (pid {}) is changing {owner}",
-                        holder.trim().parse::<u32>().map(|p| p.to_string()).unwrap_or_else(|_| "unknown".into())
-                    );
+                    let pid = holder.trim().parse::<u32>().map(|p| p.to_string()).unwrap_or_else(|_| "unknown".into());
+                    tracing::warn!("waiting: another nexus-dev run (pid {pid}) {doing}");
                     said = true;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;

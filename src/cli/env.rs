@@ -165,6 +165,10 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     let mut steps = Steps::new(text);
     let paths = Paths::for_project(h.id.as_str());
+    // Two `up` of one project at once would race to create the same containers (issue #11):
+    // the second waits for the first, then finds everything up.
+    paths.prepare()?;
+    let up_lock = crate::apply::lock::hold(&paths.dir.join("up.lock"), "is bringing this project up").await?;
     let already = daemon::running(&paths);
 
     // Preflight, unless a daemon already runs this project (then its ports are ours).
@@ -304,10 +308,11 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
             drop(lock);
             r
         }));
-        steps.run("daemon", wait_socket(&paths.socket, "started here (--foreground)")).await?;
+        steps.run("daemon", wait_socket(&paths.socket, "started here (--foreground)", None)).await?;
     } else {
-        spawn_daemon(&h, &paths)?;
-        steps.run("daemon", wait_socket(&paths.socket, "started in the background")).await?;
+        let mut child = spawn_daemon(&h, &paths)?;
+        let started = wait_socket(&paths.socket, "started in the background", Some((&mut child, &paths.log)));
+        steps.run("daemon", started).await?;
     }
     let applied = steps
         .run("apply", async {
@@ -352,7 +357,21 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     }
-    let summary = steps.run("running", wait_running(&paths.socket, args.timeout)).await;
+    // Each capability's marker parameter, which an emulator that lost its state no longer has:
+    // until the daemon has provisioned again, a Running status is stale (issue #11, item 14).
+    let markers: Vec<Marker> = if profile.aws.emulator.is_some() {
+        specs
+            .iter()
+            .map(|s| Marker {
+                name: s.cr.metadata.name.clone().unwrap_or_default(),
+                target: crate::aws::Target::of(profile, &s.spec().region),
+                parameter: crate::names::Names::of(s.spec()).ssm_parameter("app", "capability"),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let summary = steps.run("running", wait_running(&paths.socket, args.timeout, &markers)).await;
     let summary = match summary {
         Ok(s) => s,
         Err(e) => {
@@ -391,6 +410,8 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
             eprintln!("up in {} ms", steps.start.elapsed().as_millis());
         }
     }
+    // The environment is up: another `up` may go on (watching is not bringing up).
+    drop(up_lock);
     if watching {
         if text {
             let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
@@ -450,19 +471,70 @@ async fn ingress_class(client: &kube::Client, class: &str, show: bool) {
     }
 }
 
-async fn wait_socket(socket: &Path, what: &str) -> Result<((), String), String> {
+/// Waits for the daemon to answer on its socket. With the daemon's process and log, a daemon
+/// that exits instead (its socket path too long, its directory read-only, the address in use)
+/// is reported at once with its own last words, not after 30 s as "no daemon".
+async fn wait_socket(
+    socket: &Path,
+    what: &str,
+    mut process: Option<(&mut std::process::Child, &Path)>,
+) -> Result<((), String), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match protocol::call(socket, &Request::Ping, |_| {}).await {
             Ok(_) => return Ok(((), what.to_owned())),
             Err(e) if Instant::now() > deadline => return Err(format!("the daemon did not answer within 30 s: {e}")),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(_) => {
+                if let Some((child, log)) = process.as_mut()
+                    && let Ok(Some(status)) = child.try_wait()
+                {
+                    let log: &Path = log;
+                    let text = std::fs::read_to_string(log).unwrap_or_default();
+                    let last: Vec<&str> = text.lines().rev().filter(|l| !l.trim().is_empty()).take(3).collect();
+                    let said: Vec<&str> = last.into_iter().rev().collect();
+                    return Err(format!(
+                        "the daemon exited ({status}): {}\n  hint: its log is {}",
+                        crate::diag::printable(&said.join(" | ")),
+                        log.display()
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
         }
     }
 }
 
-/// Waits until every capability of the project is Running (or Failed) for its current spec.
-async fn wait_running(socket: &Path, timeout: Duration) -> Result<(serde_json::Value, String), String> {
+/// A parameter every provisioned capability has in the emulator.
+struct Marker {
+    /// The custom resource's name.
+    name: String,
+    target: crate::aws::Target,
+    parameter: String,
+}
+
+/// Names of the capabilities whose marker the emulator lacks: it lost their resources.
+async fn emulator_lost(markers: &[Marker]) -> Vec<String> {
+    let mut lost = Vec::new();
+    for m in markers {
+        let ssm = crate::aws::Clients::connect(&m.target).await.ssm;
+        let missing = matches!(
+            ssm.get_parameter().name(&m.parameter).send().await,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found())
+        );
+        if missing {
+            lost.push(m.name.clone());
+        }
+    }
+    lost
+}
+
+/// Waits until every capability of the project is Running (or Failed) for its current spec,
+/// with its resources present in the emulator.
+async fn wait_running(
+    socket: &Path,
+    timeout: Duration,
+    markers: &[Marker],
+) -> Result<(serde_json::Value, String), String> {
     let deadline = Instant::now() + timeout;
     loop {
         let status = protocol::call(socket, &Request::Status, |_| {}).await.map_err(|e| e.to_string())?;
@@ -471,7 +543,15 @@ async fn wait_running(socket: &Path, timeout: Duration) -> Result<(serde_json::V
         let settled = |c: &serde_json::Value| {
             (c["phase"] == "Running" || c["phase"] == "Failed") && c["observedGeneration"] == c["generation"]
         };
-        if !all.is_empty() && all.iter().all(settled) {
+        let lost = if !all.is_empty() && all.iter().all(settled) { emulator_lost(markers).await } else { Vec::new() };
+        if !lost.is_empty() && Instant::now() > deadline {
+            return Err(format!(
+                "the emulator lost the resources of {} and they were not provisioned again within {}",
+                lost.join(", "),
+                humantime::format_duration(timeout)
+            ));
+        }
+        if !all.is_empty() && all.iter().all(settled) && lost.is_empty() {
             let running = all.iter().filter(|c| c["phase"] == "Running").count();
             return Ok((caps.clone(), format!("{running} of {} Running", all.len())));
         }
@@ -488,7 +568,7 @@ async fn wait_running(socket: &Path, timeout: Duration) -> Result<(serde_json::V
 }
 
 /// Starts `nexus-dev daemon` in its own process group, logging to the project's log file.
-fn spawn_daemon(h: &Here, paths: &Paths) -> anyhow::Result<()> {
+fn spawn_daemon(h: &Here, paths: &Paths) -> anyhow::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
     let log = paths.open_log()?;
     let exe = std::env::current_exe()?;
@@ -502,8 +582,8 @@ fn spawn_daemon(h: &Here, paths: &Paths) -> anyhow::Result<()> {
         .stdout(log.try_clone()?)
         .stderr(log)
         .process_group(0)
-        .spawn()?;
-    Ok(())
+        .spawn()
+        .map_err(Into::into)
 }
 
 pub async fn run_daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
