@@ -88,6 +88,8 @@ where
     let resource = resource.to_owned();
     match &err {
         SdkError::TimeoutError(_) => AwsError::Timeout { op, resource },
+        // A connection made but never answered (the read timeout) is a stall, not a refusal.
+        SdkError::DispatchFailure(d) if d.is_timeout() => AwsError::Timeout { op, resource },
         SdkError::DispatchFailure(d) => {
             let detail = std::error::Error::source(&err).map(chain).unwrap_or_else(|| format!("{d:?}"));
             AwsError::Unreachable { op, resource, detail }
