@@ -493,3 +493,29 @@ async fn verify_passes_when_healthy_and_names_what_broke() {
     delete_and_wait(&h, &name).await;
     ctl.abort();
 }
+
+/// Issue #11, item 4: a data service turned off in the spec is pruned by the controller under
+/// `deletionPolicy: Delete` (the minimal example's), found by its ownership.
+#[tokio::test]
+async fn a_data_service_turned_off_is_pruned_by_the_controller() {
+    let h = harness("ctl-prune").await;
+    let (cap, name, ctl) = h.running_minimal("prune", h.context()).await;
+    let db = format!("{}_dev_db", cap.replace('-', "_"));
+    let aws = h.aws("ap-southeast-1").await;
+    aws.clients.glue.get_database().name(&db).send().await.expect("the Glue database exists while Glue is on");
+    let patch = serde_json::json!({"spec": {"dataServices": {"glue": {"enabled": false}}}});
+    h.api().patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    eventually("the Glue database to be pruned", Duration::from_secs(60), || async {
+        match aws.clients.glue.get_database().name(&db).send().await {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_entity_not_found_exception()) => Ok(()),
+            Ok(_) => Err("still there".to_owned()),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await;
+    let param = format!("/{cap}/dev/glue/database");
+    let gone = aws.clients.ssm.get_parameter().name(&param).send().await;
+    assert!(gone.is_err_and(|e| e.as_service_error().is_some_and(|e| e.is_parameter_not_found())), "{param} pruned too");
+    delete_and_wait(&h, &name).await;
+    ctl.abort();
+}

@@ -279,6 +279,20 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         reports.push(report);
     }
     if !aws_recent {
+        // What the spec no longer wants (a data service turned off), found by ownership:
+        // deleted under Delete, kept and reported under Retain (issue #11, item 4).
+        let unplanned = plan::unplanned(cr, &ctx.profile);
+        let orphans =
+            Box::pin(apply::prune(&plan.owner(), &unplanned, &aws, &ctx.options, cr.spec.deletion_policy)).await;
+        let pruned = orphans.count("pruned");
+        if pruned > 0 {
+            ctx.event(cr, EventType::Normal, "Pruned", format!("{pruned} AWS resources no longer in the spec deleted"))
+                .await;
+        }
+        let kept = orphans.count("orphaned");
+        if kept > 0 {
+            tracing::info!(capability = %owner, kept, "AWS resources no longer in the spec kept (deletionPolicy Retain)");
+        }
         ctx.aws_checked_now(&owner, print, aws_started);
     }
     status::set_condition(
