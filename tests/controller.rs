@@ -515,7 +515,10 @@ async fn a_data_service_turned_off_is_pruned_by_the_controller() {
     .await;
     let param = format!("/{cap}/dev/glue/database");
     let gone = aws.clients.ssm.get_parameter().name(&param).send().await;
-    assert!(gone.is_err_and(|e| e.as_service_error().is_some_and(|e| e.is_parameter_not_found())), "{param} pruned too");
+    assert!(
+        gone.is_err_and(|e| e.as_service_error().is_some_and(|e| e.is_parameter_not_found())),
+        "{param} pruned too"
+    );
     delete_and_wait(&h, &name).await;
     ctl.abort();
 }
