@@ -364,6 +364,22 @@ async fn up_serves_the_example_on_real_pods_and_every_user_flow_works() {
     assert_eq!(generations().await, before, "a second up must not roll anything out");
     assert_eq!(forward_url(&again, "backend"), api, "the daemon keeps its forwards");
 
+    // In text: the local URLs, and the ingress controller's install command (none is installed).
+    let shown = env.nexus(&["up", "--no-watch"]);
+    let shown_text = text(&shown);
+    assert!(shown.status.success(), "{shown_text}");
+    assert!(shown_text.contains(&format!("{api} (port-forward to Service myapp-dev-backend-svc)")), "{shown_text}");
+    assert!(shown_text.contains(&format!("{web} (port-forward to Service myapp-dev-frontend-svc)")), "{shown_text}");
+    assert!(
+        shown_text.contains("no IngressClass `nginx`") && shown_text.contains("deploy-ingress-nginx.yaml"),
+        "{shown_text}"
+    );
+    let status = env.nexus(&["status"]);
+    assert!(text(&status).contains(&format!("backend  {api}")), "{}", text(&status));
+    let status = env.nexus(&["status", "-o", "json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status[0]["forwards"][1]["url"], api.as_str(), "{status:#}");
+
     // ---- logs: the real process's output
     let _ = body(&format!("{api}api/hello")).await;
     eventually("the request in the backend's logs", Duration::from_secs(30), || async {
