@@ -74,10 +74,27 @@ fn get(url: &str) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).ok()?;
-    let code = reply.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, reply.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
+    // Read up to the end of the body by its Content-Length, as HTTP clients do: through a
+    // port-forward the connection's end reaches this side later than the answer.
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = s.read(&mut buf).ok()?;
+        reply.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                .and_then(|v| v.parse::<usize>().ok());
+            if n == 0 || length.is_some_and(|len| body.len() >= len) {
+                let code = head.split_whitespace().nth(1)?.parse().ok()?;
+                return Some((code, body.to_owned()));
+            }
+        } else if n == 0 {
+            return None;
+        }
+    }
 }
 
 fn until_served(url: &str, want: &str, timeout: Duration) -> Duration {
