@@ -217,8 +217,14 @@ fn main() {
             }
         }
     });
-    wait_for(&events, "deployed", "web");
-    wait_for(&events, "deployed", "api");
+    // The initial builds, in either order.
+    let mut missing = vec!["web", "api"];
+    while !missing.is_empty() {
+        let v = events.recv_timeout(Duration::from_secs(240)).expect("the initial deploys");
+        if v["event"] == "deployed" {
+            missing.retain(|c| v["component"] != *c);
+        }
+    }
 
     let server = env.project.join("api/server.pl");
     let original = std::fs::read_to_string(&server).unwrap();

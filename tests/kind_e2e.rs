@@ -195,6 +195,28 @@ impl Watch {
         }
     }
 
+    /// Waits for `event` of every one of `components`, in any order.
+    fn wait_for_each(&mut self, event: &str, components: &[&str], timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut missing: Vec<&str> = components.to_vec();
+        while !missing.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if v["event"] == event {
+                        missing.retain(|c| v["component"] != *c);
+                    }
+                }
+                Err(_) => panic!(
+                    "no `{event}` event of {missing:?} within {timeout:?}; events: {:#?}\nstderr:\n{}",
+                    self.seen,
+                    self.stderr.lock().unwrap().join("\n")
+                ),
+            }
+        }
+    }
+
     /// Events that arrived so far without waiting.
     fn drain(&mut self) -> Vec<serde_json::Value> {
         let fresh: Vec<_> = self.events.try_iter().collect();
@@ -415,9 +437,7 @@ async fn up_serves_the_example_on_real_pods_and_every_user_flow_works() {
 
     // ---- watch: rebuild path, broken build, sync path
     let mut watch = Watch::start(&env);
-    for c in ["web", "api"] {
-        watch.wait_for("deployed", c, Duration::from_secs(180));
-    }
+    watch.wait_for_each("deployed", &["web", "api"], Duration::from_secs(180));
     let server = env.project.join("api/server.pl");
     let original = std::fs::read_to_string(&server).unwrap();
     let saved = Instant::now();
