@@ -18,6 +18,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use nexus_dev::testing::TestBed;
+use nexus_dev::testing::project::copy_dir;
 
 struct Env {
     project: PathBuf,
@@ -52,18 +53,6 @@ impl Env {
             String::from_utf8_lossy(&out.stderr)
         );
         (d, serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null))
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
     }
 }
 

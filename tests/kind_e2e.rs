@@ -27,6 +27,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::Api;
 use kube::api::ListParams;
+use nexus_dev::testing::project::copy_dir;
 use nexus_dev::testing::project::text;
 use nexus_dev::testing::{TestBed, eventually, fixed_names_lock};
 
@@ -95,18 +96,6 @@ fn copy_examples(dest: &Path, base_image: &str) -> PathBuf {
     assert_eq!(patched.matches("buildArgs").count(), 2, "both components get the base image:\n{patched}");
     std::fs::write(&file, patched).unwrap();
     project.canonicalize().unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }
 
 async fn get(url: &str) -> Result<(u16, String), String> {

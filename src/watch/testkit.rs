@@ -170,21 +170,8 @@ pub async fn remove_images(docker: &Docker, repository: &str) {
 pub fn copy_example(name: &str, dest: &Path) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/apps").join(name);
     let to = dest.join(name);
-    copy_dir(&src, &to);
+    crate::testing::project::copy_dir(&src, &to);
     to.canonicalize().unwrap_or_else(|e| panic!("cannot resolve {}: {e}", to.display()))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("cannot create {}: {e}", to.display()));
-    let entries = std::fs::read_dir(from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
-    for e in entries.flatten() {
-        let target = to.join(e.file_name());
-        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap_or_else(|err| panic!("cannot copy {}: {err}", e.path().display()));
-        }
-    }
 }
 
 /// A component building the example at `context` FROM `base_image`, into `repository`,
