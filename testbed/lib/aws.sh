@@ -39,7 +39,12 @@ moto_venv() {
 moto_healthy() { curl -fsS --max-time 2 -o /dev/null "$MOTO_URL/moto-api/"; }
 
 moto_up() {
-  local cmd=("$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT")
+  # moto_server with the EKS/STS patches of the EKS stand-in (testbed/moto/server.py; the rev
+  # argument, a hash of the patch and the identities, restarts moto when either changes)
+  local cmd=("$MOTO_VENV/bin/python" -B "$TESTBED_DIR/moto/server.py"
+    --testbed-identities "$EKS_IDENTITIES"
+    --testbed-rev "$(files_hash "$TESTBED_DIR/moto/server.py" "$EKS_IDENTITIES")"
+    -H 127.0.0.1 -p "$MOTO_PORT")
   if up_to_date moto "${cmd[@]}" && moto_healthy; then STEP_RESULT=running; return; fi
   stop_bg moto
   start_bg moto "${cmd[@]}"

@@ -88,6 +88,8 @@ advertise_flag() {
 apiserver_up() {
   local adv
   adv=$(advertise_flag)
+  eks_webhook_kubeconfig # EKS-style tokens: testbed/lib/eks.sh
+  eks_apiserver_flags
   # shellcheck disable=SC2206 # $adv is empty or one word
   local cmd=("$K8S_BIN/kube-apiserver" $adv \
     --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
@@ -98,7 +100,7 @@ apiserver_up() {
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
     --service-account-jwks-uri="https://127.0.0.1:$APISERVER_PORT/openid/v1/jwks" \
     --service-cluster-ip-range=10.0.0.0/24 --authorization-mode=Node,RBAC \
-    --allow-privileged=true --profiling=false)
+    --allow-privileged=true --profiling=false "${EKS_APISERVER_FLAGS[@]}")
   if up_to_date kube-apiserver "${cmd[@]}" && apiserver_healthy; then STEP_RESULT=running; return; fi
   stop_chain kube-apiserver
   start_bg kube-apiserver "${cmd[@]}"
