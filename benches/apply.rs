@@ -4,15 +4,20 @@
 //!
 //! Run with `scripts/bench` (it starts the test bed and exports its settings).
 
+// The integration tests' support code: the test bed as a benchmark sees it.
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
-use nexus_dev::apply::{self, Options, Report};
-use nexus_dev::aws::{Clients, Ctx, Target};
-use nexus_dev::plan::{self, Plan};
-use nexus_dev::spec::DeletionPolicy;
-use nexus_dev::testing::fixtures::{MOTO_ACCOUNT, Spec, testbed_profile};
-use nexus_dev::testing::proxy::Proxy;
-use nexus_dev::testing::{TestBed, cpu, unique};
+use crate::support::fixtures::{MOTO_ACCOUNT, Spec, testbed_profile};
+use crate::support::proxy::Proxy;
+use crate::support::{TestBed, cpu, unique};
+use nexus_dev::model::plan::{self, Plan};
+use nexus_dev::model::spec::DeletionPolicy;
+use nexus_dev::provision::aws::{Clients, Ctx, Target};
+use nexus_dev::provision::{self, Options, Report};
 
 const RTT: Duration = Duration::from_millis(50);
 
@@ -33,7 +38,7 @@ async fn ctx(endpoint: &str, serial: bool) -> Ctx {
 async fn timed(plan: &Plan, c: &Ctx, concurrency: usize) -> (Duration, Report) {
     let opts = Options { concurrency, ..Options::default() };
     let t = Instant::now();
-    let r = apply::apply(plan, c, &opts).await;
+    let r = provision::apply(plan, c, &opts).await;
     assert!(r.ok(), "benchmark apply failed: {:?}", r.failures().next());
     (t.elapsed(), r)
 }
@@ -128,7 +133,7 @@ async fn main() {
     plans.extend(fifty);
     let cleanup = plans.iter().map(|p| {
         let c = c.clone();
-        async move { apply::delete(p, &c, &Options::default(), DeletionPolicy::Delete).await }
+        async move { provision::delete(p, &c, &Options::default(), DeletionPolicy::Delete).await }
     });
     futures::future::join_all(cleanup).await;
 }

@@ -1,6 +1,6 @@
 //! Issue #12's benchmark on a real kind cluster, reported and not asserted, through the binary
 //! as a user runs it, on a copy of `examples/apps` with the shipped `local-moto` profile (only
-//! the images replaced by the test bed's, as in tests/kind_e2e.rs):
+//! the images replaced by the test bed's, as in tests/it/kind_e2e.rs):
 //!
 //! - cold `up` (no cluster: kind create, registry, emulator, daemon, both images built, every
 //!   pod Running) and warm `up` (everything running; median of 3);
@@ -9,7 +9,12 @@
 //! - sync path: save `web/static/index.html` → the new file served (goal: ≤ 500 ms);
 //! - `down --purge`.
 //!
-//! Run with `scripts/bench --bench kind`. It owns the fixed names tests/kind_e2e.rs owns.
+//! Run with `scripts/bench --bench kind`. It owns the fixed names tests/it/kind_e2e.rs owns.
+
+// The integration tests' support code: the test bed as a benchmark sees it.
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,8 +22,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use nexus_dev::testing::TestBed;
-use nexus_dev::testing::project::copy_dir;
+use crate::support::TestBed;
+use crate::support::project::copy_dir;
 
 struct Env {
     project: PathBuf,
@@ -128,7 +133,7 @@ fn secs(d: Duration) -> String {
 }
 
 fn main() {
-    let _lock = nexus_dev::testing::fixed_names_lock();
+    let _lock = crate::support::fixed_names_lock();
     let bed = TestBed::from_env();
     let node_image = TestBed::kind_node_image();
     let root = std::env::temp_dir().join("nexus-dev-kind-bench");

@@ -2,16 +2,21 @@
 //! and for 20 capabilities at once, with the controller running in-process against the test
 //! bed (real API server, kwok nodes, moto). Reported, not asserted. Run with `scripts/bench`.
 
+// The integration tests' support code: the test bed as a benchmark sees it.
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
+use crate::support::fixtures::{Spec, testbed_profile};
+use crate::support::{TestBed, TestNamespace, cpu, unique};
 use futures::StreamExt;
 use kube::api::{DeleteParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
+use nexus_dev::model::spec::{DeletionPolicy, NexusAICapability, Phase};
 use nexus_dev::reconcile::Context;
-use nexus_dev::spec::{DeletionPolicy, NexusAICapability, Phase};
-use nexus_dev::testing::fixtures::{Spec, testbed_profile};
-use nexus_dev::testing::{TestBed, TestNamespace, cpu, unique};
 
 /// Creates `n` full capabilities at once; returns the time until every one is Running.
 async fn to_running(api: &Api<NexusAICapability>, ns: &str, n: usize) -> (Duration, Vec<String>) {
@@ -53,13 +58,14 @@ async fn main() {
     nexus_dev::init_tls();
     let bed = TestBed::from_env();
     let client = bed.kube().await;
-    nexus_dev::k8s::install_crd(&client).await.expect("CRD");
+    nexus_dev::provision::kube::install_crd(&client).await.expect("CRD");
     let ns = TestNamespace::create(&client, "bench").await;
     let ctx =
         Context::new(client.clone(), testbed_profile(&bed)).with(Duration::from_secs(300), Duration::from_secs(2));
     let scope = ns.name.clone();
-    let controller =
-        tokio::spawn(async move { nexus_dev::controller::run_in(ctx, Some(&scope), std::future::pending()).await });
+    let controller = tokio::spawn(async move {
+        nexus_dev::reconcile::controller::run_in(ctx, Some(&scope), std::future::pending()).await
+    });
     let api: Api<NexusAICapability> = Api::namespaced(client.clone(), &ns.name);
 
     println!("nexus-dev reconcile benchmark (controller in-process; test bed API server, kwok, moto)");

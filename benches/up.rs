@@ -9,11 +9,16 @@
 //!
 //! Run with `scripts/bench --bench up`.
 
+// The integration tests' support code: the test bed as a benchmark sees it.
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use nexus_dev::testing::TestBed;
-use nexus_dev::testing::project::{ScratchProject, text};
+use crate::support::TestBed;
+use crate::support::project::{ScratchProject, text};
 
 fn timed(p: &ScratchProject, args: &[&str]) -> (Duration, serde_json::Value) {
     let t = Instant::now();

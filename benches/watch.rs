@@ -9,20 +9,25 @@
 //!
 //! Run with `scripts/bench --bench watch` (it starts the test bed and exports its settings).
 
+// The integration tests' support code: the test bed as a benchmark sees it.
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::fixtures::{Spec, testbed_profile};
+use crate::support::watch::{self, Container, Images, Registry, Run};
+use crate::support::{TestBed, TestNamespace, cpu, unique};
 use kube::Api;
 use kube::api::PostParams;
-use nexus_dev::project::{SyncRule as ProjectRule, Workload};
+use nexus_dev::model::project::{SyncRule as ProjectRule, Workload};
+use nexus_dev::model::spec::{DeletionPolicy, NexusAICapability};
 use nexus_dev::reconcile::{self, Context};
-use nexus_dev::spec::{DeletionPolicy, NexusAICapability};
-use nexus_dev::testing::fixtures::{Spec, testbed_profile};
-use nexus_dev::testing::{TestBed, TestNamespace, cpu, unique};
 use nexus_dev::watch::sync::SyncRule;
-use nexus_dev::watch::testkit::{self, Container, Images, Registry, Run};
 use nexus_dev::watch::{Delivery, Deploy, Engine, Event, Settings, SyncTo, Timings};
 
 /// Set in the child process: the context to watch.
@@ -69,7 +74,7 @@ async fn bench() {
 /// Part 1: a save of server.pl, to the new ReplicaSet available, against `docker build` of the
 /// same change (a different comment of the same size, so neither reuses the other's layers).
 async fn rebuild_vs_docker_build(bed: &TestBed, docker: &bollard::Docker, client: &kube::Client) {
-    nexus_dev::k8s::install_crd(client).await.expect("crd");
+    nexus_dev::provision::kube::install_crd(client).await.expect("crd");
     let ns = TestNamespace::create(client, "bench-watch").await;
     let registry = Registry::start(docker, &bed.registry_image).await;
     let repository = format!("{}/api", registry.host());
@@ -84,15 +89,15 @@ async fn rebuild_vs_docker_build(bed: &TestBed, docker: &bollard::Docker, client
     let caps: Api<NexusAICapability> = Api::namespaced(client.clone(), &ns.name);
     let created = caps.create(&PostParams::default(), &cr).await.expect("create capability");
     let mut profile = testbed_profile(bed);
-    profile.registry = Some(nexus_dev::profile::Registry { host: registry.host(), rewrite_images: false });
+    profile.registry = Some(nexus_dev::model::profile::Registry { host: registry.host(), rewrite_images: false });
     let ctx = Context::new(client.clone(), profile.clone());
     reconcile::converge(&created, &ctx).await.expect("converge");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = testkit::copy_example("api", dir.path());
+    let app = watch::copy_example("api", dir.path());
     let bare_dir = tempfile::tempdir().expect("tempdir");
-    let bare = testkit::copy_example("api", bare_dir.path());
-    let mut component = testkit::component(&app, &repository, &bed.base_image);
+    let bare = watch::copy_example("api", bare_dir.path());
+    let mut component = watch::component(&app, &repository, &bed.base_image);
     component.deploy = Deploy::Capability {
         namespace: ns.name.clone(),
         name: name.clone(),
@@ -101,9 +106,9 @@ async fn rebuild_vs_docker_build(bed: &TestBed, docker: &bollard::Docker, client
     };
     let settings = Settings { delivery: Delivery::Registry, ..Settings::default() };
     let debounce = settings.debounce;
-    let (mut events, engine) = testkit::spawn_engine(docker.clone(), Some(client.clone()), settings, vec![component]);
-    let first = events.wait("the initial deploy", Duration::from_secs(300), testkit::deployed_or_failed).await;
-    testkit::deployed_image(&first);
+    let (mut events, engine) = watch::spawn_engine(docker.clone(), Some(client.clone()), settings, vec![component]);
+    let first = events.wait("the initial deploy", Duration::from_secs(300), watch::deployed_or_failed).await;
+    watch::deployed_image(&first);
     // Warm the bare build's cache the way the engine's initial build warmed its own.
     docker_build(&bare, &format!("{bare_repo}:warm"), &bed.base_image);
 
@@ -118,7 +123,7 @@ async fn rebuild_vs_docker_build(bed: &TestBed, docker: &bollard::Docker, client
 
         append(&app.join("server.pl"), &format!("# bench {run_id} round {i:03} save"));
         let t = Instant::now();
-        let e = events.wait("the redeploy", Duration::from_secs(300), testkit::deployed_or_failed).await;
+        let e = events.wait("the redeploy", Duration::from_secs(300), watch::deployed_or_failed).await;
         let total = t.elapsed();
         let Event::Deployed { timings, .. } = e else { panic!("round {i} failed: {e:?}") };
         totals.push(total);
@@ -180,14 +185,14 @@ async fn live_sync(bed: &TestBed, docker: &bollard::Docker) {
     )
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = testkit::copy_example("api", dir.path());
-    let mut component = testkit::component(&app, &repository, &bed.base_image);
+    let app = watch::copy_example("api", dir.path());
+    let mut component = watch::component(&app, &repository, &bed.base_image);
     component.sync = vec![SyncRule::of(&ProjectRule { from: "static".into(), to: "/tmp/static".into() })];
     component.after_sync = ["sh", "-c", "date > /tmp/synced-at"].map(String::from).to_vec();
     component.sync_to = SyncTo::Docker { docker: docker.clone(), containers: vec![pod.name.clone()] };
     let settings = Settings { delivery: Delivery::Local, ..Settings::default() };
-    let (mut events, engine) = testkit::spawn_engine(docker.clone(), None, settings, vec![component]);
-    events.wait("the initial build", Duration::from_secs(300), testkit::deployed_or_failed).await;
+    let (mut events, engine) = watch::spawn_engine(docker.clone(), None, settings, vec![component]);
+    events.wait("the initial build", Duration::from_secs(300), watch::deployed_or_failed).await;
     let mut latencies = Vec::new();
     let mut work = Vec::new();
     for i in 0..SYNC_ROUNDS {
@@ -280,7 +285,7 @@ fn child(context: PathBuf) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async move {
         let docker = bollard::Docker::connect_with_defaults().expect("docker");
-        let component = testkit::component(&context, "nexus-dev.local/idle", "unused");
+        let component = watch::component(&context, "nexus-dev.local/idle", "unused");
         let settings = Settings { delivery: Delivery::Local, initial_build: false, ..Settings::default() };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let engine = Engine::new(docker, None, settings, vec![component], tx);

@@ -1,26 +1,15 @@
 //! nexus-dev: a local-first development environment for Kubernetes services that depend on
 //! AWS. Data flows one way: spec + profile → plan → apply → status (DESIGN.md §2).
 
-pub mod apply;
-pub mod aws;
 pub mod cli;
-pub mod controller;
 pub mod daemon;
-pub mod diag;
 pub mod env;
-pub mod k8s;
+pub mod input;
 pub mod logging;
-pub mod names;
-pub mod ownership;
-pub mod plan;
-pub mod profile;
-pub mod project;
+pub mod model;
+pub mod provision;
 pub mod reconcile;
-pub mod schema_check;
-pub mod spec;
-pub mod testing;
 pub mod watch;
-pub mod yaml;
 
 /// Selects the TLS crypto provider once per process. The AWS SDK, kube and reqwest all use
 /// rustls; with a single explicit provider none of them has to guess.

@@ -8,11 +8,12 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::{ProfileArgs, SpecArgs, load_profile, load_specs};
-use crate::apply::{self, Options, Report, ResourceReport};
-use crate::aws::{Clients, Ctx, Target, coverage};
-use crate::plan::{self, Plan};
-use crate::profile::LoadedProfile;
-use crate::spec::{DeletionPolicy, LoadedSpec};
+use crate::input::profile::LoadedProfile;
+use crate::input::spec::LoadedSpec;
+use crate::model::plan::{self, Plan};
+use crate::model::spec::DeletionPolicy;
+use crate::provision::aws::{Clients, Ctx, Target, coverage};
+use crate::provision::{self, Options, Report, ResourceReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Only {
@@ -107,7 +108,7 @@ async fn connect(plan: &Plan, profile: &LoadedProfile, dry_run: bool) -> anyhow:
     Ok(Ctx::new(clients, profile.profile.aws.account.clone()).dry_run(dry_run))
 }
 
-fn progress(output: Output, verb: &'static str) -> Option<apply::Progress> {
+fn progress(output: Output, verb: &'static str) -> Option<provision::Progress> {
     if output == Output::Json || !std::io::stderr().is_terminal() && std::env::var_os("NEXUS_DEV_PROGRESS").is_none() {
         return None;
     }
@@ -222,7 +223,7 @@ pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             adopt: args.adopt,
             ..Options::default()
         };
-        let mut report = apply::apply(p, &ctx, &opts).await;
+        let mut report = provision::apply(p, &ctx, &opts).await;
         if report.ok() {
             report.merge(orphans(s, p, &l, false, &opts).await?);
         }
@@ -254,19 +255,19 @@ pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
 /// this machine remembers). Pruned under `deletionPolicy: Delete`, reported under `Retain` and
 /// in a dry run.
 async fn orphans(s: &LoadedSpec, p: &Plan, l: &Loaded, dry_run: bool, opts: &Options) -> anyhow::Result<Report> {
-    use crate::apply::lock;
+    use crate::provision::lock;
     let profile = &l.profile.profile;
     let owner = p.owner();
     let policy = s.spec().deletion_policy;
     let ctx = Ctx::new(Clients::connect(&Target::of(profile, &p.target.region)).await, profile.aws.account.clone())
         .dry_run(dry_run);
-    let mut report = apply::prune(&owner, &plan::unplanned(&s.cr, profile), &ctx, opts, policy).await;
+    let mut report = provision::prune(&owner, &plan::unplanned(&s.cr, profile), &ctx, opts, policy).await;
     for region in lock::regions(&owner, &profile.aws.account).into_iter().filter(|r| *r != p.target.region) {
         let mut moved = s.cr.clone();
         moved.spec.region = region.clone();
         // IAM is global and bucket names are too: the role and the buckets the current plan
         // names are the same ones, wherever they were made. The rest is regional.
-        use crate::plan::Kind;
+        use crate::model::plan::Kind;
         let candidates: Vec<_> = plan::build(&moved, profile)
             .resources
             .into_iter()
@@ -274,7 +275,7 @@ async fn orphans(s: &LoadedSpec, p: &Plan, l: &Loaded, dry_run: bool, opts: &Opt
             .collect();
         let there = Ctx::new(Clients::connect(&Target::of(profile, &region)).await, profile.aws.account.clone())
             .dry_run(dry_run);
-        let found = apply::prune(&owner, &candidates, &there, opts, policy).await;
+        let found = provision::prune(&owner, &candidates, &there, opts, policy).await;
         if found.resources.is_empty() && !dry_run {
             lock::forget(&owner, &profile.aws.account, &region);
         }
@@ -289,21 +290,21 @@ async fn orphans(s: &LoadedSpec, p: &Plan, l: &Loaded, dry_run: bool, opts: &Opt
 async fn prepare_cluster(l: &Loaded, timeout: std::time::Duration, text: bool) -> anyhow::Result<kube::Client> {
     use anyhow::Context as _;
     let profile = &l.profile.profile;
-    let client = crate::k8s::client::for_profile(profile).await?;
+    let client = crate::provision::kube::client::for_profile(profile).await?;
     let answer = tokio::time::timeout(std::time::Duration::from_secs(10), client.apiserver_version()).await;
     match answer {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => anyhow::bail!(
             "the cluster of profile {} does not answer: {}; nothing was changed\n  hint: check that the cluster runs (`nexus-dev up`, `kubectl cluster-info`) and the profile's cluster settings",
             profile.name,
-            crate::k8s::describe(&e)
+            crate::provision::kube::describe(&e)
         ),
         Err(_) => anyhow::bail!(
             "the cluster of profile {} did not answer within 10s; nothing was changed\n  hint: check that the cluster runs (`kubectl cluster-info`)",
             profile.name
         ),
     }
-    crate::k8s::install_crd(&client).await.context("nothing was changed")?;
+    crate::provision::kube::install_crd(&client).await.context("nothing was changed")?;
     let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
     let deadline = std::time::Instant::now() + timeout;
     for p in &l.plans {
@@ -342,7 +343,7 @@ async fn converge_in_cluster(
     let text = args.output == Output::Text;
     let deadline = std::time::Instant::now() + args.timeout;
     loop {
-        let live = crate::k8s::put_capability(client, &s.cr).await?;
+        let live = crate::provision::kube::put_capability(client, &s.cr).await?;
         let pass = match crate::reconcile::converge(&live, rctx).await {
             Ok(pass) => pass,
             Err(e) => {
@@ -388,7 +389,7 @@ async fn converge_in_cluster(
             report
                 .resources
                 .iter_mut()
-                .filter(|r| r.kind == crate::plan::Kind::Deployment)
+                .filter(|r| r.kind == crate::model::plan::Kind::Deployment)
                 .for_each(|r| r.outcome = "failed".into());
             return Ok(());
         }
@@ -405,7 +406,7 @@ pub async fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     for (p, s) in l.plans.iter().zip(&l.specs) {
         let ctx = connect(p, &l.profile, true).await?;
         let opts = Options { adopt: args.adopt, ..Options::default() };
-        let mut report = apply::apply(p, &ctx, &opts).await;
+        let mut report = provision::apply(p, &ctx, &opts).await;
         report.merge(orphans(s, p, &l, true, &opts).await?);
         debug_assert_eq!(report.mutating_calls, 0, "a diff must not change anything");
         reports.push(report);
@@ -454,7 +455,7 @@ pub async fn run_delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
     let mut reports = Vec::new();
     let mut notes = Vec::new();
     let client = match args.only {
-        None => Some(crate::k8s::client::for_profile(&l.profile.profile).await?),
+        None => Some(crate::provision::kube::client::for_profile(&l.profile.profile).await?),
         Some(Only::Aws) => None,
     };
     for (p, s) in l.plans.iter().zip(&l.specs) {
@@ -471,7 +472,7 @@ pub async fn run_delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
         }
         let ctx = connect(p, &l.profile, args.dry_run).await?;
         let opts = Options { progress: progress(args.output, "delete"), ..Options::default() };
-        let mut report = apply::delete(p, &ctx, &opts, policy).await;
+        let mut report = provision::delete(p, &ctx, &opts, policy).await;
         report.resources.extend(kubernetes);
         notes.push(match policy {
             DeletionPolicy::Retain => Some(format!(
@@ -502,13 +503,13 @@ fn capability_report<'a>(p: &'a Plan, l: &'a Loaded, r: &'a Report, note: Option
 /// Deletes the capability object itself, releasing its finalizer: its cleanup was just done here.
 async fn remove_capability(
     client: &kube::Client,
-    cr: &crate::spec::NexusAICapability,
+    cr: &crate::model::spec::NexusAICapability,
     namespace: &str,
 ) -> anyhow::Result<()> {
     use kube::api::{DeleteParams, Patch, PatchParams};
     let ns = cr.metadata.namespace.clone().unwrap_or_else(|| namespace.to_owned());
     let name = cr.metadata.name.clone().unwrap_or_default();
-    let api: kube::Api<crate::spec::NexusAICapability> = kube::Api::namespaced(client.clone(), &ns);
+    let api: kube::Api<crate::model::spec::NexusAICapability> = kube::Api::namespaced(client.clone(), &ns);
     if api.get_opt(&name).await?.is_none() {
         return Ok(());
     }

@@ -9,7 +9,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
 use super::{ProfileArgs, SpecArgs, load_profile, load_specs};
-use crate::spec::NexusAICapability;
+use crate::model::spec::NexusAICapability;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -70,7 +70,7 @@ pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let profile = load_profile(&args.profile)?;
-    let client = crate::k8s::client::for_profile(&profile.profile).await?;
+    let client = crate::provision::kube::client::for_profile(&profile.profile).await?;
     let api: Api<NexusAICapability> = match &args.namespace {
         Some(ns) => Api::namespaced(client, ns),
         None => Api::all(client),
@@ -117,25 +117,29 @@ pub struct VerifyArgs {
 pub async fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let specs = load_specs(&args.specs)?;
     let profile = load_profile(&args.profile)?;
-    let client = crate::k8s::client::for_profile(&profile.profile).await?;
+    let client = crate::provision::kube::client::for_profile(&profile.profile).await?;
     let mut all_ok = true;
     let mut json = Vec::new();
     for s in &specs {
         // Images built by nexus-dev are pinned on the live capability (watch mode, `up`): the
         // plan to compare with is the one the reconciler applies, with those pins.
         let mut cr = s.cr.clone();
-        let names = crate::names::Names::of(&cr.spec);
+        let names = crate::model::names::Names::of(&cr.spec);
         let namespace = cr.metadata.namespace.clone().unwrap_or_else(|| names.namespace());
         let live: Api<NexusAICapability> = Api::namespaced(client.clone(), &namespace);
         if let Ok(Some(live)) = live.get_opt(&cr.name_any()).await {
-            let pins = live.annotations().iter().filter(|(k, _)| k.starts_with(crate::plan::BUILT_IMAGE_ANNOTATION));
+            let pins =
+                live.annotations().iter().filter(|(k, _)| k.starts_with(crate::model::plan::BUILT_IMAGE_ANNOTATION));
             cr.annotations_mut().extend(pins.map(|(k, v)| (k.clone(), v.clone())));
         }
-        let plan = crate::plan::build(&cr, &profile.profile);
-        crate::aws::coverage::check(&profile.profile, &plan.aws_services()).await?;
-        let clients =
-            crate::aws::Clients::connect(&crate::aws::Target::of(&profile.profile, &plan.target.region)).await;
-        let aws = crate::aws::Ctx::new(clients, profile.profile.aws.account.clone());
+        let plan = crate::model::plan::build(&cr, &profile.profile);
+        crate::provision::aws::coverage::check(&profile.profile, &plan.aws_services()).await?;
+        let clients = crate::provision::aws::Clients::connect(&crate::provision::aws::Target::of(
+            &profile.profile,
+            &plan.target.region,
+        ))
+        .await;
+        let aws = crate::provision::aws::Ctx::new(clients, profile.profile.aws.account.clone());
         let checks = crate::reconcile::verify::verify(&plan, &aws, &client, &crate::reconcile::key(&s.cr)).await;
         let failed = checks.iter().filter(|c| !c.ok).count();
         all_ok &= failed == 0;
@@ -187,15 +191,15 @@ pub async fn run_operator(args: OperatorArgs) -> anyhow::Result<ExitCode> {
     let client = match std::env::var_os("KUBERNETES_SERVICE_HOST") {
         // In a pod: the in-cluster service account.
         Some(_) => kube::Client::try_default().await?,
-        None => crate::k8s::client::for_profile(&profile.profile).await?,
+        None => crate::provision::kube::client::for_profile(&profile.profile).await?,
     };
-    crate::k8s::install_crd(&client).await?;
+    crate::provision::kube::install_crd(&client).await?;
     let ctx = crate::reconcile::Context::new(client, profile.profile.clone()).with(args.resync, Duration::from_secs(2));
     eprintln!(
         "nexus-dev operator: reconciling NexusAICapability in every namespace (profile {})",
         profile.profile.name
     );
-    crate::controller::run(ctx, shutdown_signal()).await;
+    crate::reconcile::controller::run(ctx, shutdown_signal()).await;
     eprintln!("nexus-dev operator: stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use kube::CustomResourceExt;
 
-use crate::spec::NexusAICapability;
+use crate::model::spec::NexusAICapability;
 
 /// The CRD as YAML, ready for `kubectl apply -f -`.
 pub fn crd_yaml() -> anyhow::Result<String> {

@@ -12,8 +12,9 @@ use crate::daemon::protocol::{self, Request};
 use crate::daemon::{self, Daemon, Paths};
 use crate::env::preflight::{self, GatherOptions, Status};
 use crate::env::{Engine, ProjectId, emulator, kind, registry};
-use crate::profile::{ClusterProvider, LoadedProfile};
-use crate::project::LoadedProject;
+use crate::input::profile::LoadedProfile;
+use crate::model::profile::ClusterProvider;
+use crate::model::project::LoadedProject;
 
 /// Images may be replaced (a mirror, or the test bed's stand-ins).
 pub const EMULATOR_IMAGE_ENV: &str = "NEXUS_DEV_EMULATOR_IMAGE";
@@ -23,10 +24,10 @@ pub const KIND_IMAGE_ENV: &str = "NEXUS_DEV_KIND_IMAGE";
 
 /// The node image for `kind create cluster --image`: `NEXUS_DEV_KIND_IMAGE` (when set and not
 /// empty), else the profile's `cluster.image`; checked like the profile field.
-pub fn kind_node_image(profile: &crate::profile::Profile) -> anyhow::Result<Option<String>> {
+pub fn kind_node_image(profile: &crate::model::profile::Profile) -> anyhow::Result<Option<String>> {
     match std::env::var(KIND_IMAGE_ENV) {
         Ok(v) if !v.is_empty() => {
-            crate::profile::image_reference(&v)
+            crate::input::profile::image_reference(&v)
                 .map_err(|why| anyhow::anyhow!("{KIND_IMAGE_ENV}: invalid node image `{v}`: {why}"))?;
             Ok(Some(v))
         }
@@ -103,9 +104,9 @@ struct Here {
 
 fn here(profile: Option<&str>) -> anyhow::Result<Here> {
     let cwd = std::env::current_dir()?;
-    let project = crate::project::discover(&cwd)?;
+    let project = crate::input::project::discover(&cwd)?;
     let name = profile.map(str::to_owned).unwrap_or_else(|| project.project.profile.clone());
-    let profile = crate::profile::resolve(&name, &project.dir)?;
+    let profile = crate::input::profile::resolve(&name, &project.dir)?;
     let id = ProjectId::from_dir(&project.dir);
     Ok(Here { project, profile, id })
 }
@@ -152,11 +153,11 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let h = here(args.profile.as_deref())?;
     let profile = &h.profile.profile;
     // Everything is read and checked before anything is touched.
-    let sources = crate::spec::read_sources(&h.project.spec_paths())?;
-    let specs = crate::spec::load_specs(&sources)?;
+    let sources = crate::input::spec::read_sources(&h.project.spec_paths())?;
+    let specs = crate::input::spec::load_specs(&sources)?;
     let mut needed: Vec<String> = specs
         .iter()
-        .flat_map(|s| crate::plan::build(&s.cr, profile).aws_services().into_iter().map(str::to_owned))
+        .flat_map(|s| crate::model::plan::build(&s.cr, profile).aws_services().into_iter().map(str::to_owned))
         .collect();
     needed.sort();
     needed.dedup();
@@ -168,7 +169,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
     // Two `up` of one project at once would race to create the same containers (issue #11):
     // the second waits for the first, then finds everything up.
     paths.prepare()?;
-    let up_lock = crate::apply::lock::hold(&paths.dir.join("up.lock"), "is bringing this project up").await?;
+    let up_lock = crate::provision::lock::hold(&paths.dir.join("up.lock"), "is bringing this project up").await?;
     let already = daemon::running(&paths);
 
     // Preflight, unless a daemon already runs this project (then its ports are ours).
@@ -256,16 +257,18 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
     steps
         .run("emulator coverage", async {
             let needed: Vec<&str> = needed.iter().map(String::as_str).collect();
-            crate::aws::coverage::check(profile, &needed).await.map(|_| ((), format!("{} services", needed.len())))
+            crate::provision::aws::coverage::check(profile, &needed)
+                .await
+                .map(|_| ((), format!("{} services", needed.len())))
         })
         .await?;
     let client = steps
         .run("kubernetes", async {
-            let c = crate::k8s::client::for_profile(profile).await.map_err(|e| e.to_string())?;
+            let c = crate::provision::kube::client::for_profile(profile).await.map_err(|e| e.to_string())?;
             let v = c.apiserver_version().await.map_err(|e| format!("the cluster does not answer: {e}"))?;
             Ok::<_, String>((
                 c,
-                format!("{} {}", crate::k8s::client::context(profile).unwrap_or_default(), v.git_version),
+                format!("{} {}", crate::provision::kube::client::context(profile).unwrap_or_default(), v.git_version),
             ))
         })
         .await?;
@@ -282,7 +285,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
     ingress_class(&client, &profile.ingress.class, text).await;
     steps
         .run("crd", async {
-            crate::k8s::install_crd(&client).await.map(|_| ((), "nexuscapabilities.nexus.ai".to_owned()))
+            crate::provision::kube::install_crd(&client).await.map(|_| ((), "nexuscapabilities.nexus.ai".to_owned()))
         })
         .await?;
 
@@ -364,8 +367,8 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|s| Marker {
                 name: s.cr.metadata.name.clone().unwrap_or_default(),
-                target: crate::aws::Target::of(profile, &s.spec().region),
-                parameter: crate::names::Names::of(s.spec()).ssm_parameter("app", "capability"),
+                target: crate::provision::aws::Target::of(profile, &s.spec().region),
+                parameter: crate::model::names::Names::of(s.spec()).ssm_parameter("app", "capability"),
             })
             .collect()
     } else {
@@ -494,7 +497,7 @@ async fn wait_socket(
                     let said: Vec<&str> = last.into_iter().rev().collect();
                     return Err(format!(
                         "the daemon exited ({status}): {}\n  hint: its log is {}",
-                        crate::diag::printable(&said.join(" | ")),
+                        crate::input::diag::printable(&said.join(" | ")),
                         log.display()
                     ));
                 }
@@ -508,7 +511,7 @@ async fn wait_socket(
 struct Marker {
     /// The custom resource's name.
     name: String,
-    target: crate::aws::Target,
+    target: crate::provision::aws::Target,
     parameter: String,
 }
 
@@ -516,7 +519,7 @@ struct Marker {
 async fn emulator_lost(markers: &[Marker]) -> Vec<String> {
     let mut lost = Vec::new();
     for m in markers {
-        let ssm = crate::aws::Clients::connect(&m.target).await.ssm;
+        let ssm = crate::provision::aws::Clients::connect(&m.target).await.ssm;
         let missing = matches!(
             ssm.get_parameter().name(&m.parameter).send().await,
             Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found())
@@ -587,12 +590,12 @@ fn spawn_daemon(h: &Here, paths: &Paths) -> anyhow::Result<std::process::Child> 
 }
 
 pub async fn run_daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
-    let project = crate::project::discover(&args.project_dir)?;
-    let profile = crate::profile::resolve(&args.profile, &project.dir)?;
+    let project = crate::input::project::discover(&args.project_dir)?;
+    let profile = crate::input::profile::resolve(&args.profile, &project.dir)?;
     let id = ProjectId::from_dir(&project.dir);
     let paths = Paths::for_project(id.as_str());
     let lock = daemon::lock(&paths)?;
-    let client = crate::k8s::client::for_profile(&profile.profile).await?;
+    let client = crate::provision::kube::client::for_profile(&profile.profile).await?;
     let d = Arc::new(Daemon {
         project,
         project_id: id.as_str().to_owned(),
@@ -649,17 +652,17 @@ pub async fn run_down(args: DownArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn run_doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir()?;
-    let (profile, id, needed) = match crate::project::discover(&cwd) {
+    let (profile, id, needed) = match crate::input::project::discover(&cwd) {
         Ok(project) => {
             let name = args.profile.clone().unwrap_or_else(|| project.project.profile.clone());
-            let profile = crate::profile::resolve(&name, &project.dir)?.profile;
-            let needed = crate::spec::read_sources(&project.spec_paths())
+            let profile = crate::input::profile::resolve(&name, &project.dir)?.profile;
+            let needed = crate::input::spec::read_sources(&project.spec_paths())
                 .ok()
-                .and_then(|s| crate::spec::load_specs(&s).ok())
+                .and_then(|s| crate::input::spec::load_specs(&s).ok())
                 .map(|specs| {
                     specs
                         .iter()
-                        .flat_map(|s| crate::plan::build(&s.cr, &profile).aws_services())
+                        .flat_map(|s| crate::model::plan::build(&s.cr, &profile).aws_services())
                         .map(str::to_owned)
                         .collect()
                 })
@@ -667,7 +670,7 @@ pub async fn run_doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             (profile, ProjectId::from_dir(&project.dir), needed)
         }
         Err(_) => {
-            let profile = crate::profile::resolve(args.profile.as_deref().unwrap_or("local"), &cwd)?.profile;
+            let profile = crate::input::profile::resolve(args.profile.as_deref().unwrap_or("local"), &cwd)?.profile;
             (profile, ProjectId::from_dir(&cwd), Vec::new())
         }
     };

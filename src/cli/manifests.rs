@@ -6,7 +6,7 @@ use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
 use super::ProfileArgs;
-use crate::spec::NexusAICapability;
+use crate::model::spec::NexusAICapability;
 
 #[derive(Debug, Args)]
 pub struct ManifestArgs {

@@ -15,8 +15,8 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::profile::{LoadedProfile, ProfileError};
-use crate::spec::{LoadError, LoadedSpec};
+use crate::input::profile::{LoadedProfile, ProfileError};
+use crate::input::spec::{LoadError, LoadedSpec};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -154,8 +154,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Reads and validates the specs of `-f`, printing problems the way users read them.
 pub(crate) fn load_specs(args: &SpecArgs) -> Result<Vec<LoadedSpec>, LoadError> {
-    let sources = crate::spec::read_sources(&args.files)?;
-    crate::spec::load_specs(&sources)
+    let sources = crate::input::spec::read_sources(&args.files)?;
+    crate::input::spec::load_specs(&sources)
 }
 
 pub(crate) fn load_profile(args: &ProfileArgs) -> Result<LoadedProfile, ProfileError> {
@@ -164,9 +164,9 @@ pub(crate) fn load_profile(args: &ProfileArgs) -> Result<LoadedProfile, ProfileE
     // daemon used `local` whatever the project said).
     let name = match &args.profile {
         Some(p) => p.clone(),
-        None => crate::project::discover(&cwd).map(|p| p.project.profile).unwrap_or_else(|_| "local".into()),
+        None => crate::input::project::discover(&cwd).map(|p| p.project.profile).unwrap_or_else(|_| "local".into()),
     };
-    let p = crate::profile::resolve(&name, &cwd)?;
+    let p = crate::input::profile::resolve(&name, &cwd)?;
     tracing::debug!(profile = %p.profile.name, origin = %p.origin, "profile loaded");
     Ok(p)
 }

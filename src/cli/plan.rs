@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{Format, ProfileArgs, SpecArgs, load_profile, load_specs};
-use crate::plan::{self, ParamValue, Plan, Settings};
+use crate::model::plan::{self, ParamValue, Plan, Settings};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {

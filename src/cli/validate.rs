@@ -4,9 +4,9 @@ use clap::Args;
 use serde_json::json;
 
 use super::{ProfileArgs, SpecArgs, load_profile, load_specs};
-use crate::diag::Diagnostics;
-use crate::profile::ProfileError;
-use crate::spec::LoadError;
+use crate::input::diag::Diagnostics;
+use crate::input::profile::ProfileError;
+use crate::input::spec::LoadError;
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {

@@ -8,9 +8,9 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::apply::Output;
-use crate::profile::Profile;
-use crate::project::LoadedProject;
-use crate::spec::LoadedSpec;
+use crate::input::spec::LoadedSpec;
+use crate::model::profile::Profile;
+use crate::model::project::LoadedProject;
 use crate::watch::{Engine, Event, Settings, Summary, event, setup};
 
 #[derive(Debug, Args)]
@@ -31,18 +31,18 @@ pub struct WatchArgs {
 
 pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let project = crate::project::discover(&cwd)?;
+    let project = crate::input::project::discover(&cwd)?;
     let profile_name = args.profile.clone().unwrap_or_else(|| project.project.profile.clone());
-    let profile = crate::profile::resolve(&profile_name, &project.dir)?.profile;
-    let sources = crate::spec::read_sources(&project.spec_paths())?;
-    let specs = crate::spec::load_specs(&sources)?;
+    let profile = crate::input::profile::resolve(&profile_name, &project.dir)?.profile;
+    let sources = crate::input::spec::read_sources(&project.spec_paths())?;
+    let specs = crate::input::spec::load_specs(&sources)?;
     if project.project.components.is_empty() {
         anyhow::bail!(
             "{} lists no components to watch\n  hint: add `components:` (see README)",
             project.file.display()
         );
     }
-    let kube = crate::k8s::client::for_profile(&profile).await?;
+    let kube = crate::provision::kube::client::for_profile(&profile).await?;
     let options = Options { once: args.once, rollout_timeout: args.rollout_timeout, json: args.output == Output::Json };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

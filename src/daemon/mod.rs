@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use kube::runtime::watcher;
 
-use crate::profile::Profile;
-use crate::project::LoadedProject;
+use crate::model::profile::Profile;
+use crate::model::project::LoadedProject;
 use crate::reconcile::Context;
 
 /// Label on every capability a project's daemon applies; its controller watches only these.
@@ -138,7 +138,7 @@ impl Daemon {
         _lock: &Lock,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), DaemonError> {
-        crate::k8s::install_crd(&self.client).await.map_err(|e| DaemonError::Kube(e.to_string()))?;
+        crate::provision::kube::install_crd(&self.client).await.map_err(|e| DaemonError::Kube(e.to_string()))?;
         let listener = server::listen(&self.paths.socket)?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let ctx = Context::new(self.client.clone(), self.profile.clone()).with(self.resync, Duration::from_secs(1));
@@ -147,9 +147,14 @@ impl Daemon {
             let ctx = ctx.clone();
             let mut rx = stop_rx.clone();
             tokio::spawn(async move {
-                crate::controller::run_with(ctx, None, watcher::Config::default().labels(&selector), async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
+                crate::reconcile::controller::run_with(
+                    ctx,
+                    None,
+                    watcher::Config::default().labels(&selector),
+                    async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    },
+                )
                 .await
             })
         };
@@ -176,13 +181,14 @@ impl Daemon {
 
 /// Applies the project's capabilities to the cluster, labelled as this project's.
 pub async fn apply_project(d: &Daemon) -> Result<Vec<String>, String> {
-    let sources = crate::spec::read_sources(&d.project.spec_paths()).map_err(|e| e.to_string())?;
-    let specs = crate::spec::load_specs(&sources).map_err(|e| e.to_string())?;
+    let sources = crate::input::spec::read_sources(&d.project.spec_paths()).map_err(|e| e.to_string())?;
+    let specs = crate::input::spec::load_specs(&sources).map_err(|e| e.to_string())?;
     let mut applied = Vec::new();
     for s in specs {
         let mut cr = s.cr.clone();
         cr.metadata.labels.get_or_insert_with(Default::default).insert(PROJECT_LABEL.into(), d.project_id.clone());
-        let live = crate::k8s::put_capability(&d.client, &cr).await.map_err(|e| format!("{}: {e}", s.origin()))?;
+        let live =
+            crate::provision::kube::put_capability(&d.client, &cr).await.map_err(|e| format!("{}: {e}", s.origin()))?;
         applied.push(crate::reconcile::key(&live));
     }
     Ok(applied)

@@ -15,8 +15,8 @@ use tokio::sync::watch;
 
 use super::protocol::{Reply, Request};
 use super::{Daemon, DaemonError, PROJECT_LABEL};
+use crate::model::spec::NexusAICapability;
 use crate::reconcile::Context;
-use crate::spec::NexusAICapability;
 
 /// Binds the socket, readable and writable by its owner only.
 pub(super) fn listen(path: &Path) -> Result<UnixListener, DaemonError> {
@@ -149,7 +149,7 @@ async fn capabilities(d: &Daemon) -> Result<Vec<NexusAICapability>, kube::Error>
 /// A forward for the frontend and backend Service of each of the project's capabilities.
 async fn ensure_forwards(d: &Daemon, caps: &[NexusAICapability]) {
     for c in caps {
-        let names = crate::names::Names::of(&c.spec);
+        let names = crate::model::names::Names::of(&c.spec);
         let namespace = c.namespace().unwrap_or_else(|| names.namespace());
         for component in super::forward::COMPONENTS {
             if let Err(e) = d.forwards.ensure(&d.client, &namespace, &names.service(component), component).await {
@@ -217,7 +217,7 @@ async fn logs(
     }
     let mut streams = Vec::new();
     for c in chosen {
-        let names = crate::names::Names::of(&c.spec);
+        let names = crate::model::names::Names::of(&c.spec);
         let pods: Api<Pod> = Api::namespaced(d.client.clone(), &names.namespace());
         let mut selector = format!("app.kubernetes.io/instance={}", names.stem());
         if let Some(comp) = component {
@@ -271,9 +271,15 @@ pub(super) async fn heal_emulator_loss(d: Arc<Daemon>, ctx: Arc<Context>, mut st
             _ = stopped.wait_for(|s| *s) => return,
         }
         let Ok(caps) = capabilities(&d).await else { continue };
-        for cr in caps.iter().filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(crate::spec::Phase::Running)) {
-            let names = crate::names::Names::of(&cr.spec);
-            let clients = crate::aws::Clients::connect(&crate::aws::Target::of(&d.profile, &cr.spec.region)).await;
+        for cr in
+            caps.iter().filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(crate::model::spec::Phase::Running))
+        {
+            let names = crate::model::names::Names::of(&cr.spec);
+            let clients = crate::provision::aws::Clients::connect(&crate::provision::aws::Target::of(
+                &d.profile,
+                &cr.spec.region,
+            ))
+            .await;
             let marker = names.ssm_parameter("app", "capability");
             let lost = matches!(clients.ssm.get_parameter().name(&marker).send().await, Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()));
             if lost {

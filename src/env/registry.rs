@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::env::docker::{ContainerSpec, Engine, Outcome, Probe, Removal, Restart, ServiceError, ServiceStatus};
-use crate::profile::{ClusterProvider, Profile};
+use crate::model::profile::{ClusterProvider, Profile};
 
 pub const NAME: &str = "nexus-dev-registry";
 /// The image real users get; KinD's script has moved to `registry:3`, but distribution 2.8
@@ -139,7 +139,7 @@ mod tests {
     use super::*;
 
     fn profile(name: &str) -> Profile {
-        crate::profile::built_in(name).unwrap()
+        crate::input::profile::built_in(name).unwrap()
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! and the in-cluster operator. Level-triggered: every run recomputes from the spec, so a crash
 //! at any point followed by a new run converges, nothing leaked or duplicated.
 
+pub mod controller;
 pub mod status;
 pub mod verify;
 
@@ -15,13 +16,13 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::Mutex;
 
-use crate::apply::{self, Options, Report};
-use crate::aws::{Clients, Ctx as AwsCtx, Target};
-use crate::k8s::apply::{self as k8s_apply, Rollout};
-use crate::k8s::objects::{self, Object};
-use crate::plan::{self, Kind, Plan};
-use crate::profile::Profile;
-use crate::spec::{DeletionPolicy, Endpoint, NexusAICapability, NexusAICapabilityStatus, Phase, ResourceStatus};
+use crate::model::plan::{self, Kind, Plan};
+use crate::model::profile::Profile;
+use crate::model::spec::{DeletionPolicy, Endpoint, NexusAICapability, NexusAICapabilityStatus, Phase, ResourceStatus};
+use crate::provision::aws::{Clients, Ctx as AwsCtx, Target};
+use crate::provision::kube::apply::{self as k8s_apply, Rollout};
+use crate::provision::kube::objects::{self, Object};
+use crate::provision::{self, Options, Report};
 
 /// The finalizer that holds a capability until its cleanup is done.
 pub const FINALIZER: &str = "nexus.ai/cleanup";
@@ -179,18 +180,18 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Pass {
     pub outcome: Outcome,
-    pub kubernetes: Vec<crate::apply::ResourceReport>,
+    pub kubernetes: Vec<crate::provision::ResourceReport>,
 }
 
 /// Validates a capability read from the cluster with the same rules as files (the API server
 /// already checked the schema).
 fn validate(cr: &NexusAICapability) -> Result<(), Error> {
     let yaml = serde_yaml::to_string(cr).map_err(|e| Error::Invalid(e.to_string()))?;
-    let source = crate::diag::Source::new(key(cr), yaml);
-    let docs = crate::yaml::parse_documents(&source).map_err(|d| Error::Invalid(d.message))?;
+    let source = crate::input::diag::Source::new(key(cr), yaml);
+    let docs = crate::input::yaml::parse_documents(&source).map_err(|d| Error::Invalid(d.message))?;
     let mut out = Vec::new();
     for doc in &docs {
-        crate::spec::validate::spec(doc, cr, &mut out);
+        crate::input::validate::spec(doc, cr, &mut out);
     }
     match out.first() {
         None => Ok(()),
@@ -250,7 +251,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         if show_phases {
             step(&api, &mut current, &mut status, phase, generation).await?;
         }
-        let report = Box::pin(apply::apply_resources(&plan.owner(), &resources, &aws, &ctx.options)).await;
+        let report = Box::pin(provision::apply_resources(&plan.owner(), &resources, &aws, &ctx.options)).await;
         let failed = report
             .failures()
             .next()
@@ -283,7 +284,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         // deleted under Delete, kept and reported under Retain (issue #11, item 4).
         let unplanned = plan::unplanned(cr, &ctx.profile);
         let orphans =
-            Box::pin(apply::prune(&plan.owner(), &unplanned, &aws, &ctx.options, cr.spec.deletion_policy)).await;
+            Box::pin(provision::prune(&plan.owner(), &unplanned, &aws, &ctx.options, cr.spec.deletion_policy)).await;
         let pruned = orphans.count("pruned");
         if pruned > 0 {
             ctx.event(cr, EventType::Normal, "Pruned", format!("{pruned} AWS resources no longer in the spec deleted"))
@@ -304,9 +305,16 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         generation,
     );
 
-    // Kubernetes, steps 7–11.
+    // Kubernetes, steps 7–11. Watch mode records built images on the resource while the AWS
+    // part runs; planning the Deployments from the copy read before it would roll them back to
+    // the previous image (and the next pass forward again), so they are planned from a fresh read.
+    let latest = api.get_opt(&cr.name_any()).await.map_err(Error::Status)?;
+    let plan = match latest {
+        Some(l) if l.metadata.generation == cr.metadata.generation => plan::build(&l, &ctx.profile),
+        _ => plan,
+    };
     let objs = objects::objects(&plan, &owner);
-    let mut applied: Vec<(plan::Resource, crate::aws::Done)> = Vec::new();
+    let mut applied: Vec<(plan::Resource, crate::provision::aws::Done)> = Vec::new();
     for phase in [Phase::Deploying, Phase::DeployingBackend, Phase::DeployingFrontend] {
         if show_phases {
             step(&api, &mut current, &mut status, phase, generation).await?;
@@ -330,7 +338,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
                     return Err(Error::Kube { kind: r.kind, name: r.name.clone(), source: Box::new(e) });
                 }
             };
-            if done.action != crate::aws::Action::Unchanged {
+            if done.action != crate::provision::aws::Action::Unchanged {
                 ctx.event(
                     cr,
                     EventType::Normal,
@@ -375,7 +383,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
     record_resources(&mut status, &plan, &reports, &applied, aws_recent);
     let kubernetes = applied
         .iter()
-        .map(|(r, d)| crate::apply::ResourceReport {
+        .map(|(r, d)| crate::provision::ResourceReport {
             kind: r.kind,
             name: r.name.clone(),
             outcome: d.action.as_str().into(),
@@ -482,7 +490,7 @@ fn record_resources(
     status: &mut NexusAICapabilityStatus,
     plan: &Plan,
     reports: &[Report],
-    applied: &[(plan::Resource, crate::aws::Done)],
+    applied: &[(plan::Resource, crate::provision::aws::Done)],
     aws_recently_checked: bool,
 ) {
     let mut out = Vec::new();
@@ -549,7 +557,7 @@ pub async fn cleanup(cr: &NexusAICapability, ctx: &Context) -> Result<(), Error>
     let own_namespace = cr.namespace().as_deref() == Some(plan.namespace.as_str());
     delete_kubernetes(&ctx.client, &plan, &key(cr), own_namespace, false).await?;
     let aws = ctx.aws(&plan.target.region).await;
-    let report = Box::pin(apply::delete(&plan, &aws, &ctx.options, cr.spec.deletion_policy)).await;
+    let report = Box::pin(provision::delete(&plan, &aws, &ctx.options, cr.spec.deletion_policy)).await;
     if let Some(f) = report.failures().next() {
         return Err(Error::Cleanup(format!("{} {}: {}", f.kind, f.name, f.error.as_deref().unwrap_or("failed"))));
     }
@@ -571,7 +579,7 @@ pub async fn delete_kubernetes(
     owner: &str,
     keep_namespace: bool,
     dry_run: bool,
-) -> Result<Vec<crate::apply::ResourceReport>, Error> {
+) -> Result<Vec<crate::provision::ResourceReport>, Error> {
     let mut out = Vec::new();
     for (r, obj) in objects::objects(plan, owner).iter().rev() {
         if matches!(obj, Object::Namespace(_)) && keep_namespace {
@@ -580,7 +588,7 @@ pub async fn delete_kubernetes(
         let done = k8s_apply::delete(client, obj, dry_run)
             .await
             .map_err(|e| Error::Cleanup(format!("{} {}: {e}", r.kind, r.name)))?;
-        out.push(crate::apply::ResourceReport {
+        out.push(crate::provision::ResourceReport {
             kind: r.kind,
             name: r.name.clone(),
             outcome: done.action.as_str().into(),

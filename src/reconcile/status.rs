@@ -6,7 +6,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use crate::spec::{NexusAICapability, NexusAICapabilityStatus, Phase};
+use crate::model::spec::{NexusAICapability, NexusAICapabilityStatus, Phase};
 
 /// Condition types, each with a reason.
 pub const READY: &str = "Ready";
@@ -62,8 +62,12 @@ pub async fn write(
         return Ok(false);
     }
     let patch = json!({"apiVersion": "nexus.ai/v1", "kind": "NexusAICapability", "status": status});
-    api.patch_status(&cr.name_any(), &PatchParams::apply(crate::k8s::FIELD_MANAGER).force(), &Patch::Apply(&patch))
-        .await?;
+    api.patch_status(
+        &cr.name_any(),
+        &PatchParams::apply(crate::provision::kube::FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
     Ok(true)
 }
 

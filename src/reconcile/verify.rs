@@ -7,11 +7,11 @@ use kube::api::ListParams;
 use kube::{Api, Client};
 use serde::Serialize;
 
-use crate::apply::{self, Options};
-use crate::aws::Ctx as AwsCtx;
-use crate::k8s::apply::{self as k8s_apply, Rollout};
-use crate::k8s::objects;
-use crate::plan::{Kind, Plan, Settings};
+use crate::model::plan::{Kind, Plan, Settings};
+use crate::provision::aws::Ctx as AwsCtx;
+use crate::provision::kube::apply::{self as k8s_apply, Rollout};
+use crate::provision::kube::objects;
+use crate::provision::{self, Options};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
@@ -29,7 +29,7 @@ pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> 
     let mut out = Vec::new();
     // AWS: a dry run finds every resource present and unchanged.
     let dry = AwsCtx { dry_run: true, ..aws.clone() };
-    let report = apply::apply(plan, &dry, &Options::default()).await;
+    let report = provision::apply(plan, &dry, &Options::default()).await;
     for r in &report.resources {
         let ok = r.outcome == "unchanged";
         let detail = match r.outcome.as_str() {
@@ -44,8 +44,10 @@ pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> 
     for (r, obj) in objects::objects(plan, owner) {
         let label = format!("{} {}", r.kind, r.name);
         match k8s_apply::apply(client, &obj, k8s_apply::Mode::DRY_RUN).await {
-            Ok(d) if d.action == crate::aws::Action::Unchanged => check(&mut out, label, true, "present, as planned"),
-            Ok(d) if d.action == crate::aws::Action::Created => check(&mut out, label, false, "missing"),
+            Ok(d) if d.action == crate::provision::aws::Action::Unchanged => {
+                check(&mut out, label, true, "present, as planned")
+            }
+            Ok(d) if d.action == crate::provision::aws::Action::Created => check(&mut out, label, false, "missing"),
             Ok(d) => check(&mut out, label, false, format!("differs from the plan: {}", d.changes.join(", "))),
             Err(e) => check(&mut out, label, false, e.to_string()),
         }
@@ -96,7 +98,7 @@ pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> 
         };
         match answer {
             Ok(Ok(_)) => check(&mut out, label, true, "answers"),
-            Ok(Err(e)) => check(&mut out, label, false, crate::k8s::describe(&e)),
+            Ok(Err(e)) => check(&mut out, label, false, crate::provision::kube::describe(&e)),
             Err(_) => check(&mut out, label, false, "no answer within 10s"),
         }
     }
@@ -112,7 +114,8 @@ pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> 
         let actual = aws.clients.iam.get_role().role_name(&role.name).send().await.ok().and_then(|r| r.role);
         match (annotated, actual) {
             (Some(a), Some(r)) => {
-                let trust = r.assume_role_policy_document.as_deref().and_then(crate::aws::iam::parse_document);
+                let trust =
+                    r.assume_role_policy_document.as_deref().and_then(crate::provision::aws::iam::parse_document);
                 let subject = match &role.settings {
                     Settings::IamRole(s) => s.trust.subject.clone(),
                     _ => String::new(),

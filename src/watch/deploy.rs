@@ -12,12 +12,12 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 
-use crate::k8s::FIELD_MANAGER;
-use crate::k8s::objects::{self, Object};
-use crate::plan::{self, BUILT_IMAGE_ANNOTATION, Kind};
-use crate::profile::Profile;
-use crate::project::Workload;
-use crate::spec::NexusAICapability;
+use crate::model::plan::{self, BUILT_IMAGE_ANNOTATION, Kind};
+use crate::model::profile::Profile;
+use crate::model::project::Workload;
+use crate::model::spec::NexusAICapability;
+use crate::provision::kube::FIELD_MANAGER;
+use crate::provision::kube::objects::{self, Object};
 
 /// Field manager for Deployments nexus-dev does not otherwise manage.
 pub const WATCH_FIELD_MANAGER: &str = "nexus-dev-watch";
@@ -88,7 +88,7 @@ pub fn image_only(namespace: &str, name: &str, container: &str, image: &str) -> 
 /// The Deployment of `workload` as the reconciler would apply it for `cr`.
 pub fn planned(cr: &NexusAICapability, profile: &Profile, workload: Workload) -> Option<Deployment> {
     let plan = plan::build(cr, profile);
-    let names = crate::names::Names::of(&cr.spec);
+    let names = crate::model::names::Names::of(&cr.spec);
     let want = names.deployment(workload.as_str());
     let r = plan.of_kind(Kind::Deployment).find(|r| r.name == want)?;
     match objects::object(r, &crate::reconcile::key(cr))? {
@@ -155,7 +155,7 @@ async fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::fixtures::Spec;
+    use crate::input::examples::example;
 
     #[test]
     fn the_record_patch_uses_the_plan_annotation() {
@@ -166,8 +166,11 @@ mod tests {
     #[test]
     fn the_planned_deployment_carries_the_recorded_image() {
         let digest = format!("localhost:5001/api@sha256:{}", "b".repeat(64));
-        let mut cr = Spec::example("minimal").capability("wt").build();
-        let profile = crate::profile::resolve("local", std::path::Path::new("/")).unwrap().profile;
+        let mut cr = example("minimal");
+        cr.spec.capability_name = "wt".into();
+        cr.metadata.name = Some(format!("wt-{}", cr.spec.environment));
+        cr.metadata.namespace = cr.metadata.name.clone();
+        let profile = crate::input::profile::resolve("local", std::path::Path::new("/")).unwrap().profile;
         let before = planned(&cr, &profile, Workload::Backend).unwrap();
         let image =
             |d: &Deployment| d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0].image.clone();

@@ -297,9 +297,22 @@ mod tests {
     }
 
     fn component(deploy: Deploy) -> Component {
-        let mut c = crate::watch::testkit::component(std::path::Path::new("/nonexistent"), "r/api", "base");
-        c.deploy = deploy;
-        c
+        Component {
+            name: "api".into(),
+            build: crate::watch::build::Request {
+                context: "/nonexistent".into(),
+                dockerfile: "Dockerfile".into(),
+                target: None,
+                build_args: Default::default(),
+                repository: "r/api".into(),
+            },
+            watch: Vec::new(),
+            ignore: Vec::new(),
+            sync: Vec::new(),
+            after_sync: Vec::new(),
+            deploy,
+            sync_to: crate::watch::SyncTo::Nowhere,
+        }
     }
 
     #[tokio::test]

@@ -23,7 +23,6 @@ pub mod setup;
 pub mod state;
 pub mod sync;
 pub mod target;
-pub mod testkit;
 pub mod watcher;
 pub mod worker;
 

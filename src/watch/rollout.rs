@@ -12,7 +12,7 @@ use kube::api::ListParams;
 use kube::runtime::wait::await_condition;
 use kube::{Api, Client};
 
-use crate::k8s::apply::{Rollout, rollout};
+use crate::provision::kube::apply::{Rollout, rollout};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RolloutError {
@@ -94,7 +94,7 @@ async fn probe_message(client: &Client, namespace: &str, problem: &str) -> Optio
 }
 
 async fn diagnose(client: &Client, d: &Deployment, namespace: &str, image: &str) -> Result<Option<String>, String> {
-    let selector = crate::k8s::apply::pod_selector(d);
+    let selector = crate::provision::kube::apply::pod_selector(d);
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let Ok(list) = pods.list(&ListParams::default().labels(&selector)).await else { return Ok(None) };
     let problem = pod_problem(&list.items, image)?;

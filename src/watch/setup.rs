@@ -11,10 +11,10 @@ use super::deploy::Deploy;
 use super::sync::SyncRule;
 use super::target::SyncTo;
 use super::worker::{Component, Delivery};
-use crate::names::Names;
-use crate::profile::{ClusterProvider, Profile};
-use crate::project::LoadedProject;
-use crate::spec::LoadedSpec;
+use crate::input::spec::LoadedSpec;
+use crate::model::names::Names;
+use crate::model::profile::{ClusterProvider, Profile};
+use crate::model::project::LoadedProject;
 
 /// Repository host for images when there is no registry (kind load, or a local cluster).
 pub const LOCAL_REPOSITORY_HOST: &str = "nexus-dev.local";
@@ -124,7 +124,7 @@ mod tests {
     use super::*;
 
     fn profile(name: &str) -> Profile {
-        crate::profile::resolve(name, Path::new("/")).unwrap().profile
+        crate::input::profile::resolve(name, Path::new("/")).unwrap().profile
     }
 
     #[test]

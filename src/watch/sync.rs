@@ -33,7 +33,7 @@ pub struct SyncRule {
 
 impl SyncRule {
     /// From the project file's rule (`from: ./static/` and `from: static` are the same).
-    pub fn of(r: &crate::project::SyncRule) -> Self {
+    pub fn of(r: &crate::model::project::SyncRule) -> Self {
         let from: PathBuf =
             Path::new(&r.from).components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
         Self { from, to: r.to.clone() }
@@ -126,9 +126,9 @@ mod tests {
 
     fn rules() -> Vec<SyncRule> {
         vec![
-            SyncRule::of(&crate::project::SyncRule { from: "./static/".into(), to: "/app/static".into() }),
-            SyncRule::of(&crate::project::SyncRule { from: "conf/app.toml".into(), to: "/etc/app.toml".into() }),
-            SyncRule::of(&crate::project::SyncRule { from: "static/special".into(), to: "/elsewhere/".into() }),
+            SyncRule::of(&crate::model::project::SyncRule { from: "./static/".into(), to: "/app/static".into() }),
+            SyncRule::of(&crate::model::project::SyncRule { from: "conf/app.toml".into(), to: "/etc/app.toml".into() }),
+            SyncRule::of(&crate::model::project::SyncRule { from: "static/special".into(), to: "/elsewhere/".into() }),
         ]
     }
 
@@ -143,7 +143,7 @@ mod tests {
         assert_eq!(r[0].destination(Path::new("staticx/a")), None);
         assert!(covered(&r, Path::new("static/x")));
         assert!(!covered(&r, Path::new("Dockerfile")));
-        let everything = SyncRule::of(&crate::project::SyncRule { from: ".".into(), to: "/".into() });
+        let everything = SyncRule::of(&crate::model::project::SyncRule { from: ".".into(), to: "/".into() });
         assert_eq!(everything.destination(Path::new("a/b")).as_deref(), Some("/a/b"));
     }
 

@@ -174,7 +174,7 @@ pub async fn resolve(to: &SyncTo, component: &str) -> Result<Vec<Target>, SyncEr
         SyncTo::Pods { client, namespace, deployment, container } => {
             let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), namespace);
             let d = deployments.get(deployment).await.map_err(|e| list_err(Box::new(e)))?;
-            let selector = crate::k8s::apply::pod_selector(&d);
+            let selector = crate::provision::kube::apply::pod_selector(&d);
             let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
             let list = pods.list(&ListParams::default().labels(&selector)).await.map_err(|e| list_err(Box::new(e)))?;
             list.items

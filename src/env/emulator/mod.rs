@@ -13,7 +13,7 @@ use crate::env::docker::{
     ContainerSpec, Engine, Outcome, Probe, Removal, Restart, Secret, ServiceError, ServiceStatus,
 };
 use crate::env::registry::KIND_NETWORK;
-use crate::profile::{ClusterProvider, Emulator, Profile};
+use crate::model::profile::{ClusterProvider, Emulator, Profile};
 
 pub const NAME: &str = "nexus-dev-aws";
 /// Pinned: since 2026-03-23 LocalStack's `latest` moved to calendar versions and needs an auth
@@ -212,7 +212,7 @@ mod tests {
     use crate::env::docker::{EnvValue, MountSpec};
 
     fn profile(name: &str) -> Profile {
-        crate::profile::built_in(name).unwrap()
+        crate::input::profile::built_in(name).unwrap()
     }
 
     #[test]

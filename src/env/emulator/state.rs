@@ -18,8 +18,8 @@
 
 use aws_sdk_ssm::types::ParameterType;
 
-use crate::aws::error::sdk;
 use crate::env::docker::{DockerError, Engine};
+use crate::provision::aws::error::sdk;
 
 /// Outside any capability's parameters, which are `/{cap}/{env}/{category}/{key}`.
 pub const MARKER_PARAMETER: &str = "/nexus-dev/emulator-marker";

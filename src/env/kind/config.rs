@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml::{Mapping, Value};
 
 use super::KindError;
-use crate::profile::Profile;
+use crate::model::profile::Profile;
 
 /// The repository's `kind/cluster.yaml`.
 pub const EMBEDDED: &str = include_str!("../../../kind/cluster.yaml");
@@ -73,7 +73,7 @@ mod tests {
     use super::*;
 
     fn local() -> Profile {
-        crate::profile::built_in("local").unwrap()
+        crate::input::profile::built_in("local").unwrap()
     }
 
     fn parsed(text: &str) -> Value {

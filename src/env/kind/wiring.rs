@@ -13,7 +13,7 @@ use kube::{Api, Client};
 use super::KindError;
 use crate::env::docker::{Engine, Outcome};
 use crate::env::owner::{MANAGED_BY, MANAGED_BY_KEY, ProjectId};
-use crate::k8s::FIELD_MANAGER;
+use crate::provision::kube::FIELD_MANAGER;
 
 /// Docker label KinD puts on its node containers, valued with the cluster name.
 pub const NODE_CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";

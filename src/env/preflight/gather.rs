@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{Coverage, DockerFacts, Facts, PortFact, PortState, Tool};
-use crate::aws::coverage::{self, CoverageError};
 use crate::env::docker::Engine;
 use crate::env::kind::command::{Command, ProcessRunner, Runner, find_in_path, parse_version};
 use crate::env::owner::ProjectId;
 use crate::env::registry::{RegistryConfig, RegistryImage};
 use crate::env::{emulator, owner};
-use crate::profile::{Emulator, Profile};
+use crate::model::profile::{Emulator, Profile};
+use crate::provision::aws::coverage::{self, CoverageError};
 
 /// Where `gather` looks; the defaults are the machine's.
 #[derive(Clone, Debug)]

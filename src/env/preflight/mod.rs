@@ -8,7 +8,7 @@ mod gather;
 pub use gather::{GatherOptions, gather};
 
 use crate::env::kind::INSTALL_HINT;
-use crate::profile::{ClusterProvider, Emulator, Profile};
+use crate::model::profile::{ClusterProvider, Emulator, Profile};
 
 /// KinD's and Tilt's recommended limits (kind's known issue "Pod errors due to too many open
 /// files"); file watching needs them too.
@@ -263,7 +263,7 @@ mod tests {
     use super::*;
 
     fn profile(name: &str) -> Profile {
-        crate::profile::built_in(name).unwrap()
+        crate::input::profile::built_in(name).unwrap()
     }
 
     fn healthy() -> Facts {

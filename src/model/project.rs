@@ -1,0 +1,133 @@
+//! The project file, `nexus-dev.yaml`: which capability specs, which profile, and how each
+//! component is built, watched and synced. How it is found and checked is `input::project`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub const FILE_NAME: &str = "nexus-dev.yaml";
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Project {
+    /// Capability specs: files or directories, relative to this file.
+    pub specs: Vec<String>,
+    /// Profile for `up` and `watch` unless `--profile` says otherwise.
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// How each component's image is built, watched and synced.
+    #[serde(default)]
+    pub components: Vec<Component>,
+    #[serde(default)]
+    pub watch: WatchSettings,
+}
+
+fn default_profile() -> String {
+    "local".into()
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Component {
+    /// A short name, for logs and flags.
+    pub name: String,
+    /// The capability (its capabilityName); optional when the project has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
+    /// Which workload of the capability this image runs: backend or frontend.
+    pub component: Workload,
+    /// Build context, relative to the project file.
+    pub context: String,
+    /// Dockerfile, relative to the context.
+    #[serde(default = "default_dockerfile")]
+    pub dockerfile: String,
+    /// Multi-stage build target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub build_args: BTreeMap<String, String>,
+    /// Paths to watch, relative to the context (default: all of it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watch: Vec<String>,
+    /// Extra ignore patterns (gitignore syntax), besides .dockerignore, .gitignore and editor files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// Live sync: files under `from` are copied to `to` in the running container, no rebuild.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync: Vec<SyncRule>,
+    /// Command run in the container after a sync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_sync: Vec<String>,
+}
+
+fn default_dockerfile() -> String {
+    "Dockerfile".into()
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    Backend,
+    Frontend,
+}
+
+impl Workload {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workload::Backend => "backend",
+            Workload::Frontend => "frontend",
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRule {
+    /// Relative to the context.
+    pub from: String,
+    /// Absolute path in the container.
+    pub to: String,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WatchSettings {
+    /// Quiet time after the last change before a rebuild, such as 300ms.
+    #[serde(default = "default_debounce")]
+    pub debounce: String,
+}
+
+impl Default for WatchSettings {
+    fn default() -> Self {
+        Self { debounce: default_debounce() }
+    }
+}
+
+fn default_debounce() -> String {
+    "300ms".into()
+}
+
+/// A loaded project: the file, its directory, and the parsed settings.
+#[derive(Debug, Clone)]
+pub struct LoadedProject {
+    pub file: PathBuf,
+    pub dir: PathBuf,
+    pub project: Project,
+}
+
+impl LoadedProject {
+    /// Absolute build context of a component.
+    pub fn context(&self, c: &Component) -> PathBuf {
+        self.dir.join(&c.context)
+    }
+
+    pub fn spec_paths(&self) -> Vec<PathBuf> {
+        self.project.specs.iter().map(|s| self.dir.join(s)).collect()
+    }
+
+    pub fn debounce(&self) -> std::time::Duration {
+        humantime::parse_duration(&self.project.watch.debounce).unwrap_or(std::time::Duration::from_millis(300))
+    }
+}

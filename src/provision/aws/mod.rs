@@ -1,0 +1,368 @@
+//! AWS: one connection per target (the emulator of a profile, or real AWS), and one module per
+//! resource kind, each of the same shape: `observe` reads the actual state, a pure `changes`
+//! compares it with the plan, `ensure` applies those changes (or only reports them in a dry
+//! run), `delete` removes (not-found is success).
+
+pub mod cognito;
+pub mod coverage;
+pub mod dynamodb;
+pub mod error;
+pub mod glue;
+pub mod iam;
+pub mod s3;
+pub mod secrets;
+pub mod ssm;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_credential_types::Credentials;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+pub use error::AwsError;
+
+use crate::model::profile::Profile;
+
+/// Where AWS calls go and as whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Emulator endpoint; `None` for real AWS.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Named credentials profile for real AWS.
+    pub credentials_profile: Option<String>,
+}
+
+impl Target {
+    pub fn emulator(endpoint: impl Into<String>, region: impl Into<String>) -> Self {
+        Self { endpoint: Some(endpoint.into()), region: region.into(), credentials_profile: None }
+    }
+
+    pub fn of(profile: &Profile, region: &str) -> Self {
+        Self {
+            endpoint: profile.aws.endpoint.clone(),
+            region: region.to_owned(),
+            credentials_profile: profile.aws.credentials_profile.clone(),
+        }
+    }
+}
+
+/// How long one attempt of a call may take. Real AWS and the emulators answer in milliseconds;
+/// an endpoint silent this long has stalled (issue #11: a stopped emulator took 383 s to fail).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Per-attempt timeouts bound every call; the SDK's standard retry (3 attempts, backoff with
+/// jitter) handles throttling and transient errors within a call.
+pub async fn sdk_config(target: &Target) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .read_timeout(ATTEMPT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(ATTEMPT_TIMEOUT * 3)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(target.region.clone()))
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if let Some(endpoint) = &target.endpoint {
+        // Emulators accept any credentials; these dummy ones keep real ones off the wire.
+        loader = loader.endpoint_url(endpoint.clone()).credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "nexus-dev-emulator",
+        ));
+    } else if let Some(p) = &target.credentials_profile {
+        loader = loader.profile_name(p);
+    }
+    loader.load().await
+}
+
+/// S3 needs path-style addressing against emulators (no wildcard DNS for bucket hosts).
+pub fn s3_client(config: &SdkConfig, emulated: bool) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(config).force_path_style(emulated).build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Counts requests put on the wire, by whether they change anything. Every client of
+/// [`Clients`] reports here, so "zero mutating calls" is measured, not assumed.
+#[derive(Debug, Default)]
+pub struct CallCounter {
+    reads: AtomicU64,
+    writes: AtomicU64,
+    by_operation: Mutex<HashMap<String, u64>>,
+}
+
+/// Operation-name prefixes that only read.
+const READ_PREFIXES: &[&str] = &["Get", "List", "Describe", "Head", "Query", "Scan", "BatchGet", "Lookup", "Search"];
+
+pub fn is_mutating(operation: &str) -> bool {
+    !READ_PREFIXES.iter().any(|p| operation.starts_with(p))
+}
+
+impl CallCounter {
+    pub fn mutating(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Mutating operations seen, as `service.Operation` → count (for reports and tests).
+    pub fn mutating_operations(&self) -> Vec<(String, u64)> {
+        let map = self.by_operation.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<_> = map.iter().map(|(k, n)| (k.clone(), *n)).collect();
+        v.sort();
+        v
+    }
+
+    fn record(&self, service: &str, operation: &str) {
+        if is_mutating(operation) {
+            self.writes.fetch_add(1, Ordering::Relaxed);
+            let mut map = self.by_operation.lock().unwrap_or_else(|p| p.into_inner());
+            *map.entry(format!("{service}.{operation}")).or_default() += 1;
+        } else {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+tokio::task_local! {
+    /// The counter of the run this task belongs to, so that concurrent runs sharing clients
+    /// each count their own calls.
+    static RUN_COUNTER: Arc<CallCounter>;
+}
+
+/// Runs `fut`, counting the AWS calls it makes (and only those) into a fresh counter.
+pub async fn counted<F: Future>(fut: F) -> (F::Output, Arc<CallCounter>) {
+    let counter = Arc::new(CallCounter::default());
+    let out = RUN_COUNTER.scope(counter.clone(), fut).await;
+    (out, counter)
+}
+
+#[derive(Debug, Clone)]
+struct Counting(Arc<CallCounter>);
+
+impl Intercept for Counting {
+    fn name(&self) -> &'static str {
+        "nexus-dev-call-counter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            self.0.record(m.service(), m.name());
+            let _ = RUN_COUNTER.try_with(|c| c.record(m.service(), m.name()));
+        }
+        Ok(())
+    }
+}
+
+/// The clients of one target, all counting their calls into one [`CallCounter`].
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub glue: aws_sdk_glue::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    pub eks: aws_sdk_eks::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub counter: Arc<CallCounter>,
+    pub emulated: bool,
+    /// The endpoint calls go to (`None`: AWS's own), for messages.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Bounds the resources being read or converged at once by every run sharing these clients,
+    /// so that many capabilities applied together queue here instead of swamping an emulator.
+    pub limiter: Arc<tokio::sync::Semaphore>,
+}
+
+/// Resources in flight per set of clients, across runs.
+pub const DEFAULT_IN_FLIGHT: usize = 48;
+
+impl Clients {
+    pub async fn connect(target: &Target) -> Self {
+        let config = sdk_config(target).await;
+        Self::from_config(&config, target.endpoint.is_some())
+    }
+
+    pub fn from_config(config: &SdkConfig, emulated: bool) -> Self {
+        let counter = Arc::new(CallCounter::default());
+        let i = Counting(counter.clone());
+        macro_rules! client {
+            ($krate:ident) => {
+                $krate::Client::from_conf($krate::config::Builder::from(config).interceptor(i.clone()).build())
+            };
+        }
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config).force_path_style(emulated).interceptor(i.clone()).build(),
+            ),
+            dynamodb: client!(aws_sdk_dynamodb),
+            glue: client!(aws_sdk_glue),
+            ssm: client!(aws_sdk_ssm),
+            secrets: client!(aws_sdk_secretsmanager),
+            iam: client!(aws_sdk_iam),
+            cognito: client!(aws_sdk_cognitoidentityprovider),
+            eks: client!(aws_sdk_eks),
+            sts: client!(aws_sdk_sts),
+            counter,
+            emulated,
+            endpoint: config.endpoint_url().map(str::to_owned),
+            region: config.region().map(|r| r.to_string()).unwrap_or_default(),
+            limiter: Arc::new(tokio::sync::Semaphore::new(DEFAULT_IN_FLIGHT)),
+        }
+    }
+}
+
+/// What one `ensure` or `delete` did (or, in a dry run, would do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Created,
+    Updated,
+    Unchanged,
+    Deleted,
+    /// Already absent when deleting.
+    Absent,
+    /// Kept on purpose (deletionPolicy Retain, or shared with other capabilities).
+    Retained,
+}
+
+impl Action {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Unchanged => "unchanged",
+            Action::Deleted => "deleted",
+            Action::Absent => "absent",
+            Action::Retained => "retained",
+        }
+    }
+}
+
+/// The result of converging one resource: the action, what changed, and what the resource
+/// offers to others (its ARN or ID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    pub action: Action,
+    /// Human-readable changes, such as `versioning: Suspended → Enabled`.
+    pub changes: Vec<String>,
+    pub outputs: Vec<(&'static str, String)>,
+}
+
+impl Done {
+    pub fn new(action: Action) -> Self {
+        Self { action, changes: Vec::new(), outputs: Vec::new() }
+    }
+
+    pub fn with_changes(action: Action, changes: Vec<String>) -> Self {
+        Self { action, changes, outputs: Vec::new() }
+    }
+
+    pub fn output(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.outputs.push((key, value.into()));
+        self
+    }
+
+    /// `Created` when the resource was missing, `Updated` when changes were made, else
+    /// `Unchanged`.
+    pub fn from_changes(created: bool, changes: Vec<String>) -> Self {
+        let action = if created {
+            Action::Created
+        } else if changes.is_empty() {
+            Action::Unchanged
+        } else {
+            Action::Updated
+        };
+        Self::with_changes(action, changes)
+    }
+}
+
+/// What every provisioner gets: the clients, whether to change anything, and the account.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub clients: Clients,
+    pub dry_run: bool,
+    pub account: String,
+    /// Make a resource's reads one after another instead of together (the benchmark's
+    /// baseline of "the same calls, one after another").
+    pub serial: bool,
+}
+
+impl Ctx {
+    pub fn new(clients: Clients, account: impl Into<String>) -> Self {
+        Self { clients, dry_run: false, account: account.into(), serial: false }
+    }
+
+    pub fn dry_run(mut self, on: bool) -> Self {
+        self.dry_run = on;
+        self
+    }
+
+    pub fn serial(mut self, on: bool) -> Self {
+        self.serial = on;
+        self
+    }
+
+    /// The ARN of a regional resource of `service` in this account and region.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        let region = &self.clients.region;
+        format!("arn:{}:{service}:{region}:{}:{resource}", crate::model::plan::partition(region), self.account)
+    }
+}
+
+/// Tags of `want` that `current` lacks or holds with another value. Tags people added are kept.
+pub(crate) fn missing_tags<'a>(
+    current: &BTreeMap<String, String>,
+    want: &'a BTreeMap<String, String>,
+) -> Vec<(&'a str, &'a str)> {
+    want.iter().filter(|(k, v)| current.get(*k) != Some(*v)).map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// Awaits two reads together, or one after the other when `serial`. The futures are boxed: SDK
+/// request futures are large, and nesting them inline overflows small (test) stacks.
+pub(crate) async fn both<A, B>(serial: bool, a: impl Future<Output = A>, b: impl Future<Output = B>) -> (A, B) {
+    let (a, b) = (Box::pin(a), Box::pin(b));
+    if serial {
+        let a = a.await;
+        (a, b.await)
+    } else {
+        tokio::join!(a, b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_names_classify() {
+        for op in ["GetItem", "ListBuckets", "DescribeTable", "HeadBucket", "GetParameter", "BatchGetItem"] {
+            assert!(!is_mutating(op), "{op}");
+        }
+        for op in
+            ["CreateBucket", "PutBucketVersioning", "UpdateTable", "DeleteObjects", "TagResource", "BatchWriteItem"]
+        {
+            assert!(is_mutating(op), "{op}");
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Kubernetes: the CRD, the objects of a plan, converging them, and clients per profile.
+
+pub mod apply;
+pub mod client;
+pub mod objects;
+
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Api, Client, CustomResourceExt};
+
+use crate::model::ownership::Owner;
+use crate::model::spec::NexusAICapability;
+
+/// The one field manager of nexus-dev's server-side applies, so that its own writes never fight.
+pub const FIELD_MANAGER: &str = "nexus-dev";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot apply the CRD {name}: {source}")]
+    ApplyCrd { name: String, source: kube::Error },
+    #[error("the CRD {name} was not established within {secs}s: {detail}")]
+    CrdNotEstablished { name: String, secs: u64, detail: String },
+}
+
+/// A Kubernetes error as a sentence: the API server's message with its code and reason, not
+/// the structure they came in.
+pub fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
+        other => other.to_string(),
+    }
+}
+
+/// Server-side applies the NexusAICapability CRD and waits until the API server serves it.
+pub async fn install_crd(client: &Client) -> Result<(), Error> {
+    let crd = NexusAICapability::crd();
+    let name = NexusAICapability::crd_name().to_owned();
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(&name, &params, &Patch::Apply(&crd))
+        .await
+        .map_err(|source| Error::ApplyCrd { name: name.clone(), source })?;
+    let timeout = Duration::from_secs(30);
+    tokio::time::timeout(timeout, await_condition(api, &name, conditions::is_crd_established()))
+        .await
+        .map_err(|_| Error::CrdNotEstablished {
+            name: name.clone(),
+            secs: timeout.as_secs(),
+            detail: "timed out".into(),
+        })?
+        .map_err(|e| Error::CrdNotEstablished { name: name.clone(), secs: timeout.as_secs(), detail: e.to_string() })?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    /// Another capability's custom resource has this one's name (their names derive alike).
+    #[error(
+        "the custom resource {namespace}/{name} belongs to {other}, not to {owner}: two capabilities derive the same names. Choose another capabilityName or environment"
+    )]
+    NotOwned { namespace: String, name: String, other: Owner, owner: Owner },
+}
+
+/// Puts a capability into the cluster (its namespace first, created with the capability's
+/// ownership when missing), by server-side apply, and returns the object as the API server has
+/// it. Refuses to overwrite another capability's custom resource of the same name.
+pub async fn put_capability(client: &Client, cr: &NexusAICapability) -> Result<NexusAICapability, PutError> {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::ResourceExt;
+    let names = crate::model::names::Names::of(&cr.spec);
+    let owner = Owner::new(&cr.spec.capability_name, &cr.spec.environment);
+    let ns = cr.namespace().unwrap_or_else(|| names.namespace());
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    if namespaces.get_opt(&ns).await?.is_none() {
+        let body = serde_json::json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": ns, "labels": owner.tags()}
+        });
+        namespaces.patch(&ns, &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(&body)).await?;
+    }
+    let api: Api<NexusAICapability> = Api::namespaced(client.clone(), &ns);
+    let name = cr.metadata.name.clone().unwrap_or_else(|| names.stem());
+    if let Some(existing) = api.get_opt(&name).await? {
+        let other = Owner::new(&existing.spec.capability_name, &existing.spec.environment);
+        if other != owner {
+            return Err(PutError::NotOwned { namespace: ns, name, other, owner });
+        }
+    }
+    let body = serde_json::json!({
+        "apiVersion": crate::model::spec::API_VERSION,
+        "kind": crate::model::spec::KIND,
+        "metadata": {"name": name, "namespace": ns, "labels": cr.metadata.labels, "annotations": cr.metadata.annotations},
+        "spec": cr.spec,
+    });
+    Ok(api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await?)
+}

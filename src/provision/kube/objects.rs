@@ -1,0 +1,292 @@
+//! Kubernetes objects of a plan, as typed API objects (pure: settings in, objects out). The
+//! workloads follow seed 004's hardening; names come from the plan.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, Namespace, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecurityContext, Service, ServiceAccount,
+    ServicePort, ServiceSpec, Volume, VolumeMount,
+};
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
+    IngressTLS, ServiceBackendPort,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::model::plan::{self, Settings};
+
+/// Annotation naming the custom resource an object belongs to (`namespace/name`), so that a
+/// change to the object wakes the right reconcile even across namespaces.
+pub const OWNER_ANNOTATION: &str = "nexus.ai/owner";
+
+/// One object to server-side apply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    Namespace(Box<Namespace>),
+    ServiceAccount(Box<ServiceAccount>),
+    Deployment(Box<Deployment>),
+    Service(Box<Service>),
+    Ingress(Box<Ingress>),
+}
+
+impl Object {
+    pub fn name(&self) -> &str {
+        let meta = match self {
+            Object::Namespace(o) => &o.metadata,
+            Object::ServiceAccount(o) => &o.metadata,
+            Object::Deployment(o) => &o.metadata,
+            Object::Service(o) => &o.metadata,
+            Object::Ingress(o) => &o.metadata,
+        };
+        meta.name.as_deref().unwrap_or_default()
+    }
+}
+
+fn meta(name: &str, namespace: Option<&str>, labels: &BTreeMap<String, String>, owner: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: namespace.map(str::to_owned),
+        labels: Some(labels.clone()),
+        annotations: Some([(OWNER_ANNOTATION.to_owned(), owner.to_owned())].into_iter().collect()),
+        ..ObjectMeta::default()
+    }
+}
+
+/// The object of a planned Kubernetes resource; `None` for AWS resources. `owner` is the custom
+/// resource's `namespace/name`.
+pub fn object(r: &plan::Resource, owner: &str) -> Option<Object> {
+    let name = r.name.as_str();
+    Some(match &r.settings {
+        Settings::Namespace(s) => Object::Namespace(Box::new(Namespace {
+            metadata: meta(name, None, &s.labels, owner),
+            ..Default::default()
+        })),
+        Settings::ServiceAccount(s) => {
+            let mut m = meta(name, Some(&s.namespace), &s.labels, owner);
+            m.annotations.get_or_insert_with(BTreeMap::new).extend(s.annotations.clone());
+            Object::ServiceAccount(Box::new(ServiceAccount { metadata: m, ..Default::default() }))
+        }
+        Settings::Deployment(d) => Object::Deployment(Box::new(deployment(name, d, owner))),
+        Settings::Service(s) => Object::Service(Box::new(Service {
+            metadata: meta(name, Some(&s.namespace), &s.labels, owner),
+            spec: Some(ServiceSpec {
+                type_: Some(s.service_type.clone()),
+                selector: Some(s.selector.clone()),
+                ports: Some(vec![ServicePort {
+                    name: Some("http".into()),
+                    port: s.port,
+                    target_port: Some(IntOrString::Int(s.target_port)),
+                    protocol: Some("TCP".into()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })),
+        Settings::Ingress(i) => {
+            let mut m = meta(name, Some(&i.namespace), &i.labels, owner);
+            m.annotations.get_or_insert_with(BTreeMap::new).extend(i.annotations.clone());
+            let paths = i
+                .paths
+                .iter()
+                .map(|p| HTTPIngressPath {
+                    path: Some(p.path.clone()),
+                    path_type: p.path_type.clone(),
+                    backend: IngressBackend {
+                        service: Some(IngressServiceBackend {
+                            name: p.service.clone(),
+                            port: Some(ServiceBackendPort { number: Some(p.port), ..Default::default() }),
+                        }),
+                        ..Default::default()
+                    },
+                })
+                .collect();
+            Object::Ingress(Box::new(Ingress {
+                metadata: m,
+                spec: Some(IngressSpec {
+                    ingress_class_name: Some(i.ingress_class_name.clone()),
+                    rules: Some(vec![IngressRule { host: i.host.clone(), http: Some(HTTPIngressRuleValue { paths }) }]),
+                    // On ALB the certificate comes from the annotation; the TLS block names the host.
+                    tls: (i.tls && i.host.is_some())
+                        .then(|| vec![IngressTLS { hosts: i.host.clone().map(|h| vec![h]), secret_name: None }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }))
+        }
+        _ => return None,
+    })
+}
+
+fn quantity(cpu: &str, memory: &str) -> BTreeMap<String, Quantity> {
+    [("cpu".to_owned(), Quantity(cpu.to_owned())), ("memory".to_owned(), Quantity(memory.to_owned()))]
+        .into_iter()
+        .collect()
+}
+
+fn probe(p: &plan::Probe) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(p.path.clone()),
+            port: IntOrString::Int(p.port),
+            ..Default::default()
+        }),
+        initial_delay_seconds: Some(p.initial_delay_seconds),
+        period_seconds: Some(p.period_seconds),
+        failure_threshold: Some(p.failure_threshold),
+        timeout_seconds: Some(2),
+        ..Default::default()
+    }
+}
+
+fn deployment(name: &str, d: &plan::Deployment, owner: &str) -> Deployment {
+    let selector: BTreeMap<String, String> = d
+        .labels
+        .iter()
+        .filter(|(k, _)| *k == "app.kubernetes.io/instance" || *k == "app.kubernetes.io/component")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let env = d
+        .env
+        .iter()
+        .chain(&d.aws_env)
+        .map(|e| EnvVar { name: e.name.clone(), value: Some(e.value.clone()), ..Default::default() })
+        .collect();
+    let sec = &d.security;
+    let container = Container {
+        name: d.component.clone(),
+        image: Some(d.image.clone()),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".into()),
+            container_port: d.port,
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }]),
+        env: Some(env),
+        resources: Some(ResourceRequirements {
+            requests: Some(quantity(&d.requests.cpu, &d.requests.memory)),
+            limits: Some(quantity(&d.limits.cpu, &d.limits.memory)),
+            ..Default::default()
+        }),
+        readiness_probe: Some(probe(&d.readiness_probe)),
+        liveness_probe: Some(probe(&d.liveness_probe)),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(sec.allow_privilege_escalation),
+            read_only_root_filesystem: Some(sec.read_only_root_filesystem),
+            run_as_non_root: Some(sec.run_as_non_root),
+            capabilities: Some(Capabilities { drop: Some(sec.drop_capabilities.clone()), ..Default::default() }),
+            ..Default::default()
+        }),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "tmp".into(),
+            mount_path: sec.tmp_volume.clone(),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    let mut template_meta = ObjectMeta { labels: Some(d.labels.clone()), ..Default::default() };
+    template_meta.annotations = Some([(OWNER_ANNOTATION.to_owned(), owner.to_owned())].into_iter().collect());
+    Deployment {
+        metadata: meta(name, Some(&d.namespace), &d.labels, owner),
+        spec: Some(DeploymentSpec {
+            replicas: Some(d.replicas),
+            selector: LabelSelector { match_labels: Some(selector), ..Default::default() },
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".into()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(d.max_surge)),
+                    max_unavailable: Some(IntOrString::Int(d.max_unavailable)),
+                }),
+            }),
+            revision_history_limit: Some(5),
+            template: PodTemplateSpec {
+                metadata: Some(template_meta),
+                spec: Some(PodSpec {
+                    service_account_name: Some(d.service_account.clone()),
+                    automount_service_account_token: Some(true),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(sec.run_as_non_root),
+                        run_as_user: Some(sec.run_as_user),
+                        run_as_group: Some(sec.run_as_group),
+                        fs_group: Some(sec.fs_group),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: sec.seccomp_profile.clone(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    containers: vec![container],
+                    volumes: Some(vec![Volume {
+                        name: "tmp".into(),
+                        empty_dir: Some(EmptyDirVolumeSource::default()),
+                        ..Default::default()
+                    }]),
+                    termination_grace_period_seconds: Some(30),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Every Kubernetes object of `plan`, in plan order.
+pub fn objects(plan: &plan::Plan, owner: &str) -> Vec<(plan::Resource, Object)> {
+    plan.resources.iter().filter_map(|r| object(r, owner).map(|o| (r.clone(), o))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::examples::{example, profile};
+
+    fn local_profile() -> crate::model::profile::Profile {
+        profile("local")
+    }
+
+    #[test]
+    fn workloads_are_hardened_as_seed_004_asks() {
+        let plan = plan::build(&example("nexus-ai-complete"), &local_profile());
+        let objs = objects(&plan, "nexus-ai-prod/nexus-ai-prod");
+        assert_eq!(objs.len(), 8);
+        let Object::Deployment(d) = &objs.iter().find(|(r, _)| r.name == "nexus-ai-prod-backend").unwrap().1 else {
+            panic!()
+        };
+        let pod = d.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+        let psc = pod.security_context.as_ref().unwrap();
+        assert_eq!(psc.run_as_non_root, Some(true));
+        assert_eq!(psc.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
+        let c = &pod.containers[0];
+        let sc = c.security_context.as_ref().unwrap();
+        assert_eq!(sc.allow_privilege_escalation, Some(false));
+        assert_eq!(sc.read_only_root_filesystem, Some(true));
+        assert_eq!(sc.capabilities.as_ref().unwrap().drop.as_deref(), Some(&["ALL".to_owned()][..]));
+        assert_eq!(c.readiness_probe.as_ref().unwrap().http_get.as_ref().unwrap().path.as_deref(), Some("/health"));
+        assert!(c.resources.as_ref().unwrap().limits.is_some());
+        assert_eq!(pod.volumes.as_ref().unwrap()[0].name, "tmp");
+        let strategy = d.spec.as_ref().unwrap().strategy.as_ref().unwrap().rolling_update.as_ref().unwrap();
+        assert_eq!(strategy.max_surge, Some(IntOrString::Int(1)));
+        assert_eq!(strategy.max_unavailable, Some(IntOrString::Int(0)));
+        assert_eq!(pod.service_account_name.as_deref(), Some("nexus-ai-prod-app-sa"));
+        let env: Vec<_> = c.env.as_ref().unwrap().iter().map(|e| e.name.as_str()).collect();
+        assert!(env.contains(&"AWS_ENDPOINT_URL") && env.contains(&"NEXUS_SSM_PREFIX") && env.contains(&"AWS_REGION"));
+    }
+
+    #[test]
+    fn ingress_routes_api_to_backend_and_the_rest_to_frontend() {
+        let plan = plan::build(&example("nexus-ai-complete"), &local_profile());
+        let objs = objects(&plan, "ns/n");
+        let Object::Ingress(i) = &objs.last().unwrap().1 else { panic!() };
+        let spec = i.spec.as_ref().unwrap();
+        assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
+        let paths = &spec.rules.as_ref().unwrap()[0].http.as_ref().unwrap().paths;
+        assert_eq!(paths[0].path.as_deref(), Some("/api"));
+        assert_eq!(paths[0].backend.service.as_ref().unwrap().name, "nexus-ai-prod-backend-svc");
+        assert_eq!(paths[1].backend.service.as_ref().unwrap().name, "nexus-ai-prod-frontend-svc");
+    }
+}

@@ -1,0 +1,444 @@
+//! The executor: converges the AWS part of a plan. Independent resources run in parallel (up to
+//! a bound), each after the resources it depends on; retryable failures are retried with
+//! backoff and jitter; every resource gets an outcome, and the mutating calls are counted.
+
+pub mod aws;
+mod dispatch;
+pub mod kube;
+pub mod lock;
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde::Serialize;
+
+use crate::model::ownership::Owner;
+use crate::model::plan::{Kind, Plan, Resource};
+use crate::model::spec::DeletionPolicy;
+use crate::provision::aws::{Action, AwsError, Ctx, Done};
+
+/// Called as each resource finishes (for progress output).
+pub type Progress = std::sync::Arc<dyn Fn(&ResourceReport) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Options {
+    /// Resources converged at once.
+    pub concurrency: usize,
+    /// Attempts per resource for retryable errors (throttling, 5xx, unreachable, timeouts).
+    pub max_attempts: u32,
+    /// First retry delay; doubled each time, with ±50 % jitter.
+    pub backoff: Duration,
+    pub progress: Option<Progress>,
+    /// Take over resources that have the planned names but no nexus-dev ownership
+    /// (`apply --adopt`); another capability's resources are never taken.
+    pub adopt: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { concurrency: 16, max_attempts: 3, backoff: Duration::from_millis(250), progress: None, adopt: false }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("concurrency", &self.concurrency)
+            .field("max_attempts", &self.max_attempts)
+            .field("backoff", &self.backoff)
+            .field("adopt", &self.adopt)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of one resource (`apply -o json`: `kind`, `name`, `outcome` are a contract).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceReport {
+    pub kind: Kind,
+    pub name: String,
+    /// created, updated, unchanged, deleted, absent, retained or failed.
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The AWS error code of a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    pub attempts: u32,
+    pub duration_ms: u64,
+}
+
+impl ResourceReport {
+    pub fn failed(&self) -> bool {
+        self.outcome == "failed"
+    }
+}
+
+/// The whole run (`apply -o json`: `resources` and `mutatingCalls` are a contract).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub resources: Vec<ResourceReport>,
+    pub mutating_calls: u64,
+    pub read_calls: u64,
+    pub duration_ms: u64,
+}
+
+impl Report {
+    pub fn failures(&self) -> impl Iterator<Item = &ResourceReport> {
+        self.resources.iter().filter(|r| r.failed())
+    }
+
+    pub fn ok(&self) -> bool {
+        self.failures().next().is_none()
+    }
+
+    pub fn count(&self, outcome: &str) -> usize {
+        self.resources.iter().filter(|r| r.outcome == outcome).count()
+    }
+
+    /// Adds another run's resources and calls to this one.
+    pub fn merge(&mut self, other: Report) {
+        self.resources.extend(other.resources);
+        self.mutating_calls += other.mutating_calls;
+        self.read_calls += other.read_calls;
+        self.duration_ms += other.duration_ms;
+    }
+}
+
+/// Outputs of finished resources (ARNs, IDs), by resource id.
+pub type Outputs = HashMap<String, Vec<(&'static str, String)>>;
+
+/// Converges every AWS resource of `plan`.
+pub async fn apply(plan: &Plan, ctx: &Ctx, opts: &Options) -> Report {
+    let resources: Vec<&Resource> = plan.resources.iter().filter(|r| r.kind.is_aws()).collect();
+    apply_resources(&plan.owner(), &resources, ctx, opts).await
+}
+
+/// Converges `resources` (AWS ones, all of `owner`), ordered by their dependencies among
+/// themselves; the dependencies outside the set are taken as done (an earlier phase made them).
+pub async fn apply_resources(owner: &Owner, resources: &[&Resource], ctx: &Ctx, opts: &Options) -> Report {
+    let ids: HashSet<String> = resources.iter().map(|r| r.id()).collect();
+    // Only dependencies inside the AWS part order the AWS part.
+    let deps: Vec<Vec<String>> =
+        resources.iter().map(|r| r.depends_on.iter().filter(|d| ids.contains(*d)).cloned().collect()).collect();
+    run(owner, ctx, opts, resources, &deps, Op::Ensure).await
+}
+
+/// Deletes the AWS resources of `plan`, dependents first. With `Retain`, nothing is deleted and
+/// every resource is reported as retained.
+pub async fn delete(plan: &Plan, ctx: &Ctx, opts: &Options, policy: DeletionPolicy) -> Report {
+    let start = Instant::now();
+    let resources: Vec<&Resource> = plan.resources.iter().filter(|r| r.kind.is_aws()).collect();
+    if policy == DeletionPolicy::Retain {
+        let resources = resources
+            .iter()
+            .map(|r| ResourceReport {
+                kind: r.kind,
+                name: r.name.clone(),
+                outcome: Action::Retained.as_str().into(),
+                changes: vec!["deletionPolicy is Retain".into()],
+                error: None,
+                error_code: None,
+                attempts: 0,
+                duration_ms: 0,
+            })
+            .collect();
+        return Report { resources, mutating_calls: 0, read_calls: 0, duration_ms: start.elapsed().as_millis() as u64 };
+    }
+    run(&plan.owner(), ctx, opts, &resources, &dependents(&resources), Op::Delete).await
+}
+
+/// Reverse edges: a resource goes once everything depending on it is gone.
+fn dependents(resources: &[&Resource]) -> Vec<Vec<String>> {
+    resources
+        .iter()
+        .map(|r| {
+            let id = r.id();
+            resources.iter().filter(|o| o.depends_on.contains(&id)).map(|o| o.id()).collect()
+        })
+        .collect()
+}
+
+/// The orphans among `candidates` (resources the capability's plan no longer wants, such as
+/// [`crate::model::plan::unplanned`]): those that exist and are `owner`'s. Under `Delete` they are
+/// deleted (`pruned`); under `Retain`, or in a dry run, they are only reported (`orphaned`).
+/// What does not exist, or is not the capability's, is left out of the report.
+pub async fn prune(
+    owner: &Owner,
+    candidates: &[Resource],
+    ctx: &Ctx,
+    opts: &Options,
+    policy: DeletionPolicy,
+) -> Report {
+    let resources: Vec<&Resource> = candidates.iter().collect();
+    let keep = policy == DeletionPolicy::Retain;
+    let probe = Ctx { dry_run: ctx.dry_run || keep, ..ctx.clone() };
+    let mut report = run(owner, &probe, opts, &resources, &dependents(&resources), Op::Delete).await;
+    report.resources.retain_mut(|r| match r.outcome.as_str() {
+        "deleted" if probe.dry_run => {
+            r.outcome = "orphaned".into();
+            r.changes = vec![if keep {
+                "no longer in the plan; kept: deletionPolicy is Retain (delete it by hand, or set deletionPolicy: Delete)".into()
+            } else {
+                "no longer in the plan; apply deletes it (deletionPolicy is Delete)".into()
+            }];
+            true
+        }
+        "deleted" => {
+            r.outcome = "pruned".into();
+            true
+        }
+        "failed" => true,
+        // Absent, or somebody else's.
+        _ => false,
+    });
+    report
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Ensure,
+    Delete,
+}
+
+async fn run(
+    owner: &Owner,
+    ctx: &Ctx,
+    opts: &Options,
+    resources: &[&Resource],
+    deps: &[Vec<String>],
+    op: Op,
+) -> Report {
+    let start = Instant::now();
+    // Writers take turns per capability; a dry run writes nothing and waits for nobody.
+    let _writer = if ctx.dry_run {
+        None
+    } else {
+        match lock::acquire(owner, &ctx.account, &ctx.clients.region).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the capability's lock; going on without it");
+                None
+            }
+        }
+    };
+    let ownership = dispatch::Ownership { owner, adopt: opts.adopt };
+    let (resources, counter) =
+        crate::provision::aws::counted(run_counted(ctx, opts, resources, deps, op, &ownership)).await;
+    Report {
+        resources,
+        mutating_calls: counter.mutating(),
+        read_calls: counter.reads(),
+        duration_ms: start.elapsed().as_millis() as u64,
+    }
+}
+
+async fn run_counted(
+    ctx: &Ctx,
+    opts: &Options,
+    resources: &[&Resource],
+    deps: &[Vec<String>],
+    op: Op,
+    ownership: &dispatch::Ownership<'_>,
+) -> Vec<ResourceReport> {
+    let mut outputs: Outputs = HashMap::new();
+    let mut reports: Vec<Option<ResourceReport>> = vec![None; resources.len()];
+    let mut finished: HashMap<String, bool> = HashMap::new(); // id → succeeded
+    let mut started = vec![false; resources.len()];
+    // Once the endpoint proved unreachable, nothing more is attempted: one clear error beats
+    // fifty identical ones, each after its own retries.
+    let mut unreachable: Option<String> = None;
+    // Read everything up front, at once: most of a warm apply is reading, and a resource's own
+    // state seldom depends on another being done. What cannot be read yet is read in its turn.
+    let mut observations = dispatch::Observations::new();
+    if op == Op::Ensure {
+        // Collected first: a lazily mapped iterator here makes the future's `Send` bound
+        // higher-ranked, which the compiler cannot prove.
+        let reads: Vec<_> = resources
+            .iter()
+            .map(|r| {
+                Box::pin(async move {
+                    let _permit = ctx.clients.limiter.acquire().await;
+                    (r.id(), dispatch::observe(ctx, r).await)
+                })
+            })
+            .collect();
+        let reads = futures::stream::iter(reads).buffer_unordered(resources.len().max(1)).collect::<Vec<_>>().await;
+        for (id, read) in reads {
+            match read {
+                Some(Ok(o)) => {
+                    observations.insert(id, o);
+                }
+                Some(Err(e)) if endpoint_lost(&e) => {
+                    unreachable.get_or_insert_with(|| lost(ctx, &e));
+                }
+                _ => {}
+            }
+        }
+    }
+    let hints = dispatch::hints(resources, &observations);
+    let hints = &hints;
+    let mut running = FuturesUnordered::new();
+    loop {
+        // Start what is ready, up to the bound.
+        for i in 0..resources.len() {
+            if started[i] || running.len() >= opts.concurrency.max(1) {
+                continue;
+            }
+            if let Some(why) = &unreachable {
+                started[i] = true;
+                let rep = report(
+                    resources[i],
+                    Err((format!("not attempted: {why}"), "Unreachable".into())),
+                    0,
+                    Duration::ZERO,
+                );
+                finished.insert(resources[i].id(), false);
+                reports[i] = Some(rep);
+                continue;
+            }
+            if !deps[i].iter().all(|d| finished.contains_key(d)) {
+                continue;
+            }
+            started[i] = true;
+            let r = resources[i];
+            if let Some(failed) = deps[i].iter().find(|d| finished.get(*d) == Some(&false)) {
+                let verb = if op == Op::Ensure { "depends on" } else { "is needed by" };
+                let rep = report(
+                    r,
+                    Err((format!("skipped: {verb} {failed}, which failed"), "DependencyFailed".into())),
+                    0,
+                    Duration::ZERO,
+                );
+                if let Some(p) = &opts.progress {
+                    p(&rep);
+                }
+                reports[i] = Some(rep);
+                finished.insert(r.id(), false);
+                continue;
+            }
+            let outs = outputs.clone();
+            // The early read serves the first attempt only; a retry reads afresh.
+            let mut pre = observations.remove(&r.id());
+            running.push(async move {
+                let t = Instant::now();
+                let (result, attempts) = with_retries(opts, || {
+                    let pre = pre.take();
+                    let outs = &outs;
+                    Box::pin(async move {
+                        let _permit = ctx.clients.limiter.acquire().await;
+                        dispatch::run(ctx, r, outs, op, pre, hints, ownership).await
+                    })
+                })
+                .await;
+                (i, result, attempts, t.elapsed())
+            });
+        }
+        let Some((i, result, attempts, elapsed)) = StreamExt::next(&mut running).await else {
+            // Nothing runs and nothing can start: everything is done (cycles cannot occur; the
+            // plan orders dependencies first).
+            break;
+        };
+        let r = resources[i];
+        finished.insert(r.id(), result.is_ok());
+        if let Ok(done) = &result {
+            outputs.insert(r.id(), done.outputs.clone());
+        }
+        if let Err(e) = &result
+            && endpoint_lost(e)
+        {
+            unreachable.get_or_insert_with(|| lost(ctx, e));
+        }
+        let result = result.map_err(|e| (e.to_string(), e.code().to_owned()));
+        let rep = report(r, result, attempts, elapsed);
+        if let Some(p) = &opts.progress {
+            p(&rep);
+        }
+        reports[i] = Some(rep);
+    }
+    reports
+        .into_iter()
+        .zip(resources)
+        .map(|(rep, r)| {
+            rep.unwrap_or_else(|| report(r, Err(("not started".into(), "NotStarted".into())), 0, Duration::ZERO))
+        })
+        .collect()
+}
+
+/// An endpoint that refuses connections or stops answering serves no other resource either.
+fn endpoint_lost(e: &AwsError) -> bool {
+    matches!(e, AwsError::Unreachable { .. } | AwsError::Timeout { .. })
+}
+
+/// The one message every resource not attempted carries, naming the endpoint.
+fn lost(ctx: &Ctx, e: &AwsError) -> String {
+    let endpoint = ctx.clients.endpoint.as_deref().unwrap_or("of AWS");
+    match e {
+        AwsError::Timeout { .. } => format!("the AWS endpoint {endpoint} stopped answering ({e})"),
+        _ => format!("the AWS endpoint {endpoint} is unreachable ({e})"),
+    }
+}
+
+fn report(r: &Resource, result: Result<Done, (String, String)>, attempts: u32, elapsed: Duration) -> ResourceReport {
+    let (outcome, changes, error, error_code) = match result {
+        Ok(done) => (done.action.as_str().to_owned(), done.changes, None, None),
+        Err((msg, code)) => ("failed".to_owned(), Vec::new(), Some(msg), Some(code)),
+    };
+    ResourceReport {
+        kind: r.kind,
+        name: r.name.clone(),
+        outcome,
+        changes,
+        error,
+        error_code,
+        attempts,
+        duration_ms: elapsed.as_millis() as u64,
+    }
+}
+
+/// Runs `f` until it succeeds, fails for good, or `max_attempts` is reached. Every ensure and
+/// delete is idempotent, so running one again is safe.
+async fn with_retries<F, Fut>(opts: &Options, mut f: F) -> (Result<Done, AwsError>, u32)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Done, AwsError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match f().await {
+            Err(e) if e.is_retryable() && attempt < opts.max_attempts => {
+                let delay = jitter(opts.backoff * 2u32.pow(attempt - 1));
+                tracing::debug!(error = %e, attempt, ?delay, "retrying");
+                tokio::time::sleep(delay).await;
+            }
+            other => return (other, attempt),
+        }
+    }
+}
+
+/// `d` ± 50 %, so that retries of many resources do not arrive together.
+fn jitter(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    let frac = (h.finish() % 1000) as f64 / 1000.0; // 0..1
+    d.mul_f64(0.5 + frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_half_either_way() {
+        for _ in 0..100 {
+            let j = jitter(Duration::from_millis(100));
+            assert!(j >= Duration::from_millis(50) && j <= Duration::from_millis(150), "{j:?}");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The cluster commands end to end through the binary, against the test bed: `apply --wait`,
+//! `status`, `verify`, `delete`, and `operator manifests` applied to the API server.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::support::fixtures::testbed_profile_file;
+use crate::support::project::text;
+use crate::support::{TestBed, eventually, unique};
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+
+fn nexus(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nexus-dev")).args(args).output().expect("nexus-dev runs")
+}
+
+#[tokio::test]
+async fn apply_wait_status_verify_delete_through_the_binary() {
+    let bed = TestBed::from_env();
+    let client = bed.kube().await;
+    let dir = tempfile::tempdir().unwrap();
+    let profile = testbed_profile_file(dir.path(), &bed);
+    let cap = unique("cli");
+    let spec = dir.path().join("cap.yaml");
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml")).unwrap();
+    std::fs::write(&spec, example.replace("myapp", &cap)).unwrap();
+    let spec = spec.display().to_string();
+
+    let out = nexus(&["apply", "-f", &spec, "-p", &profile, "--wait", "--timeout", "90s", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["capability"], cap);
+    assert_eq!(v["note"], "Running");
+    let kinds: Vec<&str> = v["resources"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"s3.bucket") && kinds.contains(&"k8s.deployment") && kinds.contains(&"k8s.ingress"));
+    assert!(v["resources"].as_array().unwrap().iter().all(|r| r["outcome"] != "failed"));
+
+    let again = nexus(&["apply", "-f", &spec, "-p", &profile, "-o", "json"]);
+    assert!(again.status.success(), "{}", text(&again));
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(v["mutatingCalls"], 0);
+    assert!(v["resources"].as_array().unwrap().iter().all(|r| r["outcome"] == "unchanged"), "{v:#}");
+
+    let status = nexus(&["status", "-p", &profile, "-n", &format!("{cap}-dev")]);
+    assert!(text(&status).contains("Running"), "{}", text(&status));
+    // kwok's pods run no process: every check passes but the apps' HTTP answers, which pass on
+    // real pods (tests/it/kind_e2e.rs).
+    let verify = nexus(&["verify", "-f", &spec, "-p", &profile, "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+    let failed: Vec<&str> = v[0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert!(!failed.is_empty() && failed.iter().all(|c| c.starts_with("http ")), "{}", text(&verify));
+
+    let delete = nexus(&["delete", "-f", &spec, "-p", &profile]);
+    assert!(delete.status.success(), "{}", text(&delete));
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &format!("{cap}-dev"));
+    eventually("the workloads to be gone", Duration::from_secs(30), || async {
+        match deployments.get_opt(&format!("{cap}-dev-backend")).await {
+            Ok(None) | Err(_) => Ok(()),
+            Ok(Some(_)) => Err("still there".to_owned()),
+        }
+    })
+    .await;
+    let verify = nexus(&["verify", "-f", &spec, "-p", &profile]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    assert!(text(&verify).contains("missing"), "{}", text(&verify));
+}
+
+#[tokio::test]
+async fn operator_manifests_apply_and_the_operator_deployment_becomes_available() {
+    let bed = TestBed::from_env();
+    let client = bed.kube().await;
+    let ns = unique("op");
+    let out = nexus(&[
+        "operator",
+        "manifests",
+        "--namespace",
+        &ns,
+        "-p",
+        "local-moto",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/NexusAIOperatorRole",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let kubectl = std::env::var("NEXUS_TESTBED_KUBECTL").expect("the test bed's kubectl");
+    let mut apply = Command::new(kubectl)
+        .args(["--kubeconfig", &bed.kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    apply.stdin.take().unwrap().write_all(&out.stdout).unwrap();
+    let applied = apply.wait_with_output().unwrap();
+    assert!(applied.status.success(), "{}", text(&applied));
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    eventually("the operator deployment to be available", Duration::from_secs(60), || async {
+        let d = deployments.get("nexus-operator").await.map_err(|e| e.to_string())?;
+        match nexus_dev::provision::kube::apply::rollout(&d) {
+            nexus_dev::provision::kube::apply::Rollout::Available => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let d = deployments.get("nexus-operator").await.unwrap();
+    let pod = d.spec.unwrap().template.spec.unwrap();
+    let sc = pod.containers[0].security_context.clone().unwrap();
+    assert_eq!((sc.read_only_root_filesystem, sc.allow_privilege_escalation), (Some(true), Some(false)));
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let _ = namespaces.delete(&ns, &Default::default()).await;
+}
+
+/// Issue #11, item 5: a cluster that does not answer is found before any AWS write, and the
+/// error says so; nothing is created.
+#[tokio::test]
+async fn an_unreachable_cluster_stops_apply_before_anything_is_created() {
+    let bed = TestBed::from_env();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("dead.kubeconfig");
+    let port = crate::support::project::free_port();
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: dead, cluster: {{server: \"https://127.0.0.1:{port}\"}}}}]\nusers: [{{name: u, user: {{token: x}}}}]\ncontexts: [{{name: dead, context: {{cluster: dead, user: u}}}}]\ncurrent-context: dead\n"
+        ),
+    )
+    .unwrap();
+    let profile = dir.path().join("dead.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name: dead\ncluster: {{provider: existing, kubeconfig: \"{}\", context: dead}}\naws: {{emulator: moto, endpoint: \"{}\", account: \"123456789012\"}}\n",
+            kubeconfig.display(),
+            bed.aws_endpoint
+        ),
+    )
+    .unwrap();
+    let cap = unique("dead");
+    let spec = dir.path().join("cap.yaml");
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml")).unwrap();
+    std::fs::write(&spec, example.replace("myapp", &cap)).unwrap();
+    let out = nexus(&["apply", "-f", spec.to_str().unwrap(), "-p", profile.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("does not answer") && text(&out).contains("nothing was changed"), "{}", text(&out));
+    let config = nexus_dev::provision::aws::sdk_config(&nexus_dev::provision::aws::Target::emulator(
+        &bed.aws_endpoint,
+        "ap-southeast-1",
+    ))
+    .await;
+    let tables = aws_sdk_dynamodb::Client::new(&config).list_tables().send().await.unwrap();
+    assert!(
+        tables.table_names().iter().all(|t| !t.starts_with(&cap)),
+        "no AWS resource was created: {:?}",
+        tables.table_names()
+    );
+}

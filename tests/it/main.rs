@@ -1,0 +1,34 @@
+//! The integration tests: one binary (building one instead of twenty-odd, each linking every SDK,
+//! is most of the build on two cores). Each module is one area; `support` is the test bed as
+//! tests see it. They run against the real test bed (`scripts/testbed up`); a missing service
+//! fails a test, never skips it (DESIGN.md §8).
+
+// Shared with benches/, which use a few helpers no test does.
+#[allow(dead_code)]
+mod support;
+
+mod aws_apply;
+mod cli_cluster;
+mod controller;
+mod crash;
+mod env_docker;
+mod env_emulator;
+mod env_kind;
+mod env_preflight;
+mod env_registry;
+mod hostile_input;
+mod kind_e2e;
+mod loader_fuzz;
+mod ownership;
+mod testbed_aws;
+mod testbed_docker;
+mod testbed_kubernetes;
+mod up;
+mod up_races;
+mod validation;
+mod watch_burst;
+mod watch_cli;
+mod watch_deploy;
+mod watch_failure;
+mod watch_kind_load;
+mod watch_sync;
