@@ -108,6 +108,11 @@ async fn connect(plan: &Plan, profile: &LoadedProfile, dry_run: bool) -> anyhow:
     Ok(Ctx::new(clients, profile.profile.aws.account.clone()).dry_run(dry_run))
 }
 
+/// A report that starts with the emulator's health check, so that it counts every request.
+fn checked(profile: &LoadedProfile) -> Report {
+    Report { read_calls: coverage::requests(&profile.profile), ..Report::default() }
+}
+
 fn progress(output: Output, verb: &'static str) -> Option<provision::Progress> {
     if output == Output::Json || !std::io::stderr().is_terminal() && std::env::var_os("NEXUS_DEV_PROGRESS").is_none() {
         return None;
@@ -205,49 +210,71 @@ fn load(specs: &SpecArgs, profile: &ProfileArgs) -> anyhow::Result<Loaded> {
 pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let l = load(&args.specs, &args.profile)?;
     let text = args.output == Output::Text;
-    // What can be checked is checked before any AWS write (issue #11, item 5): the cluster
-    // answers, the CRD is served, no capability's namespace is being deleted.
-    let cluster = match args.only {
-        None => Some(prepare_cluster(&l, args.timeout, text).await?),
-        Some(Only::Aws) => None,
+    let opts = Options {
+        concurrency: args.concurrency.into(),
+        progress: progress(args.output, ""),
+        adopt: args.adopt,
+        ..Options::default()
     };
     let mut reports = Vec::new();
-    for (p, s) in l.plans.iter().zip(&l.specs) {
-        let ctx = connect(p, &l.profile, false).await?;
-        if text {
-            eprintln!("applying {} ({}) to {}", p.capability, p.environment, l.profile.profile.name);
-        }
-        let opts = Options {
-            concurrency: args.concurrency.into(),
-            progress: progress(args.output, ""),
-            adopt: args.adopt,
-            ..Options::default()
-        };
-        let mut report = provision::apply(p, &ctx, &opts).await;
-        if report.ok() {
-            report.merge(orphans(s, p, &l, false, &opts).await?);
-        }
-        reports.push(report);
-    }
     let mut notes: Vec<Option<String>> = vec![None; l.plans.len()];
-    let mut failed = vec![false; l.plans.len()];
-    if let Some(client) = cluster.filter(|_| reports.iter().all(Report::ok)) {
-        let mut rctx = crate::reconcile::Context::new(client.clone(), l.profile.profile.clone());
-        if let Some(c) = Arc::get_mut(&mut rctx) {
-            c.options.adopt = args.adopt;
+    let mut failed = false;
+    match args.only {
+        // The AWS part alone: the executor.
+        Some(Only::Aws) => {
+            for (p, s) in l.plans.iter().zip(&l.specs) {
+                let ctx = connect(p, &l.profile, false).await?;
+                if text {
+                    eprintln!("applying {} ({}) to {}", p.capability, p.environment, l.profile.profile.name);
+                }
+                let mut report = checked(&l.profile);
+                report.merge(provision::apply(p, &ctx, &opts).await);
+                if report.ok() {
+                    report.merge(orphans(s, p, &l, false, &opts).await?);
+                }
+                reports.push(report);
+            }
         }
-        for (i, s) in l.specs.iter().enumerate() {
-            // Whatever fails here, the report of what was done so far is printed below.
-            if let Err(e) = converge_in_cluster(&client, &rctx, s, &args, &mut reports[i], &mut notes[i]).await {
-                notes[i] = Some(format!("Failed: {e:#}"));
-                failed[i] = true;
+        // Everything: the reconciler, which provisions AWS once, then the cluster.
+        None => {
+            // What can be checked is checked before any AWS write (issue #11, item 5): the
+            // emulator covers the services, the cluster answers, the CRD is served, no
+            // capability's namespace is being deleted.
+            for p in &l.plans {
+                coverage::check(&l.profile.profile, &p.aws_services()).await?;
+            }
+            let client = prepare_cluster(&l, args.timeout, text).await?;
+            let mut rctx = crate::reconcile::Context::new(client.clone(), l.profile.profile.clone());
+            if let Some(c) = Arc::get_mut(&mut rctx) {
+                c.options = opts.clone();
+            }
+            for (i, (p, s)) in l.plans.iter().zip(&l.specs).enumerate() {
+                if text {
+                    eprintln!("applying {} ({}) to {}", p.capability, p.environment, l.profile.profile.name);
+                }
+                let mut report = checked(&l.profile);
+                // Whatever fails, the report of what was done so far is printed below.
+                match converge_in_cluster(&client, &rctx, s, &args, &mut report).await {
+                    Ok(note) => {
+                        report.merge(orphans_elsewhere(s, p, &l, false, &opts).await?);
+                        notes[i] = Some(note);
+                    }
+                    Err(e) => {
+                        notes[i] = Some(format!("Failed: {e:#}"));
+                        failed = true;
+                    }
+                }
+                reports.push(report);
+                if failed {
+                    break;
+                }
             }
         }
     }
     let shown: Vec<_> =
         l.plans.iter().zip(&reports).zip(notes).map(|((p, r), n)| capability_report(p, &l, r, n)).collect();
     print(args.output, &shown)?;
-    Ok(if failed.iter().any(|f| *f) { ExitCode::FAILURE } else { exit(&reports) })
+    Ok(if failed { ExitCode::FAILURE } else { exit(&reports) })
 }
 
 /// What changes of the spec left behind (issue #11, item 4), found by ownership: the resources
@@ -255,13 +282,29 @@ pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
 /// this machine remembers). Pruned under `deletionPolicy: Delete`, reported under `Retain` and
 /// in a dry run.
 async fn orphans(s: &LoadedSpec, p: &Plan, l: &Loaded, dry_run: bool, opts: &Options) -> anyhow::Result<Report> {
+    let profile = &l.profile.profile;
+    let ctx = Ctx::new(Clients::connect(&Target::of(profile, &p.target.region)).await, profile.aws.account.clone())
+        .dry_run(dry_run);
+    let mut report =
+        provision::prune(&p.owner(), &plan::unplanned(&s.cr, profile), &ctx, opts, s.spec().deletion_policy).await;
+    report.merge(orphans_elsewhere(s, p, l, dry_run, opts).await?);
+    Ok(report)
+}
+
+/// The capability's resources in the regions it was applied to before, other than its own (the
+/// reconciler prunes its own region).
+async fn orphans_elsewhere(
+    s: &LoadedSpec,
+    p: &Plan,
+    l: &Loaded,
+    dry_run: bool,
+    opts: &Options,
+) -> anyhow::Result<Report> {
     use crate::provision::lock;
     let profile = &l.profile.profile;
     let owner = p.owner();
     let policy = s.spec().deletion_policy;
-    let ctx = Ctx::new(Clients::connect(&Target::of(profile, &p.target.region)).await, profile.aws.account.clone())
-        .dry_run(dry_run);
-    let mut report = provision::prune(&owner, &plan::unplanned(&s.cr, profile), &ctx, opts, policy).await;
+    let mut report = Report::default();
     for region in lock::regions(&owner, &profile.aws.account).into_iter().filter(|r| *r != p.target.region) {
         let mut moved = s.cr.clone();
         moved.spec.region = region.clone();
@@ -330,16 +373,16 @@ async fn prepare_cluster(l: &Loaded, timeout: std::time::Duration, text: bool) -
     Ok(client)
 }
 
-/// Puts one capability into the cluster and converges it (until Running with `--wait`),
-/// adding the Kubernetes objects to its report.
+/// Puts one capability into the cluster and converges it (until Running with `--wait`): the
+/// first pass provisions AWS, later ones only the cluster. Fills in `report` with what was done,
+/// and returns the note shown under it.
 async fn converge_in_cluster(
     client: &kube::Client,
     rctx: &crate::reconcile::Context,
     s: &LoadedSpec,
     args: &ApplyArgs,
     report: &mut Report,
-    note: &mut Option<String>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let text = args.output == Output::Text;
     let deadline = std::time::Instant::now() + args.timeout;
     loop {
@@ -347,6 +390,9 @@ async fn converge_in_cluster(
         let pass = match crate::reconcile::converge(&live, rctx).await {
             Ok(pass) => pass,
             Err(e) => {
+                if let crate::reconcile::Error::Aws { done, .. } = &e {
+                    add_aws(report, (**done).clone());
+                }
                 // Named after the resource that failed, not the capability's namespace.
                 if let Some((kind, name)) = e.resource() {
                     report.resources.retain(|r| !(r.kind == kind && r.name == name));
@@ -372,26 +418,25 @@ async fn converge_in_cluster(
             crate::reconcile::Outcome::Running => None,
         };
         report.resources.retain(|r| r.kind.is_aws());
+        add_aws(report, pass.aws);
         report.resources.extend(pass.kubernetes);
         if waiting.is_none() || !args.wait {
-            *note = Some(match waiting {
+            return Ok(match waiting {
                 None => "Running".into(),
                 Some(w) => format!("applied; {w} (use --wait to wait for Running)"),
             });
-            return Ok(());
         }
         if std::time::Instant::now() > deadline {
-            *note = Some(format!(
-                "not Running after {}: {}",
-                humantime::format_duration(args.timeout),
-                waiting.unwrap_or_default()
-            ));
             report
                 .resources
                 .iter_mut()
                 .filter(|r| r.kind == crate::model::plan::Kind::Deployment)
                 .for_each(|r| r.outcome = "failed".into());
-            return Ok(());
+            return Ok(format!(
+                "not Running after {}: {}",
+                humantime::format_duration(args.timeout),
+                waiting.unwrap_or_default()
+            ));
         }
         if text {
             eprintln!("  waiting: {}", waiting.unwrap_or_default());
@@ -400,13 +445,23 @@ async fn converge_in_cluster(
     }
 }
 
+/// Adds a pass's AWS part to `report`: its resources replace those of an earlier pass (a long
+/// `--wait` checks AWS again), and every call counts.
+fn add_aws(report: &mut Report, aws: Report) {
+    if !aws.resources.is_empty() {
+        report.resources.retain(|r| !r.kind.is_aws());
+    }
+    report.merge(aws);
+}
+
 pub async fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let l = load(&args.specs, &args.profile)?;
     let mut reports = Vec::new();
     for (p, s) in l.plans.iter().zip(&l.specs) {
         let ctx = connect(p, &l.profile, true).await?;
         let opts = Options { adopt: args.adopt, ..Options::default() };
-        let mut report = provision::apply(p, &ctx, &opts).await;
+        let mut report = checked(&l.profile);
+        report.merge(provision::apply(p, &ctx, &opts).await);
         report.merge(orphans(s, p, &l, true, &opts).await?);
         debug_assert_eq!(report.mutating_calls, 0, "a diff must not change anything");
         reports.push(report);
@@ -472,7 +527,8 @@ pub async fn run_delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
         }
         let ctx = connect(p, &l.profile, args.dry_run).await?;
         let opts = Options { progress: progress(args.output, "delete"), ..Options::default() };
-        let mut report = provision::delete(p, &ctx, &opts, policy).await;
+        let mut report = checked(&l.profile);
+        report.merge(provision::delete(p, &ctx, &opts, policy).await);
         report.resources.extend(kubernetes);
         notes.push(match policy {
             DeletionPolicy::Retain => Some(format!(

@@ -78,7 +78,7 @@ impl ResourceReport {
 }
 
 /// The whole run (`apply -o json`: `resources` and `mutatingCalls` are a contract).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub resources: Vec<ResourceReport>,

@@ -31,8 +31,9 @@ pub const FINALIZER: &str = "nexus.ai/cleanup";
 pub enum Error {
     #[error("{0}")]
     Invalid(String),
+    /// An AWS resource failed; `done` reports the AWS part as far as it went.
     #[error("AWS: {kind} {name}: {message}")]
-    Aws { kind: Kind, name: String, message: String },
+    Aws { kind: Kind, name: String, message: String, done: Box<Report> },
     #[error("Kubernetes: {source}")]
     Kube { kind: Kind, name: String, source: Box<k8s_apply::ApplyError> },
     #[error("cannot write the status: {0}")]
@@ -180,7 +181,18 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Pass {
     pub outcome: Outcome,
+    /// The AWS part of this pass, every call counted; empty when the pass did not sweep AWS
+    /// (it was checked recently).
+    pub aws: Report,
     pub kubernetes: Vec<crate::provision::ResourceReport>,
+}
+
+/// One report of the AWS phases of a pass.
+fn merged(reports: Vec<Report>) -> Report {
+    reports.into_iter().fold(Report::default(), |mut all, r| {
+        all.merge(r);
+        all
+    })
 }
 
 /// Validates a capability read from the cluster with the same rules as files (the API server
@@ -270,7 +282,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
             );
             ctx.forget_aws_check(&owner);
             fail(&api, &mut current, &mut status, generation, &msg, ctx).await?;
-            return Err(Error::Aws { kind, name, message });
+            return Err(Error::Aws { kind, name, message, done: Box::new(merged(reports)) });
         }
         let changed = report.resources.iter().filter(|r| r.outcome != "unchanged").count();
         if changed > 0 {
@@ -294,6 +306,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         if kept > 0 {
             tracing::info!(capability = %owner, kept, "AWS resources no longer in the spec kept (deletionPolicy Retain)");
         }
+        reports.push(orphans);
         ctx.aws_checked_now(&owner, print, aws_started);
     }
     status::set_condition(
@@ -421,7 +434,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
             ctx.event(cr, EventType::Normal, "Running", "every resource is ready and every workload available".into())
                 .await;
         }
-        Ok(Pass { outcome: Outcome::Running, kubernetes })
+        Ok(Pass { outcome: Outcome::Running, aws: merged(reports), kubernetes })
     } else {
         let msg = format!("waiting for rollout: {}", waiting.join("; "));
         status::set_condition(
@@ -438,7 +451,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         }
         status.message = Some(msg.clone());
         status::write(&api, &current, &status).await.map_err(Error::Status)?;
-        Ok(Pass { outcome: Outcome::RollingOut(msg), kubernetes })
+        Ok(Pass { outcome: Outcome::RollingOut(msg), aws: merged(reports), kubernetes })
     }
 }
 

@@ -5,8 +5,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::support::fixtures::testbed_profile_file;
+use crate::support::fixtures::{testbed_profile_file, testbed_profile_file_via};
 use crate::support::project::text;
+use crate::support::proxy::Proxy;
 use crate::support::{TestBed, eventually, unique};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
@@ -70,6 +71,50 @@ async fn apply_wait_status_verify_delete_through_the_binary() {
     let verify = nexus(&["verify", "-f", &spec, "-p", &profile]);
     assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
     assert!(text(&verify).contains("missing"), "{}", text(&verify));
+}
+
+/// Issue 13: one `apply` reads AWS once (it used to sweep it twice, 123 requests for a warm
+/// Cognito capability), and its report counts every request the emulator sees. (Multi-threaded:
+/// the proxy serves while the test waits for the binary.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_apply_reads_aws_once_and_reports_every_request_it_makes() {
+    let bed = TestBed::from_env();
+    let proxy = Proxy::start(bed.aws_endpoint.trim_start_matches("http://").parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = testbed_profile_file_via(dir.path(), &bed, &proxy.url());
+    let cap = unique("reads");
+    let spec = dir.path().join("cap.yaml");
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/with-cognito.yaml")).unwrap();
+    std::fs::write(&spec, example.replace("portal", &cap).replace("deletionPolicy: Retain", "deletionPolicy: Delete"))
+        .unwrap();
+    let spec = spec.display().to_string();
+    let apply = |only_aws: bool| {
+        let mut args = vec!["apply", "-f", &spec, "-p", &profile, "-o", "json"];
+        if only_aws {
+            args.extend(["--only", "aws"]);
+        }
+        let before = proxy.requests();
+        let out = nexus(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let reported = v["readCalls"].as_u64().unwrap() + v["mutatingCalls"].as_u64().unwrap();
+        (proxy.requests() - before, reported, v)
+    };
+    let (_, _, cold) = apply(false);
+    assert!(cold["mutatingCalls"].as_u64().unwrap() > 0, "{cold:#}");
+
+    let (seen, reported, warm) = apply(false);
+    assert_eq!(warm["mutatingCalls"], 0, "{warm:#}");
+    assert_eq!(seen, reported, "every request the emulator saw is in the report: {warm:#}");
+    let (aws_only, aws_reported, _) = apply(true);
+    assert_eq!(aws_only, aws_reported);
+    // The cluster part adds no AWS sweep of its own: a whole apply reads what `--only aws` reads.
+    assert_eq!(seen, aws_only, "a warm apply reads AWS once");
+    eprintln!("warm apply: {seen} requests to the emulator, {reported} reported");
+
+    let delete = nexus(&["delete", "-f", &spec, "-p", &profile]);
+    assert!(delete.status.success(), "{}", text(&delete));
 }
 
 #[tokio::test]

@@ -35,6 +35,12 @@ pub fn missing_in_localstack(health: &Value, needed: &[&str]) -> Vec<String> {
 
 /// Checks the profile's emulator against `needed` (the plan's AWS services). Real AWS and
 /// unnamed endpoints are not checked.
+/// The requests [`check`] sends to the profile's endpoint: one health read of an emulator,
+/// none for AWS. A run's report counts them with its AWS calls.
+pub fn requests(profile: &Profile) -> u64 {
+    u64::from(profile.aws.emulator.is_some() && profile.aws.endpoint.is_some())
+}
+
 pub async fn check(profile: &Profile, needed: &[&str]) -> Result<(), CoverageError> {
     let (Some(emulator), Some(endpoint)) = (profile.aws.emulator, profile.aws.endpoint.as_deref()) else {
         return Ok(());

@@ -85,10 +85,15 @@ pub fn testbed_profile(bed: &TestBed) -> Profile {
 
 /// [`testbed_profile`] as a file `testbed.yaml` in `dir`, for driving the binary; its path.
 pub fn testbed_profile_file(dir: &std::path::Path, bed: &TestBed) -> String {
+    testbed_profile_file_via(dir, bed, &bed.aws_endpoint)
+}
+
+/// [`testbed_profile_file`] with AWS reached at `aws_endpoint` (a proxy in front of moto).
+pub fn testbed_profile_file_via(dir: &std::path::Path, bed: &TestBed, aws_endpoint: &str) -> String {
     let path = dir.join("testbed.yaml");
     let text = format!(
         "name: testbed\ncluster: {{provider: existing, kubeconfig: \"{}\", context: {}}}\naws: {{emulator: moto, endpoint: \"{}\", account: \"{MOTO_ACCOUNT}\"}}\nirsa: {{issuer: \"{}\", registerOidcProvider: true}}\ningress: {{class: nginx, domain: localhost}}\n",
-        bed.kubeconfig, bed.context, bed.aws_endpoint, bed.sa_issuer
+        bed.kubeconfig, bed.context, aws_endpoint, bed.sa_issuer
     );
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     path.display().to_string()
