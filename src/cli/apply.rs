@@ -507,33 +507,42 @@ pub async fn run_delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
     if l.profile.profile.production && !args.yes && !args.dry_run {
         confirm(&format!("delete {} capabilities from production profile {}?", l.plans.len(), l.profile.profile.name))?;
     }
-    let mut reports = Vec::new();
-    let mut notes = Vec::new();
-    let client = match args.only {
-        None => Some(crate::provision::kube::client::for_profile(&l.profile.profile).await?),
+    let opts = Options { progress: progress(args.output, "delete"), ..Options::default() };
+    let rctx = match args.only {
+        None => {
+            let client = crate::provision::kube::client::for_profile(&l.profile.profile).await?;
+            let mut rctx = crate::reconcile::Context::new(client, l.profile.profile.clone());
+            if let Some(c) = Arc::get_mut(&mut rctx) {
+                c.options = opts.clone();
+            }
+            Some(rctx)
+        }
         Some(Only::Aws) => None,
     };
+    let mut reports = Vec::new();
+    let mut notes = Vec::new();
     for (p, s) in l.plans.iter().zip(&l.specs) {
         let policy = s.spec().deletion_policy;
-        // Kubernetes first, then AWS (seed 001's delete flow). Only what is the capability's
-        // goes; the namespace only when nexus-dev created it and nothing of others is in it.
-        let mut kubernetes = Vec::new();
-        if let Some(client) = &client {
-            let key = crate::reconcile::key(&s.cr);
-            kubernetes = crate::reconcile::delete_kubernetes(client, p, &key, false, args.dry_run).await?;
-            if !args.dry_run {
-                remove_capability(client, &s.cr, &p.namespace).await?;
+        let mut report = checked(&l.profile);
+        match &rctx {
+            // Through the reconciler's delete flow (seed 001): Kubernetes first, then AWS. Only
+            // what is the capability's goes; the namespace only when nexus-dev created it and
+            // nothing of others is in it.
+            Some(rctx) => {
+                coverage::check(&l.profile.profile, &p.aws_services()).await?;
+                let cleaned = crate::reconcile::delete(&s.cr, rctx, args.dry_run).await?;
+                report.merge(cleaned.aws);
+                report.resources.extend(cleaned.kubernetes);
+            }
+            None => {
+                let ctx = connect(p, &l.profile, args.dry_run).await?;
+                report.merge(provision::delete(p, &ctx, &opts, policy).await);
             }
         }
-        let ctx = connect(p, &l.profile, args.dry_run).await?;
-        let opts = Options { progress: progress(args.output, "delete"), ..Options::default() };
-        let mut report = checked(&l.profile);
-        report.merge(provision::delete(p, &ctx, &opts, policy).await);
-        report.resources.extend(kubernetes);
         notes.push(match policy {
             DeletionPolicy::Retain => Some(format!(
                 "deletionPolicy is Retain: no AWS resource was deleted ({} kept). Set deletionPolicy: Delete to remove them.",
-                report.resources.len()
+                report.resources.iter().filter(|r| r.kind.is_aws()).count()
             )),
             DeletionPolicy::Delete if args.dry_run => Some("dry run: nothing was deleted".into()),
             DeletionPolicy::Delete => None,
@@ -553,28 +562,6 @@ fn capability_report<'a>(p: &'a Plan, l: &'a Loaded, r: &'a Report, note: Option
         profile: &l.profile.profile.name,
         note,
         report: r,
-    }
-}
-
-/// Deletes the capability object itself, releasing its finalizer: its cleanup was just done here.
-async fn remove_capability(
-    client: &kube::Client,
-    cr: &crate::model::spec::NexusAICapability,
-    namespace: &str,
-) -> anyhow::Result<()> {
-    use kube::api::{DeleteParams, Patch, PatchParams};
-    let ns = cr.metadata.namespace.clone().unwrap_or_else(|| namespace.to_owned());
-    let name = cr.metadata.name.clone().unwrap_or_default();
-    let api: kube::Api<crate::model::spec::NexusAICapability> = kube::Api::namespaced(client.clone(), &ns);
-    if api.get_opt(&name).await?.is_none() {
-        return Ok(());
-    }
-    api.patch(&name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})))
-        .await?;
-    match api.delete(&name, &DeleteParams::default()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(e.into()),
     }
 }
 

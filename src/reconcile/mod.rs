@@ -556,9 +556,17 @@ fn endpoints(plan: &Plan) -> Vec<Endpoint> {
     out
 }
 
-/// The delete flow (seed 001): Kubernetes objects first, then AWS per `deletionPolicy`.
-pub async fn cleanup(cr: &NexusAICapability, ctx: &Context) -> Result<(), Error> {
-    ctx.forget_aws_check(&key(cr));
+/// What a deletion did, or in a dry run would do.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    pub kubernetes: Vec<crate::provision::ResourceReport>,
+    /// Every AWS resource of the plan: deleted, absent or retained, or why it stayed.
+    pub aws: Report,
+}
+
+/// The delete flow (seed 001), as the finalizer runs it: Kubernetes objects first, then AWS per
+/// `deletionPolicy`. A resource that could not be deleted is an error (the finalizer stays).
+pub async fn cleanup(cr: &NexusAICapability, ctx: &Context) -> Result<Cleaned, Error> {
     let api: Api<NexusAICapability> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
     let generation = cr.metadata.generation.unwrap_or(0);
     let mut status = cr.status.clone().unwrap_or_default();
@@ -568,25 +576,77 @@ pub async fn cleanup(cr: &NexusAICapability, ctx: &Context) -> Result<(), Error>
     // The capability's own namespace goes when its owner deletes it, not before the capability
     // itself is gone.
     let own_namespace = cr.namespace().as_deref() == Some(plan.namespace.as_str());
-    delete_kubernetes(&ctx.client, &plan, &key(cr), own_namespace, false).await?;
-    let aws = ctx.aws(&plan.target.region).await;
-    let report = Box::pin(provision::delete(&plan, &aws, &ctx.options, cr.spec.deletion_policy)).await;
-    if let Some(f) = report.failures().next() {
+    let cleaned = remove(cr, &plan, ctx, own_namespace, false).await?;
+    if let Some(f) = cleaned.aws.failures().next() {
         return Err(Error::Cleanup(format!("{} {}: {}", f.kind, f.name, f.error.as_deref().unwrap_or("failed"))));
     }
     let note = match cr.spec.deletion_policy {
         DeletionPolicy::Retain => {
-            format!("workloads deleted; deletionPolicy Retain kept {} AWS resources", report.resources.len())
+            format!("workloads deleted; deletionPolicy Retain kept {} AWS resources", cleaned.aws.resources.len())
         }
-        DeletionPolicy::Delete => format!("workloads and {} AWS resources deleted", report.count("deleted")),
+        DeletionPolicy::Delete => format!("workloads and {} AWS resources deleted", cleaned.aws.count("deleted")),
     };
     ctx.event(cr, EventType::Normal, "Deleted", note).await;
-    Ok(())
+    Ok(cleaned)
+}
+
+/// Deletes a capability from outside the controller (`nexus-dev delete`): its Kubernetes
+/// objects, namespace included when nexus-dev made it, then the capability object itself (its
+/// cleanup is this), then AWS per `deletionPolicy`. AWS failures are in the report, not an
+/// error. `dry_run` reports what would go and changes nothing.
+pub async fn delete(cr: &NexusAICapability, ctx: &Context, dry_run: bool) -> Result<Cleaned, Error> {
+    let plan = plan::build(cr, &ctx.profile);
+    let mut cleaned = Cleaned {
+        kubernetes: delete_kubernetes(&ctx.client, &plan, &key(cr), false, dry_run).await?,
+        ..Cleaned::default()
+    };
+    if !dry_run {
+        release(&ctx.client, cr, &plan.namespace).await?;
+    }
+    cleaned.aws = remove_aws(cr, &plan, ctx, dry_run).await;
+    Ok(cleaned)
+}
+
+/// The Kubernetes objects, then the AWS resources.
+async fn remove(
+    cr: &NexusAICapability,
+    plan: &Plan,
+    ctx: &Context,
+    keep_namespace: bool,
+    dry_run: bool,
+) -> Result<Cleaned, Error> {
+    let kubernetes = delete_kubernetes(&ctx.client, plan, &key(cr), keep_namespace, dry_run).await?;
+    Ok(Cleaned { kubernetes, aws: remove_aws(cr, plan, ctx, dry_run).await })
+}
+
+async fn remove_aws(cr: &NexusAICapability, plan: &Plan, ctx: &Context, dry_run: bool) -> Report {
+    ctx.forget_aws_check(&key(cr));
+    let aws = ctx.aws(&plan.target.region).await.dry_run(dry_run);
+    Box::pin(provision::delete(plan, &aws, &ctx.options, cr.spec.deletion_policy)).await
+}
+
+/// Deletes the capability object, releasing its finalizer: its cleanup was done by the caller.
+async fn release(client: &Client, cr: &NexusAICapability, namespace: &str) -> Result<(), Error> {
+    use kube::api::{DeleteParams, Patch, PatchParams};
+    let ns = cr.namespace().unwrap_or_else(|| namespace.to_owned());
+    let api: Api<NexusAICapability> = Api::namespaced(client.clone(), &ns);
+    let name = cr.name_any();
+    let failed = |e: kube::Error| Error::Cleanup(format!("capability {ns}/{name}: {e}"));
+    if api.get_opt(&name).await.map_err(failed)?.is_none() {
+        return Ok(());
+    }
+    let unhold = serde_json::json!({"metadata": {"finalizers": null}});
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(unhold)).await.map_err(failed)?;
+    match api.delete(&name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(failed(e)),
+    }
 }
 
 /// Deletes the Kubernetes objects of `plan` that are the capability's, dependents first, and
 /// reports why each went or stayed; not-found is success. `dry_run` only reports.
-pub async fn delete_kubernetes(
+async fn delete_kubernetes(
     client: &Client,
     plan: &Plan,
     owner: &str,
