@@ -4,6 +4,7 @@
 //! socket only its user can open.
 
 pub mod forward;
+mod heal;
 pub mod protocol;
 mod server;
 
@@ -143,6 +144,7 @@ impl Daemon {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let ctx = Context::new(self.client.clone(), self.profile.clone()).with(self.resync, Duration::from_secs(1));
         let selector = format!("{PROJECT_LABEL}={}", self.project_id);
+        let (retrigger, retriggered) = futures::channel::mpsc::unbounded();
         let controller = {
             let ctx = ctx.clone();
             let mut rx = stop_rx.clone();
@@ -151,6 +153,7 @@ impl Daemon {
                     ctx,
                     None,
                     watcher::Config::default().labels(&selector),
+                    retriggered,
                     async move {
                         let _ = rx.wait_for(|s| *s).await;
                     },
@@ -158,7 +161,7 @@ impl Daemon {
                 .await
             })
         };
-        let healer = tokio::spawn(server::heal_emulator_loss(self.clone(), ctx.clone(), stop_rx.clone()));
+        let healer = tokio::spawn(heal::heal(self.clone(), ctx.clone(), retrigger, stop_rx.clone()));
         let forwarding = tokio::spawn(server::keep_forwards(self.clone()));
         let serving = tokio::spawn(server::serve(self.clone(), listener, stop_tx.clone(), stop_rx.clone()));
         tracing::info!(project = %self.project_id, "daemon running");

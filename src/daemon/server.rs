@@ -16,7 +16,6 @@ use tokio::sync::watch;
 use super::protocol::{Reply, Request};
 use super::{Daemon, DaemonError, PROJECT_LABEL};
 use crate::model::spec::NexusAICapability;
-use crate::reconcile::Context;
 
 /// Binds the socket, readable and writable by its owner only.
 pub(super) fn listen(path: &Path) -> Result<UnixListener, DaemonError> {
@@ -141,7 +140,7 @@ async fn handle(d: Arc<Daemon>, stream: UnixStream, stop: watch::Sender<bool>) {
     let _ = send(&mut w, &reply).await;
 }
 
-async fn capabilities(d: &Daemon) -> Result<Vec<NexusAICapability>, kube::Error> {
+pub(super) async fn capabilities(d: &Daemon) -> Result<Vec<NexusAICapability>, kube::Error> {
     let api: Api<NexusAICapability> = Api::all(d.client.clone());
     Ok(api.list(&ListParams::default().labels(&format!("{PROJECT_LABEL}={}", d.project_id))).await?.items)
 }
@@ -256,41 +255,6 @@ async fn logs(
         }
     }
     Ok(())
-}
-
-/// An emulator that restarts empty loses every resource; the controller's periodic resync would
-/// notice within a minute, this within seconds: if a capability's marker parameter
-/// (`/{cap}/{env}/app/capability`) is gone, it is reconciled at once.
-pub(super) async fn heal_emulator_loss(d: Arc<Daemon>, ctx: Arc<Context>, mut stopped: watch::Receiver<bool>) {
-    if d.profile.aws.endpoint.is_none() {
-        return;
-    }
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(d.emulator_check) => {}
-            _ = stopped.wait_for(|s| *s) => return,
-        }
-        let Ok(caps) = capabilities(&d).await else { continue };
-        for cr in
-            caps.iter().filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(crate::model::spec::Phase::Running))
-        {
-            let names = crate::model::names::Names::of(&cr.spec);
-            let clients = crate::provision::aws::Clients::connect(&crate::provision::aws::Target::of(
-                &d.profile,
-                &cr.spec.region,
-            ))
-            .await;
-            let marker = names.ssm_parameter("app", "capability");
-            let lost = matches!(clients.ssm.get_parameter().name(&marker).send().await, Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()));
-            if lost {
-                tracing::warn!(capability = %crate::reconcile::key(cr), "the emulator lost this capability's resources; re-provisioning");
-                ctx.forget_aws_check(&crate::reconcile::key(cr));
-                if let Err(e) = Box::pin(crate::reconcile::converge(cr, &ctx)).await {
-                    tracing::warn!(error = %e, "re-provisioning failed; the controller retries");
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

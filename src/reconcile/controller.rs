@@ -102,15 +102,17 @@ pub async fn run_in(
     namespace: Option<&str>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    run_with(ctx, namespace, watcher::Config::default(), shutdown).await
+    run_with(ctx, namespace, watcher::Config::default(), futures::stream::pending(), shutdown).await
 }
 
 /// Runs the controller over the capabilities `selection` picks (a project's daemon selects its
-/// own by label), until `shutdown`.
+/// own by label), until `shutdown`. `retrigger` asks for a pass of a capability from outside
+/// (the daemon's emulator healer): it runs as the controller's own, never beside one.
 pub async fn run_with(
     ctx: Arc<Context>,
     namespace: Option<&str>,
     selection: watcher::Config,
+    retrigger: impl futures::Stream<Item = ObjectRef<NexusAICapability>> + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
@@ -131,6 +133,7 @@ pub async fn run_with(
         .watches(Api::<Service>::all(client.clone()), managed.clone(), owner)
         .watches(Api::<Ingress>::all(client.clone()), managed.clone(), owner)
         .watches(Api::<ServiceAccount>::all(client.clone()), managed, owner)
+        .reconcile_on(retrigger)
         .graceful_shutdown_on(shutdown)
         .run(|cr, ctx| Box::pin(reconcile(cr, ctx)), error_policy, ctx);
     Box::pin(stream)
