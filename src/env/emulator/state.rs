@@ -12,9 +12,9 @@
 //!   lies outside every capability's `/{cap}/{env}/…` parameters.
 //!
 //! `judge` decides from a snapshot, without I/O (tested exhaustively); `observe` takes the
-//! snapshot. The daemon (`daemon::heal`) calls `check` on a timer: `StateLost` → re-provision, then `stamp`;
-//! `RestartedWithState` → `stamp` (new baseline), nothing to re-provision; `Down` → wait for
-//! the container (or ensure it) and check again.
+//! snapshot. The daemon (`daemon::heal`) calls `check` on a timer: `StateLost` → reconcile
+//! again, then `stamp`; `RestartedWithState` → `stamp` (new baseline), nothing to re-provision;
+//! `Down` → wait and check again.
 
 use aws_sdk_ssm::types::ParameterType;
 
