@@ -114,7 +114,7 @@ fn checked(profile: &LoadedProfile) -> Report {
 }
 
 fn progress(output: Output, verb: &'static str) -> Option<provision::Progress> {
-    if output == Output::Json || !std::io::stderr().is_terminal() && std::env::var_os("NEXUS_DEV_PROGRESS").is_none() {
+    if output == Output::Json || !std::io::stderr().is_terminal() && !crate::input::settings::progress_forced() {
         return None;
     }
     Some(Arc::new(move |r: &ResourceReport| {

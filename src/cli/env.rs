@@ -16,29 +16,10 @@ use crate::input::profile::LoadedProfile;
 use crate::model::profile::ClusterProvider;
 use crate::model::project::LoadedProject;
 
-/// Images may be replaced (a mirror, or the test bed's stand-ins).
-pub const EMULATOR_IMAGE_ENV: &str = "NEXUS_DEV_EMULATOR_IMAGE";
-pub const REGISTRY_IMAGE_ENV: &str = "NEXUS_DEV_REGISTRY_IMAGE";
-/// The KinD node image; wins over the profile's `cluster.image`.
-pub const KIND_IMAGE_ENV: &str = "NEXUS_DEV_KIND_IMAGE";
-
-/// The node image for `kind create cluster --image`: `NEXUS_DEV_KIND_IMAGE` (when set and not
-/// empty), else the profile's `cluster.image`; checked like the profile field.
-pub fn kind_node_image(profile: &crate::model::profile::Profile) -> anyhow::Result<Option<String>> {
-    match std::env::var(KIND_IMAGE_ENV) {
-        Ok(v) if !v.is_empty() => {
-            crate::input::profile::image_reference(&v)
-                .map_err(|why| anyhow::anyhow!("{KIND_IMAGE_ENV}: invalid node image `{v}`: {why}"))?;
-            Ok(Some(v))
-        }
-        _ => Ok(profile.cluster.image.clone()),
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Profile (default: the project file's `profile`).
-    #[arg(short = 'p', long, value_name = "NAME|PATH", env = "NEXUS_DEV_PROFILE")]
+    #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
     /// Keep the daemon attached to this terminal (for CI); Ctrl-C stops it.
     #[arg(long)]
@@ -63,13 +44,13 @@ pub struct DownArgs {
     /// Also delete the KinD cluster, the volumes (emulator and registry data) and the daemon's state.
     #[arg(long)]
     pub purge: bool,
-    #[arg(short = 'p', long, value_name = "NAME|PATH", env = "NEXUS_DEV_PROFILE")]
+    #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    #[arg(short = 'p', long, value_name = "NAME|PATH", env = "NEXUS_DEV_PROFILE")]
+    #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
     #[arg(short = 'o', long, value_enum, default_value_t = super::apply::Output::Text)]
     pub output: super::apply::Output,
@@ -105,7 +86,7 @@ struct Here {
 fn here(profile: Option<&str>) -> anyhow::Result<Here> {
     let cwd = std::env::current_dir()?;
     let project = crate::input::project::discover(&cwd)?;
-    let name = profile.map(str::to_owned).unwrap_or_else(|| project.project.profile.clone());
+    let name = crate::input::settings::profile_name(profile, Some(&project));
     let profile = crate::input::profile::resolve(&name, &project.dir)?;
     let id = ProjectId::from_dir(&project.dir);
     Ok(Here { project, profile, id })
@@ -212,7 +193,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
         let source = kind::config::load(profile, h.profile.base_dir.as_deref())?;
         let config = kind::config::render(&source, &name)?;
         let kubeconfig = profile.cluster.kubeconfig.as_ref().map(PathBuf::from);
-        let image = kind_node_image(profile)?;
+        let image = crate::input::settings::kind_node_image(profile).map_err(anyhow::Error::msg)?;
         steps
             .run("kind cluster", async {
                 kind::ensure_cluster(&cli, &engine, &name, &config, image.as_deref(), &paths.dir, kubeconfig.as_deref())
@@ -222,7 +203,8 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
             .await?;
     }
     let registry_image = registry::RegistryImage {
-        reference: std::env::var(REGISTRY_IMAGE_ENV).unwrap_or_else(|_| registry::RegistryImage::default().reference),
+        reference: crate::input::settings::registry_image()
+            .unwrap_or_else(|| registry::RegistryImage::default().reference),
         ..registry::RegistryImage::default()
     };
     let registry_cfg = registry::RegistryConfig::from_profile(profile, registry_image)?;
@@ -243,10 +225,12 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 .await?;
         }
     }
-    let emulator_cfg =
-        emulator::EmulatorConfig::from_profile(profile, &h.project.dir, std::env::var(EMULATOR_IMAGE_ENV).ok(), |v| {
-            std::env::var(v).ok()
-        })?;
+    let emulator_cfg = emulator::EmulatorConfig::from_profile(
+        profile,
+        &h.project.dir,
+        crate::input::settings::emulator_image(),
+        |v| std::env::var(v).ok(),
+    )?;
     if let Some(cfg) = &emulator_cfg {
         steps
             .run("aws emulator", async {
@@ -654,7 +638,7 @@ pub async fn run_doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir()?;
     let (profile, id, needed) = match crate::input::project::discover(&cwd) {
         Ok(project) => {
-            let name = args.profile.clone().unwrap_or_else(|| project.project.profile.clone());
+            let name = crate::input::settings::profile_name(args.profile.as_deref(), Some(&project));
             let profile = crate::input::profile::resolve(&name, &project.dir)?.profile;
             let needed = crate::input::spec::read_sources(&project.spec_paths())
                 .ok()

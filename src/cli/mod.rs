@@ -101,7 +101,7 @@ pub struct ProfileArgs {
     /// Profile name (profiles/NAME.yaml in this project, or a built-in: local, local-moto,
     /// eks-staging, eks-prod) or the path of a profile file. Default: the project file's
     /// `profile` when run inside a project, else `local`.
-    #[arg(short = 'p', long, value_name = "NAME|PATH", env = "NEXUS_DEV_PROFILE")]
+    #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
 }
 
@@ -162,10 +162,11 @@ pub(crate) fn load_profile(args: &ProfileArgs) -> Result<LoadedProfile, ProfileE
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     // Inside a project, its profile is the default, as for `up` (issue #11: `status` without a
     // daemon used `local` whatever the project said).
-    let name = match &args.profile {
-        Some(p) => p.clone(),
-        None => crate::input::project::discover(&cwd).map(|p| p.project.profile).unwrap_or_else(|_| "local".into()),
+    let project = match args.profile {
+        Some(_) => None,
+        None => crate::input::project::discover(&cwd).ok(),
     };
+    let name = crate::input::settings::profile_name(args.profile.as_deref(), project.as_ref());
     let p = crate::input::profile::resolve(&name, &cwd)?;
     tracing::debug!(profile = %p.profile.name, origin = %p.origin, "profile loaded");
     Ok(p)

@@ -16,7 +16,7 @@ use crate::watch::{Engine, Event, Settings, Summary, event, setup};
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Profile (default: the project file's `profile`).
-    #[arg(short = 'p', long, value_name = "NAME|PATH", env = "NEXUS_DEV_PROFILE")]
+    #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
     /// Build and deploy every component once, then exit (non-zero if any failed).
     #[arg(long)]
@@ -32,7 +32,7 @@ pub struct WatchArgs {
 pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let project = crate::input::project::discover(&cwd)?;
-    let profile_name = args.profile.clone().unwrap_or_else(|| project.project.profile.clone());
+    let profile_name = crate::input::settings::profile_name(args.profile.as_deref(), Some(&project));
     let profile = crate::input::profile::resolve(&profile_name, &project.dir)?.profile;
     let sources = crate::input::spec::read_sources(&project.spec_paths())?;
     let specs = crate::input::spec::load_specs(&sources)?;

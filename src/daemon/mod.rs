@@ -22,17 +22,6 @@ use crate::reconcile::Context;
 /// Label on every capability a project's daemon applies; its controller watches only these.
 pub const PROJECT_LABEL: &str = "nexus.ai/project";
 
-/// nexus-dev's state directory: `$NEXUS_DEV_STATE_DIR`, else `$XDG_STATE_HOME/nexus-dev`, else
-/// `~/.local/state/nexus-dev`.
-pub fn state_base() -> PathBuf {
-    std::env::var_os("NEXUS_DEV_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::var_os("XDG_STATE_HOME")
-            .map(|x| PathBuf::from(x).join("nexus-dev"))
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/nexus-dev")))
-            .unwrap_or_else(|| std::env::temp_dir().join("nexus-dev"))
-    })
-}
-
 /// Where a project's daemon keeps its lock, socket, pid and log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paths {
@@ -46,7 +35,7 @@ impl Paths {
     /// `$NEXUS_DEV_STATE_DIR`, else `$XDG_STATE_HOME/nexus-dev`, else `~/.local/state/nexus-dev`;
     /// then `projects/<id>`. Short, so the socket path stays within the 108-byte limit.
     pub fn for_project(id: &str) -> Self {
-        let dir = state_base().join("projects").join(id);
+        let dir = crate::input::settings::state_dir().join("projects").join(id);
         Self { lock: dir.join("daemon.lock"), socket: dir.join("daemon.sock"), log: dir.join("daemon.log"), dir }
     }
 

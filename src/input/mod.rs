@@ -7,6 +7,7 @@ pub(crate) mod examples;
 pub mod profile;
 pub mod project;
 pub mod schema_check;
+pub mod settings;
 pub mod spec;
 pub mod validate;
 pub mod yaml;

@@ -16,7 +16,7 @@ pub struct WriterLock(#[allow(dead_code)] File);
 
 fn path(owner: &Owner, account: &str, region: &str) -> PathBuf {
     // Dots never occur in the parts (DNS labels, a region, digits): the name is unambiguous.
-    crate::daemon::state_base()
+    crate::input::settings::state_dir()
         .join("locks")
         .join(format!("{account}.{region}.{}.{}.lock", owner.capability, owner.environment))
 }
@@ -24,7 +24,7 @@ fn path(owner: &Owner, account: &str, region: &str) -> PathBuf {
 /// The regions in which `owner`'s resources in `account` were written from this machine (each
 /// run leaves its lock file behind): where to look for what a region change left behind.
 pub fn regions(owner: &Owner, account: &str) -> Vec<String> {
-    let dir = crate::daemon::state_base().join("locks");
+    let dir = crate::input::settings::state_dir().join("locks");
     let suffix = format!(".{}.{}.lock", owner.capability, owner.environment);
     let prefix = format!("{account}.");
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
