@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::{ProfileArgs, SpecArgs, load_profile, load_specs};
 use crate::input::profile::LoadedProfile;
 use crate::input::spec::LoadedSpec;
+use crate::model::outcome::Outcome;
 use crate::model::plan::{self, Plan};
 use crate::model::spec::DeletionPolicy;
 use crate::provision::aws::{Clients, Ctx, Target, coverage};
@@ -139,22 +140,12 @@ fn print(output: Output, reports: &[CapabilityReport<'_>]) -> anyhow::Result<()>
         Output::Text => {
             for c in reports {
                 let r = c.report;
-                let mut counts: Vec<String> = [
-                    "created",
-                    "updated",
-                    "unchanged",
-                    "deleted",
-                    "absent",
-                    "retained",
-                    "pruned",
-                    "orphaned",
-                    "failed",
-                ]
-                .iter()
-                .map(|o| (o, r.count(o)))
-                .filter(|(_, n)| *n > 0)
-                .map(|(o, n)| format!("{n} {o}"))
-                .collect();
+                let mut counts: Vec<String> = Outcome::ALL
+                    .iter()
+                    .map(|o| (o, r.count(*o)))
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(o, n)| format!("{n} {o}"))
+                    .collect();
                 if counts.is_empty() {
                     counts.push("nothing to do".into());
                 }
@@ -167,12 +158,10 @@ fn print(output: Output, reports: &[CapabilityReport<'_>]) -> anyhow::Result<()>
                     r.mutating_calls,
                     r.duration_ms
                 );
-                let not_attempted =
-                    |f: &&ResourceReport| f.error.as_deref().is_some_and(|e| e.starts_with("not attempted"));
-                for f in r.failures().filter(|f| !not_attempted(f)) {
+                for f in r.failures().filter(|f| !f.not_attempted()) {
                     println!("  failed {} {}: {}", f.kind, f.name, f.error.as_deref().unwrap_or(""));
                 }
-                let skipped: Vec<_> = r.failures().filter(not_attempted).collect();
+                let skipped: Vec<_> = r.failures().filter(|f| f.not_attempted()).collect();
                 if let Some(first) = skipped.first() {
                     let why = first.error.as_deref().unwrap_or_default().trim_start_matches("not attempted: ");
                     println!(
@@ -396,26 +385,17 @@ async fn converge_in_cluster(
                 // Named after the resource that failed, not the capability's namespace.
                 if let Some((kind, name)) = e.resource() {
                     report.resources.retain(|r| !(r.kind == kind && r.name == name));
-                    report.resources.push(ResourceReport {
-                        kind,
-                        name: name.to_owned(),
-                        outcome: "failed".into(),
-                        changes: Vec::new(),
-                        error: Some(e.to_string()),
-                        error_code: Some(e.label().into()),
-                        attempts: 1,
-                        duration_ms: 0,
-                    });
+                    report.resources.push(ResourceReport::failure(kind, name, e.to_string(), Some(e.label())));
                 }
                 anyhow::bail!(e);
             }
         };
         if let Some(p) = progress(args.output, "") {
-            pass.kubernetes.iter().filter(|r| r.outcome != "unchanged").for_each(|r| p(r));
+            pass.kubernetes.iter().filter(|r| r.outcome != Outcome::Unchanged).for_each(|r| p(r));
         }
-        let waiting = match &pass.outcome {
-            crate::reconcile::Outcome::RollingOut(why) => Some(why.clone()),
-            crate::reconcile::Outcome::Running => None,
+        let waiting = match &pass.readiness {
+            crate::reconcile::Readiness::RollingOut(why) => Some(why.clone()),
+            crate::reconcile::Readiness::Running => None,
         };
         report.resources.retain(|r| r.kind.is_aws());
         add_aws(report, pass.aws);
@@ -431,7 +411,7 @@ async fn converge_in_cluster(
                 .resources
                 .iter_mut()
                 .filter(|r| r.kind == crate::model::plan::Kind::Deployment)
-                .for_each(|r| r.outcome = "failed".into());
+                .for_each(|r| r.outcome = Outcome::Failed);
             return Ok(format!(
                 "not Running after {}: {}",
                 humantime::format_duration(args.timeout),
@@ -473,7 +453,7 @@ pub async fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
         }
         Output::Text => {
             for (p, r) in l.plans.iter().zip(&reports) {
-                let pending: Vec<_> = r.resources.iter().filter(|x| x.outcome != "unchanged").collect();
+                let pending: Vec<_> = r.resources.iter().filter(|x| x.outcome != Outcome::Unchanged).collect();
                 println!(
                     "{} ({}) on {}: {} of {} resources would change",
                     p.capability,
@@ -483,9 +463,9 @@ pub async fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
                     r.resources.len()
                 );
                 for x in pending {
-                    let what = match x.outcome.as_str() {
-                        "created" => "+ create".to_owned(),
-                        "updated" => "~ update".to_owned(),
+                    let what = match x.outcome {
+                        Outcome::Created => "+ create".to_owned(),
+                        Outcome::Updated => "~ update".to_owned(),
                         other => format!("! {other}"),
                     };
                     let detail = x.error.clone().unwrap_or_else(|| x.changes.join("; "));

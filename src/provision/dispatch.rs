@@ -1,9 +1,10 @@
 //! One resource, one provisioner: the only place that maps a plan kind to its AWS module.
 
 use super::{Op, Outputs};
+use crate::model::outcome::{Done, Outcome};
 use crate::model::ownership::{Claim, Owner, why_ours};
 use crate::model::plan::{Kind, ParamValue, Resource, Settings, Tags, id};
-use crate::provision::aws::{Action, AwsError, Ctx, Done, cognito, dynamodb, glue, iam, s3, secrets, ssm};
+use crate::provision::aws::{AwsError, Ctx, cognito, dynamodb, glue, iam, s3, secrets, ssm};
 
 fn output<'a>(outputs: &'a Outputs, resource: &str, key: &str) -> Option<&'a str> {
     outputs.get(resource).and_then(|o| o.iter().find(|(k, _)| *k == key)).map(|(_, v)| v.as_str())
@@ -160,22 +161,22 @@ pub(super) async fn run(
             }
             Op::Delete => {
                 if let Some(why) = claim.kept() {
-                    return Ok(Done::with_changes(Action::Retained, vec![why]));
+                    return Ok(Done::with_changes(Outcome::Retained, vec![why]));
                 }
             }
         }
     }
     if op == Op::Delete && pre.as_ref().is_some_and(|o| !o.exists()) {
-        return Ok(Done::new(Action::Absent));
+        return Ok(Done::new(Outcome::Absent));
     }
     let mut done = converge(ctx, r, outputs, op, pre, hints, ownership.owner).await?;
     if adopted {
         done.changes.insert(0, "adopted: it had no nexus-dev ownership (--adopt)".into());
-        if done.action == Action::Unchanged {
-            done.action = Action::Updated;
+        if done.outcome == Outcome::Unchanged {
+            done.outcome = Outcome::Updated;
         }
     }
-    if op == Op::Delete && done.action == Action::Deleted {
+    if op == Op::Delete && done.outcome == Outcome::Deleted {
         done.changes.insert(0, why_ours(ownership.owner));
     }
     Ok(done)
@@ -228,7 +229,7 @@ async fn converge(
                 ParamValue::From { value_from } => match output(outputs, &value_from.resource, &value_from.field) {
                     Some(v) => v.to_owned(),
                     // In a dry run the source may not exist yet: it would be created first.
-                    None if ctx.dry_run => return Ok(Done::new(crate::provision::aws::Action::Created)),
+                    None if ctx.dry_run => return Ok(Done::new(Outcome::Created)),
                     None => {
                         return Err(AwsError::Missing {
                             resource: name.to_owned(),

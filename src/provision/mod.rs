@@ -11,12 +11,13 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use serde::Serialize;
 
+use crate::model::outcome::{DEPENDENCY_FAILED, Done, NOT_ATTEMPTED, Outcome};
+pub use crate::model::outcome::{Report, ResourceReport};
 use crate::model::ownership::Owner;
-use crate::model::plan::{Kind, Plan, Resource};
+use crate::model::plan::{Plan, Resource};
 use crate::model::spec::DeletionPolicy;
-use crate::provision::aws::{Action, AwsError, Ctx, Done};
+use crate::provision::aws::{AwsError, Ctx};
 
 /// Called as each resource finishes (for progress output).
 pub type Progress = std::sync::Arc<dyn Fn(&ResourceReport) + Send + Sync>;
@@ -52,63 +53,6 @@ impl std::fmt::Debug for Options {
     }
 }
 
-/// The outcome of one resource (`apply -o json`: `kind`, `name`, `outcome` are a contract).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceReport {
-    pub kind: Kind,
-    pub name: String,
-    /// created, updated, unchanged, deleted, absent, retained or failed.
-    pub outcome: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The AWS error code of a failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-    pub attempts: u32,
-    pub duration_ms: u64,
-}
-
-impl ResourceReport {
-    pub fn failed(&self) -> bool {
-        self.outcome == "failed"
-    }
-}
-
-/// The whole run (`apply -o json`: `resources` and `mutatingCalls` are a contract).
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    pub resources: Vec<ResourceReport>,
-    pub mutating_calls: u64,
-    pub read_calls: u64,
-    pub duration_ms: u64,
-}
-
-impl Report {
-    pub fn failures(&self) -> impl Iterator<Item = &ResourceReport> {
-        self.resources.iter().filter(|r| r.failed())
-    }
-
-    pub fn ok(&self) -> bool {
-        self.failures().next().is_none()
-    }
-
-    pub fn count(&self, outcome: &str) -> usize {
-        self.resources.iter().filter(|r| r.outcome == outcome).count()
-    }
-
-    /// Adds another run's resources and calls to this one.
-    pub fn merge(&mut self, other: Report) {
-        self.resources.extend(other.resources);
-        self.mutating_calls += other.mutating_calls;
-        self.read_calls += other.read_calls;
-        self.duration_ms += other.duration_ms;
-    }
-}
-
 /// Outputs of finished resources (ARNs, IDs), by resource id.
 pub type Outputs = HashMap<String, Vec<(&'static str, String)>>;
 
@@ -139,7 +83,7 @@ pub async fn delete(plan: &Plan, ctx: &Ctx, opts: &Options, policy: DeletionPoli
             .map(|r| ResourceReport {
                 kind: r.kind,
                 name: r.name.clone(),
-                outcome: Action::Retained.as_str().into(),
+                outcome: Outcome::Retained,
                 changes: vec!["deletionPolicy is Retain".into()],
                 error: None,
                 error_code: None,
@@ -178,9 +122,9 @@ pub async fn prune(
     let keep = policy == DeletionPolicy::Retain;
     let probe = Ctx { dry_run: ctx.dry_run || keep, ..ctx.clone() };
     let mut report = run(owner, &probe, opts, &resources, &dependents(&resources), Op::Delete).await;
-    report.resources.retain_mut(|r| match r.outcome.as_str() {
-        "deleted" if probe.dry_run => {
-            r.outcome = "orphaned".into();
+    report.resources.retain_mut(|r| match r.outcome {
+        Outcome::Deleted if probe.dry_run => {
+            r.outcome = Outcome::Orphaned;
             r.changes = vec![if keep {
                 "no longer in the plan; kept: deletionPolicy is Retain (delete it by hand, or set deletionPolicy: Delete)".into()
             } else {
@@ -188,11 +132,11 @@ pub async fn prune(
             }];
             true
         }
-        "deleted" => {
-            r.outcome = "pruned".into();
+        Outcome::Deleted => {
+            r.outcome = Outcome::Pruned;
             true
         }
-        "failed" => true,
+        Outcome::Failed => true,
         // Absent, or somebody else's.
         _ => false,
     });
@@ -293,7 +237,7 @@ async fn run_counted(
                 started[i] = true;
                 let rep = report(
                     resources[i],
-                    Err((format!("not attempted: {why}"), "Unreachable".into())),
+                    Err((format!("not attempted: {why}"), NOT_ATTEMPTED.into())),
                     0,
                     Duration::ZERO,
                 );
@@ -310,7 +254,7 @@ async fn run_counted(
                 let verb = if op == Op::Ensure { "depends on" } else { "is needed by" };
                 let rep = report(
                     r,
-                    Err((format!("skipped: {verb} {failed}, which failed"), "DependencyFailed".into())),
+                    Err((format!("skipped: {verb} {failed}, which failed"), DEPENDENCY_FAILED.into())),
                     0,
                     Duration::ZERO,
                 );
@@ -385,8 +329,8 @@ fn lost(ctx: &Ctx, e: &AwsError) -> String {
 
 fn report(r: &Resource, result: Result<Done, (String, String)>, attempts: u32, elapsed: Duration) -> ResourceReport {
     let (outcome, changes, error, error_code) = match result {
-        Ok(done) => (done.action.as_str().to_owned(), done.changes, None, None),
-        Err((msg, code)) => ("failed".to_owned(), Vec::new(), Some(msg), Some(code)),
+        Ok(done) => (done.outcome, done.changes, None, None),
+        Err((msg, code)) => (Outcome::Failed, Vec::new(), Some(msg), Some(code)),
     };
     ResourceReport {
         kind: r.kind,

@@ -17,7 +17,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use crate::model::spec::NexusAICapability;
 use crate::provision::kube::objects::OWNER_ANNOTATION;
-use crate::reconcile::{self, Context, Error, FINALIZER, Outcome};
+use crate::reconcile::{self, Context, Error, FINALIZER, Readiness};
 
 /// Reconciles one capability.
 #[tracing::instrument(skip_all, fields(capability = %reconcile::key(&cr)))]
@@ -31,9 +31,9 @@ pub async fn reconcile(
     let result = finalizer(&api, FINALIZER, cr, |event| async move {
         match event {
             // Boxed: the reconcile future is large, and debug builds keep it on the stack.
-            Finalizer::Apply(cr) => match Box::pin(reconcile::converge(&cr, &c)).await?.outcome {
-                Outcome::Running => Ok(Action::requeue(c.resync)),
-                Outcome::RollingOut(_) => Ok(Action::requeue(c.poll)),
+            Finalizer::Apply(cr) => match Box::pin(reconcile::converge(&cr, &c)).await?.readiness {
+                Readiness::Running => Ok(Action::requeue(c.resync)),
+                Readiness::RollingOut(_) => Ok(Action::requeue(c.poll)),
             },
             Finalizer::Cleanup(cr) => {
                 Box::pin(reconcile::cleanup(&cr, &c)).await?;

@@ -16,6 +16,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::Mutex;
 
+use crate::model::outcome::Outcome;
 use crate::model::plan::{self, Kind, Plan};
 use crate::model::profile::Profile;
 use crate::model::spec::{DeletionPolicy, Endpoint, NexusAICapability, NexusAICapabilityStatus, Phase, ResourceStatus};
@@ -168,9 +169,9 @@ pub fn key(cr: &NexusAICapability) -> String {
     format!("{}/{}", cr.namespace().unwrap_or_default(), cr.name_any())
 }
 
-/// What one apply pass ended in.
+/// Where one apply pass left the capability.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Readiness {
     /// Everything exists and every workload is available.
     Running,
     /// Objects are applied; rollouts are still going.
@@ -180,7 +181,7 @@ pub enum Outcome {
 /// One pass: how it ended, and what it did to each Kubernetes object.
 #[derive(Debug, Clone)]
 pub struct Pass {
-    pub outcome: Outcome,
+    pub readiness: Readiness,
     /// The AWS part of this pass, every call counted; empty when the pass did not sweep AWS
     /// (it was checked recently).
     pub aws: Report,
@@ -284,7 +285,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
             fail(&api, &mut current, &mut status, generation, &msg, ctx).await?;
             return Err(Error::Aws { kind, name, message, done: Box::new(merged(reports)) });
         }
-        let changed = report.resources.iter().filter(|r| r.outcome != "unchanged").count();
+        let changed = report.resources.iter().filter(|r| r.outcome != Outcome::Unchanged).count();
         if changed > 0 {
             ctx.event(cr, EventType::Normal, phase.as_str(), format!("{changed} AWS resources created or updated"))
                 .await;
@@ -297,12 +298,12 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         let unplanned = plan::unplanned(cr, &ctx.profile);
         let orphans =
             Box::pin(provision::prune(&plan.owner(), &unplanned, &aws, &ctx.options, cr.spec.deletion_policy)).await;
-        let pruned = orphans.count("pruned");
+        let pruned = orphans.count(Outcome::Pruned);
         if pruned > 0 {
             ctx.event(cr, EventType::Normal, "Pruned", format!("{pruned} AWS resources no longer in the spec deleted"))
                 .await;
         }
-        let kept = orphans.count("orphaned");
+        let kept = orphans.count(Outcome::Orphaned);
         if kept > 0 {
             tracing::info!(capability = %owner, kept, "AWS resources no longer in the spec kept (deletionPolicy Retain)");
         }
@@ -327,7 +328,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         _ => plan,
     };
     let objs = objects::objects(&plan, &owner);
-    let mut applied: Vec<(plan::Resource, crate::provision::aws::Done)> = Vec::new();
+    let mut applied: Vec<(plan::Resource, crate::model::outcome::Done)> = Vec::new();
     for phase in [Phase::Deploying, Phase::DeployingBackend, Phase::DeployingFrontend] {
         if show_phases {
             step(&api, &mut current, &mut status, phase, generation).await?;
@@ -351,12 +352,12 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
                     return Err(Error::Kube { kind: r.kind, name: r.name.clone(), source: Box::new(e) });
                 }
             };
-            if done.action != crate::provision::aws::Action::Unchanged {
+            if done.outcome != crate::model::outcome::Outcome::Unchanged {
                 ctx.event(
                     cr,
                     EventType::Normal,
                     phase.as_str(),
-                    format!("{} {} {}", done.action.as_str(), r.kind, r.name),
+                    format!("{} {} {}", done.outcome.as_str(), r.kind, r.name),
                 )
                 .await;
             }
@@ -394,19 +395,8 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         }
     }
     record_resources(&mut status, &plan, &reports, &applied, aws_recent);
-    let kubernetes = applied
-        .iter()
-        .map(|(r, d)| crate::provision::ResourceReport {
-            kind: r.kind,
-            name: r.name.clone(),
-            outcome: d.action.as_str().into(),
-            changes: d.changes.clone(),
-            error: None,
-            error_code: None,
-            attempts: 1,
-            duration_ms: 0,
-        })
-        .collect();
+    let kubernetes =
+        applied.iter().map(|(r, d)| crate::provision::ResourceReport::done(r.kind, &r.name, d.clone())).collect();
     status.endpoints = endpoints(&plan);
     status.observed_generation = Some(generation);
     if waiting.is_empty() {
@@ -434,7 +424,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
             ctx.event(cr, EventType::Normal, "Running", "every resource is ready and every workload available".into())
                 .await;
         }
-        Ok(Pass { outcome: Outcome::Running, aws: merged(reports), kubernetes })
+        Ok(Pass { readiness: Readiness::Running, aws: merged(reports), kubernetes })
     } else {
         let msg = format!("waiting for rollout: {}", waiting.join("; "));
         status::set_condition(
@@ -451,7 +441,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         }
         status.message = Some(msg.clone());
         status::write(&api, &current, &status).await.map_err(Error::Status)?;
-        Ok(Pass { outcome: Outcome::RollingOut(msg), aws: merged(reports), kubernetes })
+        Ok(Pass { readiness: Readiness::RollingOut(msg), aws: merged(reports), kubernetes })
     }
 }
 
@@ -503,7 +493,7 @@ fn record_resources(
     status: &mut NexusAICapabilityStatus,
     plan: &Plan,
     reports: &[Report],
-    applied: &[(plan::Resource, crate::provision::aws::Done)],
+    applied: &[(plan::Resource, crate::model::outcome::Done)],
     aws_recently_checked: bool,
 ) {
     let mut out = Vec::new();
@@ -584,7 +574,9 @@ pub async fn cleanup(cr: &NexusAICapability, ctx: &Context) -> Result<Cleaned, E
         DeletionPolicy::Retain => {
             format!("workloads deleted; deletionPolicy Retain kept {} AWS resources", cleaned.aws.resources.len())
         }
-        DeletionPolicy::Delete => format!("workloads and {} AWS resources deleted", cleaned.aws.count("deleted")),
+        DeletionPolicy::Delete => {
+            format!("workloads and {} AWS resources deleted", cleaned.aws.count(Outcome::Deleted))
+        }
     };
     ctx.event(cr, EventType::Normal, "Deleted", note).await;
     Ok(cleaned)
@@ -661,16 +653,7 @@ async fn delete_kubernetes(
         let done = k8s_apply::delete(client, obj, dry_run)
             .await
             .map_err(|e| Error::Cleanup(format!("{} {}: {e}", r.kind, r.name)))?;
-        out.push(crate::provision::ResourceReport {
-            kind: r.kind,
-            name: r.name.clone(),
-            outcome: done.action.as_str().into(),
-            changes: done.changes,
-            error: None,
-            error_code: None,
-            attempts: 1,
-            duration_ms: 0,
-        });
+        out.push(crate::provision::ResourceReport::done(r.kind, &r.name, done));
     }
     Ok(out)
 }

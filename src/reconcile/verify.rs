@@ -7,6 +7,7 @@ use kube::api::ListParams;
 use kube::{Api, Client};
 use serde::Serialize;
 
+use crate::model::outcome::Outcome;
 use crate::model::plan::{Kind, Plan, Settings};
 use crate::provision::aws::Ctx as AwsCtx;
 use crate::provision::kube::apply::{self as k8s_apply, Rollout};
@@ -31,12 +32,12 @@ pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> 
     let dry = AwsCtx { dry_run: true, ..aws.clone() };
     let report = provision::apply(plan, &dry, &Options::default()).await;
     for r in &report.resources {
-        let ok = r.outcome == "unchanged";
-        let detail = match r.outcome.as_str() {
-            "unchanged" => "present, as planned".to_owned(),
-            "created" => "missing".to_owned(),
-            "updated" => format!("differs from the plan: {}", r.changes.join("; ")),
-            _ => r.error.clone().unwrap_or_else(|| r.outcome.clone()),
+        let ok = r.outcome == Outcome::Unchanged;
+        let detail = match r.outcome {
+            Outcome::Unchanged => "present, as planned".to_owned(),
+            Outcome::Created => "missing".to_owned(),
+            Outcome::Updated => format!("differs from the plan: {}", r.changes.join("; ")),
+            _ => r.error.clone().unwrap_or_else(|| r.outcome.to_string()),
         };
         check(&mut out, format!("{} {}", r.kind, r.name), ok, detail);
     }
@@ -44,10 +45,10 @@ pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> 
     for (r, obj) in objects::objects(plan, owner) {
         let label = format!("{} {}", r.kind, r.name);
         match k8s_apply::apply(client, &obj, k8s_apply::Mode::DRY_RUN).await {
-            Ok(d) if d.action == crate::provision::aws::Action::Unchanged => {
+            Ok(d) if d.outcome == crate::model::outcome::Outcome::Unchanged => {
                 check(&mut out, label, true, "present, as planned")
             }
-            Ok(d) if d.action == crate::provision::aws::Action::Created => check(&mut out, label, false, "missing"),
+            Ok(d) if d.outcome == crate::model::outcome::Outcome::Created => check(&mut out, label, false, "missing"),
             Ok(d) => check(&mut out, label, false, format!("differs from the plan: {}", d.changes.join(", "))),
             Err(e) => check(&mut out, label, false, e.to_string()),
         }

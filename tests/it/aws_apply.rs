@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::support::fixtures::{Spec, testbed_profile};
 use crate::support::proxy::Proxy;
 use crate::support::{TestBed, unique};
+use nexus_dev::model::outcome::Outcome;
 use nexus_dev::model::plan::{self, Kind, ParamValue, Plan, Settings};
 use nexus_dev::model::spec::{DeletionPolicy, NexusAICapability};
 use nexus_dev::provision::aws::{Clients, Ctx, Target};
@@ -34,11 +35,11 @@ async fn run(s: &Setup) -> Report {
     provision::apply(&s.plan, &c, &Options::default()).await
 }
 
-fn assert_all(report: &Report, outcome: &str) {
+fn assert_all(report: &Report, outcome: Outcome) {
     // The OIDC provider is shared by every capability on the cluster: another test may have
     // registered it already.
     let shared = |r: &&provision::ResourceReport| {
-        r.kind == Kind::IamOidcProvider && outcome == "created" && r.outcome == "unchanged"
+        r.kind == Kind::IamOidcProvider && outcome == Outcome::Created && r.outcome == Outcome::Unchanged
     };
     let off: Vec<_> = report.resources.iter().filter(|r| r.outcome != outcome && !shared(r)).collect();
     assert!(off.is_empty(), "expected every resource {outcome}, got: {off:#?}");
@@ -244,13 +245,13 @@ async fn apply_creates_everything_as_planned_and_a_second_apply_changes_nothing(
     let cr = Spec::example("nexus-ai-complete").capability(&unique("full")).build();
     let s = setup(&cr);
     let first = run(&s).await;
-    assert_all(&first, "created");
+    assert_all(&first, Outcome::Created);
     assert_eq!(first.resources.len(), s.plan.resources.iter().filter(|r| r.kind.is_aws()).count());
     assert!(first.mutating_calls > 0);
     assert_as_planned(&s).await;
 
     let second = run(&s).await;
-    assert_all(&second, "unchanged");
+    assert_all(&second, Outcome::Unchanged);
     assert_eq!(second.mutating_calls, 0, "a warm apply makes no mutating call");
 }
 
@@ -263,7 +264,7 @@ async fn the_cognito_variant_is_complete_and_idempotent() {
     assert!(first.ok(), "{:#?}", first.failures().collect::<Vec<_>>());
     assert_as_planned(&s).await;
     let second = run(&s).await;
-    assert_all(&second, "unchanged");
+    assert_all(&second, Outcome::Unchanged);
     assert_eq!(second.mutating_calls, 0);
 }
 
@@ -299,7 +300,7 @@ async fn drift_is_repaired_and_only_drift() {
     let changed: Vec<_> = report
         .resources
         .iter()
-        .filter(|x| x.outcome != "unchanged")
+        .filter(|x| x.outcome != Outcome::Unchanged)
         .map(|x| (x.name.as_str(), x.outcome.as_str()))
         .collect();
     let mut changed = changed;
@@ -327,12 +328,12 @@ async fn a_secret_set_by_hand_survives_every_apply() {
     r.secrets.put_secret_value().secret_id(&secret).secret_string(real).send().await.unwrap();
     for _ in 0..3 {
         let report = run(&s).await;
-        assert_all(&report, "unchanged");
+        assert_all(&report, Outcome::Unchanged);
     }
     let diff =
         provision::apply(&s.plan, &ctx(&s.bed.aws_endpoint, &s.plan.target.region, true).await, &Options::default())
             .await;
-    assert_all(&diff, "unchanged");
+    assert_all(&diff, Outcome::Unchanged);
     let v = r.secrets.get_secret_value().secret_id(&secret).send().await.unwrap().secret_string.unwrap();
     assert_eq!(v, real);
 }
@@ -345,9 +346,9 @@ async fn delete_honours_the_deletion_policy() {
     assert!(run(&s).await.ok());
     let c = ctx(&s.bed.aws_endpoint, &s.plan.target.region, false).await;
     let report = provision::delete(&s.plan, &c, &Options::default(), DeletionPolicy::Retain).await;
-    assert_all(&report, "retained");
+    assert_all(&report, Outcome::Retained);
     assert_eq!(report.mutating_calls, 0);
-    assert_all(&run(&s).await, "unchanged");
+    assert_all(&run(&s).await, Outcome::Unchanged);
 
     // Delete: everything goes, including a bucket holding versions and delete markers.
     let cap = unique("gone");
@@ -369,7 +370,7 @@ async fn delete_honours_the_deletion_policy() {
     let c = ctx(&s.bed.aws_endpoint, &s.plan.target.region, false).await;
     let report = provision::delete(&s.plan, &c, &Options::default(), DeletionPolicy::Delete).await;
     let not_deleted: Vec<_> =
-        report.resources.iter().filter(|x| x.outcome != "deleted" && x.kind != Kind::IamOidcProvider).collect();
+        report.resources.iter().filter(|x| x.outcome != Outcome::Deleted && x.kind != Kind::IamOidcProvider).collect();
     assert!(not_deleted.is_empty(), "{not_deleted:#?}");
     assert!(r.s3.head_bucket().bucket(&bucket).send().await.is_err(), "bucket {bucket} still exists");
     assert!(r.dynamodb.describe_table().table_name(format!("{cap}-prod-license")).send().await.is_err());
@@ -426,7 +427,7 @@ async fn a_lost_endpoint_is_a_clear_error_and_the_next_apply_converges_without_d
     assert!(again.ok(), "{:#?}", again.failures().collect::<Vec<_>>());
     assert_as_planned(&s).await;
     let third = provision::apply(&s.plan, &c, &opts).await;
-    assert_all(&third, "unchanged");
+    assert_all(&third, Outcome::Unchanged);
 }
 
 #[tokio::test]
@@ -436,7 +437,7 @@ async fn diff_reports_changes_without_making_any() {
     let s = setup(&cr);
     let dry = ctx(&s.bed.aws_endpoint, &s.plan.target.region, true).await;
     let before = provision::apply(&s.plan, &dry, &Options::default()).await;
-    assert_all(&before, "created");
+    assert_all(&before, Outcome::Created);
     assert_eq!(before.mutating_calls, 0);
     assert!(run(&s).await.ok());
     let r = reader(&s).await;
@@ -450,7 +451,7 @@ async fn diff_reports_changes_without_making_any() {
         .unwrap();
     let after = provision::apply(&s.plan, &dry, &Options::default()).await;
     assert_eq!(after.mutating_calls, 0);
-    let changed: Vec<_> = after.resources.iter().filter(|x| x.outcome != "unchanged").collect();
+    let changed: Vec<_> = after.resources.iter().filter(|x| x.outcome != Outcome::Unchanged).collect();
     assert_eq!(changed.len(), 1, "{changed:#?}");
     assert_eq!(changed[0].changes, [r#"value: "eu-west-3" → "ap-southeast-1""#]);
 }

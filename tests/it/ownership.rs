@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, KeySchemaElem
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Api;
 use kube::api::PostParams;
+use nexus_dev::model::outcome::Outcome;
 use nexus_dev::model::plan::{self, Kind, Plan, Settings};
 use nexus_dev::model::spec::{DeletionPolicy, NexusAICapability};
 use nexus_dev::provision::aws::{Clients, Ctx, Target};
@@ -175,7 +176,7 @@ async fn foreign_resources_are_neither_adopted_nor_deleted_and_adopt_takes_them_
     let report = delete(&bed, &plan, DeletionPolicy::Delete, false).await;
     for name in [&f.table, &f.bucket, &f.role, &f.parameter, &f.secret] {
         let r = report.resources.iter().find(|r| &r.name == name).unwrap();
-        assert_eq!(r.outcome, "retained", "{r:#?}");
+        assert_eq!(r.outcome, Outcome::Retained, "{r:#?}");
         assert!(r.changes[0].contains("did not create"), "{r:#?}");
     }
     assert_foreign_intact(&c, &f).await;
@@ -194,7 +195,7 @@ async fn foreign_resources_are_neither_adopted_nor_deleted_and_adopt_takes_them_
     let s = c.secrets.get_secret_value().secret_id(&f.secret).send().await.unwrap();
     assert_eq!(s.secret_string(), Some("their-secret"));
     let gone = delete(&bed, &plan, DeletionPolicy::Delete, false).await;
-    assert!(gone.ok() && gone.count("deleted") > 0, "{gone:#?}");
+    assert!(gone.ok() && gone.count(Outcome::Deleted) > 0, "{gone:#?}");
 }
 
 #[tokio::test]
@@ -278,7 +279,7 @@ async fn a_glue_database_holding_a_foreign_table_is_kept_and_role_drift_is_remov
         .unwrap();
     let diff = apply(&bed, &plan, false, true).await;
     let r = outcome(&diff, Kind::IamRole, &role);
-    assert_eq!(r.outcome, "updated", "{r:#?}");
+    assert_eq!(r.outcome, Outcome::Updated, "{r:#?}");
     assert!(r.changes.iter().any(|c| c.contains("remove inline policy everything")), "{r:#?}");
     assert!(r.changes.iter().any(|c| c.contains(&format!("detach managed policy {admin}"))), "{r:#?}");
     assert!(apply(&bed, &plan, false, false).await.ok());
@@ -299,7 +300,7 @@ async fn a_glue_database_holding_a_foreign_table_is_kept_and_role_drift_is_remov
         .unwrap();
     let report = delete(&bed, &plan, DeletionPolicy::Delete, false).await;
     let r = outcome(&report, Kind::GlueDatabase, &db);
-    assert_eq!(r.outcome, "retained", "{r:#?}");
+    assert_eq!(r.outcome, Outcome::Retained, "{r:#?}");
     assert!(r.changes[0].contains("their_table"), "{r:#?}");
     c.glue.get_table().database_name(&db).name("their_table").send().await.expect("their table survives");
 }

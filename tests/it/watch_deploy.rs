@@ -11,6 +11,7 @@ use crate::support::{TestBed, TestNamespace, unique};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client, ResourceExt};
+use nexus_dev::model::outcome::Outcome;
 use nexus_dev::model::plan::BUILT_IMAGE_ANNOTATION;
 use nexus_dev::model::project::Workload;
 use nexus_dev::model::spec::{DeletionPolicy, NexusAICapability};
@@ -144,7 +145,7 @@ async fn editing_a_file_builds_pushes_and_rolls_out_a_new_digest() {
     let generation = deployments.get(&deployment).await.unwrap().metadata.generation;
     let pass = reconcile::converge(&live, &ctx).await.unwrap();
     let report = pass.kubernetes.iter().find(|r| r.name == deployment).unwrap();
-    assert_eq!(report.outcome, "unchanged", "{report:?}");
+    assert_eq!(report.outcome, Outcome::Unchanged, "{report:?}");
     let d = deployments.get(&deployment).await.unwrap();
     assert_eq!((image_of(&d), d.metadata.generation), (b.clone(), generation));
 

@@ -6,8 +6,9 @@ use aws_sdk_cognitoidentityprovider::types::{
     VerifiedAttributeType,
 };
 
+use super::Ctx;
 use super::error::{AwsError, sdk};
-use super::{Action, Ctx, Done};
+use crate::model::outcome::{Done, Outcome};
 use crate::model::plan::{CognitoGroup, CognitoUserPool, CognitoUserPoolClient, CognitoUserPoolDomain, Tags};
 
 /// Finds a pool by name. Cognito does not make names unique, so two pools of one name are an
@@ -86,7 +87,7 @@ pub async fn ensure_pool(
     if let Some(pool) = found {
         let missing = super::missing_tags(&pool.tags, &want.tags);
         if missing.is_empty() {
-            return Ok(Done::new(Action::Unchanged).output("id", pool.id));
+            return Ok(Done::new(Outcome::Unchanged).output("id", pool.id));
         }
         if !ctx.dry_run {
             ctx.clients
@@ -98,10 +99,10 @@ pub async fn ensure_pool(
                 .await
                 .map_err(|e| sdk("TagResource", name, e))?;
         }
-        return Ok(Done::with_changes(Action::Updated, vec!["tags".into()]).output("id", pool.id));
+        return Ok(Done::with_changes(Outcome::Updated, vec!["tags".into()]).output("id", pool.id));
     }
     if ctx.dry_run {
-        return Ok(Done::new(Action::Created));
+        return Ok(Done::new(Outcome::Created));
     }
     let password = PasswordPolicyType::builder()
         .minimum_length(want.password_min_length)
@@ -127,13 +128,13 @@ pub async fn ensure_pool(
         .map_err(|e| sdk("CreateUserPool", name, e))?;
     let pool = out.user_pool.unwrap_or_else(|| UserPoolType::builder().build());
     let id = pool.id.unwrap_or_default();
-    Ok(Done::new(Action::Created).output("id", id).output("arn", pool.arn.unwrap_or_default()))
+    Ok(Done::new(Outcome::Created).output("id", id).output("arn", pool.arn.unwrap_or_default()))
 }
 
 pub async fn delete_pool(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
-    let Some(id) = find_pool(ctx, name).await? else { return Ok(Done::new(Action::Absent)) };
+    let Some(id) = find_pool(ctx, name).await? else { return Ok(Done::new(Outcome::Absent)) };
     if ctx.dry_run {
-        return Ok(Done::new(Action::Deleted));
+        return Ok(Done::new(Outcome::Deleted));
     }
     ctx.clients
         .cognito
@@ -142,7 +143,7 @@ pub async fn delete_pool(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
         .send()
         .await
         .map_err(|e| sdk("DeleteUserPool", name, e))?;
-    Ok(Done::new(Action::Deleted))
+    Ok(Done::new(Outcome::Deleted))
 }
 
 /// The client's OAuth settings, as compared.
@@ -249,7 +250,7 @@ pub async fn ensure_client(
 ) -> Result<Done, AwsError> {
     let Some(pool_id) = pool_id else {
         // Only in a dry run can the pool be missing: it would be created first.
-        return Ok(Done::new(Action::Created));
+        return Ok(Done::new(Outcome::Created));
     };
     let existing = match hint {
         Some(id) => match describe_client(ctx, pool_id, id, name).await? {
@@ -273,7 +274,7 @@ pub async fn ensure_client(
             return Ok(Done::from_changes(false, changes).output("id", id.clone()));
         }
     } else if ctx.dry_run {
-        return Ok(Done::new(Action::Created));
+        return Ok(Done::new(Outcome::Created));
     }
     let flows: Vec<OAuthFlowType> = want.oauth_flows.iter().map(|f| OAuthFlowType::from(f.as_str())).collect();
     let auth_flows = vec![ExplicitAuthFlowsType::AllowRefreshTokenAuth, ExplicitAuthFlowsType::AllowUserSrpAuth];
@@ -312,10 +313,10 @@ pub async fn ensure_client(
 }
 
 pub async fn delete_client(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Result<Done, AwsError> {
-    let Some(pool_id) = pool_id else { return Ok(Done::new(Action::Absent)) };
-    let Some((id, _)) = find_client(ctx, pool_id, name).await? else { return Ok(Done::new(Action::Absent)) };
+    let Some(pool_id) = pool_id else { return Ok(Done::new(Outcome::Absent)) };
+    let Some((id, _)) = find_client(ctx, pool_id, name).await? else { return Ok(Done::new(Outcome::Absent)) };
     if ctx.dry_run {
-        return Ok(Done::new(Action::Deleted));
+        return Ok(Done::new(Outcome::Deleted));
     }
     ctx.clients
         .cognito
@@ -325,7 +326,7 @@ pub async fn delete_client(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Resu
         .send()
         .await
         .map_err(|e| sdk("DeleteUserPoolClient", name, e))?;
-    Ok(Done::new(Action::Deleted))
+    Ok(Done::new(Outcome::Deleted))
 }
 
 /// The pool a domain belongs to, if the domain exists.
@@ -349,11 +350,11 @@ pub async fn ensure_domain(
     pool_id: Option<&str>,
     _want: &CognitoUserPoolDomain,
 ) -> Result<Done, AwsError> {
-    let Some(pool_id) = pool_id else { return Ok(Done::new(Action::Created)) };
+    let Some(pool_id) = pool_id else { return Ok(Done::new(Outcome::Created)) };
     match domain_owner(ctx, name).await? {
-        Some(owner) if owner == pool_id => Ok(Done::new(Action::Unchanged).output("domain", hosted_ui(ctx, name))),
+        Some(owner) if owner == pool_id => Ok(Done::new(Outcome::Unchanged).output("domain", hosted_ui(ctx, name))),
         Some(owner) => Err(AwsError::conflict(name, format!("the domain belongs to another user pool ({owner})"))),
-        None if ctx.dry_run => Ok(Done::new(Action::Created)),
+        None if ctx.dry_run => Ok(Done::new(Outcome::Created)),
         None => {
             ctx.clients
                 .cognito
@@ -363,7 +364,7 @@ pub async fn ensure_domain(
                 .send()
                 .await
                 .map_err(|e| sdk("CreateUserPoolDomain", name, e))?;
-            Ok(Done::new(Action::Created).output("domain", hosted_ui(ctx, name)))
+            Ok(Done::new(Outcome::Created).output("domain", hosted_ui(ctx, name)))
         }
     }
 }
@@ -381,15 +382,15 @@ pub async fn delete_domain(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Resu
                     .await
                     .map_err(|e| sdk("DeleteUserPoolDomain", name, e))?;
             }
-            Ok(Done::new(Action::Deleted))
+            Ok(Done::new(Outcome::Deleted))
         }
-        _ => Ok(Done::new(Action::Absent)),
+        _ => Ok(Done::new(Outcome::Absent)),
     }
 }
 
 #[tracing::instrument(skip_all, fields(group = name))]
 pub async fn ensure_group(ctx: &Ctx, name: &str, pool_id: Option<&str>, want: &CognitoGroup) -> Result<Done, AwsError> {
-    let Some(pool_id) = pool_id else { return Ok(Done::new(Action::Created)) };
+    let Some(pool_id) = pool_id else { return Ok(Done::new(Outcome::Created)) };
     let c = &ctx.clients.cognito;
     let current = match c.get_group().group_name(name).user_pool_id(pool_id).send().await {
         Ok(g) => g.group.map(|g| (g.description.unwrap_or_default(), g.precedence)),
@@ -397,7 +398,7 @@ pub async fn ensure_group(ctx: &Ctx, name: &str, pool_id: Option<&str>, want: &C
         Err(e) => return Err(sdk("GetGroup", name, e)),
     };
     match current {
-        None if ctx.dry_run => Ok(Done::new(Action::Created)),
+        None if ctx.dry_run => Ok(Done::new(Outcome::Created)),
         None => {
             c.create_group()
                 .group_name(name)
@@ -407,9 +408,9 @@ pub async fn ensure_group(ctx: &Ctx, name: &str, pool_id: Option<&str>, want: &C
                 .send()
                 .await
                 .map_err(|e| sdk("CreateGroup", name, e))?;
-            Ok(Done::new(Action::Created))
+            Ok(Done::new(Outcome::Created))
         }
-        Some((d, p)) if d == want.description && p == Some(want.precedence) => Ok(Done::new(Action::Unchanged)),
+        Some((d, p)) if d == want.description && p == Some(want.precedence) => Ok(Done::new(Outcome::Unchanged)),
         Some(_) => {
             if !ctx.dry_run {
                 c.update_group()
@@ -421,20 +422,20 @@ pub async fn ensure_group(ctx: &Ctx, name: &str, pool_id: Option<&str>, want: &C
                     .await
                     .map_err(|e| sdk("UpdateGroup", name, e))?;
             }
-            Ok(Done::with_changes(Action::Updated, vec!["description and precedence".into()]))
+            Ok(Done::with_changes(Outcome::Updated, vec!["description and precedence".into()]))
         }
     }
 }
 
 pub async fn delete_group(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Result<Done, AwsError> {
-    let Some(pool_id) = pool_id else { return Ok(Done::new(Action::Absent)) };
+    let Some(pool_id) = pool_id else { return Ok(Done::new(Outcome::Absent)) };
     if ctx.dry_run {
-        return Ok(Done::new(Action::Deleted));
+        return Ok(Done::new(Outcome::Deleted));
     }
     match ctx.clients.cognito.delete_group().group_name(name).user_pool_id(pool_id).send().await {
-        Ok(_) => Ok(Done::new(Action::Deleted)),
+        Ok(_) => Ok(Done::new(Outcome::Deleted)),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
-            Ok(Done::new(Action::Absent))
+            Ok(Done::new(Outcome::Absent))
         }
         Err(e) => Err(sdk("DeleteGroup", name, e)),
     }

@@ -7,8 +7,9 @@ use aws_sdk_dynamodb::types::{
     Tag,
 };
 
+use super::Ctx;
 use super::error::{AwsError, sdk};
-use super::{Action, Ctx, Done};
+use crate::model::outcome::{Done, Outcome};
 use crate::model::plan::{DynamoTable, KeyAttribute, Tags};
 
 /// The state of a table that matters here.
@@ -135,7 +136,7 @@ pub async fn ensure(
     };
     let Some(current) = current else {
         if ctx.dry_run {
-            return Ok(Done::new(Action::Created));
+            return Ok(Done::new(Outcome::Created));
         }
         let tags: Vec<Tag> =
             want.tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
@@ -157,7 +158,7 @@ pub async fn ensure(
             Err(e) => return Err(sdk("CreateTable", name, e)),
         }
         let active = wait_active(ctx, name).await?;
-        return Ok(Done::new(Action::Created).output("arn", active.arn));
+        return Ok(Done::new(Outcome::Created).output("arn", active.arn));
     };
     let todo = changes(name, &current, want)?;
     if ctx.dry_run || todo.is_empty() {
@@ -209,15 +210,15 @@ async fn wait_active(ctx: &Ctx, name: &str) -> Result<Observed, AwsError> {
 #[tracing::instrument(skip_all, fields(table = name))]
 pub async fn delete(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
     if observe(ctx, name).await?.is_none() {
-        return Ok(Done::new(Action::Absent));
+        return Ok(Done::new(Outcome::Absent));
     }
     if ctx.dry_run {
-        return Ok(Done::new(Action::Deleted));
+        return Ok(Done::new(Outcome::Deleted));
     }
     match ctx.clients.dynamodb.delete_table().table_name(name).send().await {
-        Ok(_) => Ok(Done::new(Action::Deleted)),
+        Ok(_) => Ok(Done::new(Outcome::Deleted)),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
-            Ok(Done::new(Action::Absent))
+            Ok(Done::new(Outcome::Absent))
         }
         Err(e) => Err(sdk("DeleteTable", name, e)),
     }

@@ -3,8 +3,9 @@
 
 use aws_sdk_glue::types::{Column, DatabaseInput, SerDeInfo, StorageDescriptor, Table, TableInput};
 
+use super::Ctx;
 use super::error::{AwsError, sdk};
-use super::{Action, Ctx, Done};
+use crate::model::outcome::{Done, Outcome};
 use crate::model::ownership::{Claim, Owner};
 use crate::model::plan::{GlueColumn, GlueDatabase, GlueTable, Tags};
 
@@ -54,7 +55,7 @@ pub async fn ensure_database(
     };
     let Some(current) = observed else {
         if ctx.dry_run {
-            return Ok(Done::new(Action::Created));
+            return Ok(Done::new(Outcome::Created));
         }
         return match c
             .create_database()
@@ -63,9 +64,9 @@ pub async fn ensure_database(
             .send()
             .await
         {
-            Ok(_) => Ok(Done::new(Action::Created)),
+            Ok(_) => Ok(Done::new(Outcome::Created)),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_already_exists_exception()) => {
-                Ok(Done::new(Action::Unchanged))
+                Ok(Done::new(Outcome::Unchanged))
             }
             Err(e) => Err(sdk("CreateDatabase", name, e)),
         };
@@ -108,7 +109,7 @@ pub async fn delete_database(ctx: &Ctx, name: &str, owner: &Owner) -> Result<Don
     let tables = match c.get_tables().database_name(name).send().await {
         Ok(t) => t.table_list.unwrap_or_default(),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_entity_not_found_exception()) => {
-            return Ok(Done::new(Action::Absent));
+            return Ok(Done::new(Outcome::Absent));
         }
         Err(e) => return Err(sdk("GetTables", name, e)),
     };
@@ -122,17 +123,17 @@ pub async fn delete_database(ctx: &Ctx, name: &str, owner: &Owner) -> Result<Don
         .collect();
     if !others.is_empty() {
         return Ok(Done::with_changes(
-            Action::Retained,
+            Outcome::Retained,
             vec![format!("kept: it holds tables nexus-dev did not create ({})", others.join(", "))],
         ));
     }
     if ctx.dry_run {
-        return Ok(Done::new(Action::Deleted));
+        return Ok(Done::new(Outcome::Deleted));
     }
     match c.delete_database().name(name).send().await {
-        Ok(_) => Ok(Done::new(Action::Deleted)),
+        Ok(_) => Ok(Done::new(Outcome::Deleted)),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_entity_not_found_exception()) => {
-            Ok(Done::new(Action::Absent))
+            Ok(Done::new(Outcome::Absent))
         }
         Err(e) => Err(sdk("DeleteDatabase", name, e)),
     }
@@ -250,7 +251,7 @@ pub async fn ensure_table(
         None => observe_table(ctx, &want.database, name).await?,
     };
     match observed {
-        None if ctx.dry_run => Ok(Done::new(Action::Created)),
+        None if ctx.dry_run => Ok(Done::new(Outcome::Created)),
         None => match c
             .create_table()
             .database_name(&want.database)
@@ -258,9 +259,9 @@ pub async fn ensure_table(
             .send()
             .await
         {
-            Ok(_) => Ok(Done::new(Action::Created)),
+            Ok(_) => Ok(Done::new(Outcome::Created)),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_already_exists_exception()) => {
-                Ok(Done::new(Action::Unchanged))
+                Ok(Done::new(Outcome::Unchanged))
             }
             Err(e) => Err(sdk("CreateTable", name, e)),
         },
@@ -282,15 +283,15 @@ pub async fn ensure_table(
 #[tracing::instrument(skip_all, fields(table = name))]
 pub async fn delete_table(ctx: &Ctx, database: &str, name: &str) -> Result<Done, AwsError> {
     if observe_table(ctx, database, name).await?.is_none() {
-        return Ok(Done::new(Action::Absent));
+        return Ok(Done::new(Outcome::Absent));
     }
     if ctx.dry_run {
-        return Ok(Done::new(Action::Deleted));
+        return Ok(Done::new(Outcome::Deleted));
     }
     match ctx.clients.glue.delete_table().database_name(database).name(name).send().await {
-        Ok(_) => Ok(Done::new(Action::Deleted)),
+        Ok(_) => Ok(Done::new(Outcome::Deleted)),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_entity_not_found_exception()) => {
-            Ok(Done::new(Action::Absent))
+            Ok(Done::new(Outcome::Absent))
         }
         Err(e) => Err(sdk("DeleteTable", name, e)),
     }

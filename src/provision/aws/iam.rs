@@ -5,8 +5,9 @@
 use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
+use super::Ctx;
 use super::error::{AwsError, code_of, sdk};
-use super::{Action, Ctx, Done};
+use crate::model::outcome::{Done, Outcome};
 use crate::model::plan::{IamOidcProvider, IamRole, PolicyStatement, Tags};
 
 /// `oidc.eks.region.amazonaws.com/id/X` from `https://oidc.eks.region.amazonaws.com/id/X/`.
@@ -130,7 +131,7 @@ pub async fn ensure_oidc_provider(
             .output("arn", arn));
     }
     if ctx.dry_run {
-        return Ok(Done::new(Action::Created));
+        return Ok(Done::new(Outcome::Created));
     }
     let tags: Vec<Tag> = want.tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
     let out = c
@@ -141,10 +142,10 @@ pub async fn ensure_oidc_provider(
         .send()
         .await;
     match out {
-        Ok(o) => Ok(Done::new(Action::Created).output("arn", o.open_id_connect_provider_arn.unwrap_or_default())),
+        Ok(o) => Ok(Done::new(Outcome::Created).output("arn", o.open_id_connect_provider_arn.unwrap_or_default())),
         Err(e) if code_of(&e) == Some("EntityAlreadyExists") => {
             let arn = find_provider(ctx, &want.url).await?.unwrap_or_default();
-            Ok(Done::new(Action::Unchanged).output("arn", arn))
+            Ok(Done::new(Outcome::Unchanged).output("arn", arn))
         }
         Err(e) => Err(sdk("CreateOpenIDConnectProvider", name, e)),
     }
@@ -182,7 +183,7 @@ async fn get_provider(ctx: &Ctx, arn: String, host: &str) -> Result<Option<(Stri
 /// The provider is shared by every capability on the cluster: deleting one capability must not
 /// break the others, so it is always kept.
 pub async fn delete_oidc_provider(_ctx: &Ctx, _name: &str) -> Result<Done, AwsError> {
-    Ok(Done::with_changes(Action::Retained, vec!["shared by every capability on the cluster".into()]))
+    Ok(Done::with_changes(Outcome::Retained, vec!["shared by every capability on the cluster".into()]))
 }
 
 /// Resolves the trust's issuer and provider ARN: given, registered in this run, or discovered
@@ -306,7 +307,7 @@ pub async fn ensure_role(
         None => observe(ctx, name, &want.policy_name).await?,
     };
     let (created, arn, mut changes) = match &current {
-        None if ctx.dry_run => return Ok(Done::new(Action::Created)),
+        None if ctx.dry_run => return Ok(Done::new(Outcome::Created)),
         None => {
             let out = c
                 .create_role()
@@ -406,12 +407,12 @@ pub async fn delete_role(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
     match c.get_role().role_name(name).send().await {
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => {
-            return Ok(Done::new(Action::Absent));
+            return Ok(Done::new(Outcome::Absent));
         }
         Err(e) => return Err(sdk("GetRole", name, e)),
     }
     if ctx.dry_run {
-        return Ok(Done::new(Action::Deleted));
+        return Ok(Done::new(Outcome::Deleted));
     }
     // A role goes only without policies: every inline one deleted, every managed one detached.
     let inline = c.list_role_policies().role_name(name).send().await.map_err(|e| sdk("ListRolePolicies", name, e))?;
@@ -425,9 +426,9 @@ pub async fn delete_role(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
         attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn).collect();
     remove_policies(ctx, name, &inline.policy_names, &attached).await?;
     match c.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(Done::new(Action::Deleted)),
+        Ok(_) => Ok(Done::new(Outcome::Deleted)),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => {
-            Ok(Done::new(Action::Absent))
+            Ok(Done::new(Outcome::Absent))
         }
         Err(e) => Err(sdk("DeleteRole", name, e)),
     }

@@ -9,8 +9,9 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
 };
 
+use super::Ctx;
 use super::error::{AwsError, code_of, sdk};
-use super::{Action, Ctx, Done};
+use crate::model::outcome::{Done, Outcome};
 use crate::model::plan::S3Bucket;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -148,7 +149,7 @@ pub async fn ensure(ctx: &Ctx, name: &str, want: &S3Bucket, pre: Option<Option<O
     };
     let (created, current) = match observed {
         Some(c) => (false, c),
-        None if ctx.dry_run => return Ok(Done::new(Action::Created)),
+        None if ctx.dry_run => return Ok(Done::new(Outcome::Created)),
         None => {
             create(ctx, name, want).await?;
             (true, Observed::default())
@@ -255,12 +256,12 @@ pub async fn delete(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
     match c.head_bucket().bucket(name).send().await {
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) || code_of(&e) == Some("NoSuchBucket") => {
-            return Ok(Done::new(Action::Absent));
+            return Ok(Done::new(Outcome::Absent));
         }
         Err(e) => return Err(sdk("HeadBucket", name, e)),
     }
     if ctx.dry_run {
-        return Ok(Done::new(Action::Deleted));
+        return Ok(Done::new(Outcome::Deleted));
     }
     let mut removed = 0usize;
     loop {
@@ -309,12 +310,12 @@ pub async fn delete(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
     }
     match c.delete_bucket().bucket(name).send().await {
         Ok(_) => {}
-        Err(e) if code_of(&e) == Some("NoSuchBucket") => return Ok(Done::new(Action::Absent)),
+        Err(e) if code_of(&e) == Some("NoSuchBucket") => return Ok(Done::new(Outcome::Absent)),
         Err(e) => return Err(sdk("DeleteBucket", name, e)),
     }
     let changes =
         if removed > 0 { vec![format!("emptied: {removed} object versions and delete markers")] } else { Vec::new() };
-    Ok(Done::with_changes(Action::Deleted, changes))
+    Ok(Done::with_changes(Outcome::Deleted, changes))
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 
 use aws_sdk_secretsmanager::types::Tag;
 
+use super::Ctx;
 use super::error::{AwsError, sdk};
-use super::{Action, Ctx, Done};
+use crate::model::outcome::{Done, Outcome};
 use crate::model::plan::{Secret, Tags};
 
 /// Placeholder value of every key of a new secret.
@@ -55,7 +56,7 @@ pub async fn ensure(ctx: &Ctx, name: &str, want: &Secret, pre: Option<Option<Obs
     };
     let Some(current) = current else {
         if ctx.dry_run {
-            return Ok(Done::new(Action::Created));
+            return Ok(Done::new(Outcome::Created));
         }
         let tags: Vec<Tag> = want.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
         let out = c
@@ -67,10 +68,10 @@ pub async fn ensure(ctx: &Ctx, name: &str, want: &Secret, pre: Option<Option<Obs
             .send()
             .await;
         return match out {
-            Ok(o) => Ok(Done::new(Action::Created).output("arn", o.arn.unwrap_or_default())),
+            Ok(o) => Ok(Done::new(Outcome::Created).output("arn", o.arn.unwrap_or_default())),
             // Created concurrently: never overwrite it.
             Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => {
-                Ok(Done::new(Action::Unchanged))
+                Ok(Done::new(Outcome::Unchanged))
             }
             Err(e) => Err(sdk("CreateSecret", name, e)),
         };
@@ -113,17 +114,17 @@ pub async fn ensure(ctx: &Ctx, name: &str, want: &Secret, pre: Option<Option<Obs
 #[tracing::instrument(skip_all, fields(secret = name))]
 pub async fn delete(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
     match observe(ctx, name).await? {
-        None => return Ok(Done::new(Action::Absent)),
-        Some(s) if s.deleted => return Ok(Done::new(Action::Absent)),
+        None => return Ok(Done::new(Outcome::Absent)),
+        Some(s) if s.deleted => return Ok(Done::new(Outcome::Absent)),
         Some(_) => {}
     }
     if ctx.dry_run {
-        return Ok(Done::new(Action::Deleted));
+        return Ok(Done::new(Outcome::Deleted));
     }
     match ctx.clients.secrets.delete_secret().secret_id(name).recovery_window_in_days(7).send().await {
-        Ok(_) => Ok(Done::with_changes(Action::Deleted, vec!["scheduled for deletion in 7 days".into()])),
+        Ok(_) => Ok(Done::with_changes(Outcome::Deleted, vec!["scheduled for deletion in 7 days".into()])),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
-            Ok(Done::new(Action::Absent))
+            Ok(Done::new(Outcome::Absent))
         }
         Err(e) => Err(sdk("DeleteSecret", name, e)),
     }

@@ -2,8 +2,9 @@
 
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
 
+use super::Ctx;
 use super::error::{AwsError, sdk};
-use super::{Action, Ctx, Done};
+use crate::model::outcome::{Done, Outcome};
 use crate::model::plan::{SsmParameter, Tags};
 
 /// A parameter as it is.
@@ -63,7 +64,7 @@ pub async fn ensure(
     };
     let Some(current) = current else {
         if ctx.dry_run {
-            return Ok(Done::new(Action::Created));
+            return Ok(Done::new(Outcome::Created));
         }
         // Tags can be given on create only; an overwrite must not carry them.
         let all: Vec<(&str, &str)> = want.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -77,10 +78,10 @@ pub async fn ensure(
             .send()
             .await;
         return match out {
-            Ok(_) => Ok(Done::new(Action::Created)),
+            Ok(_) => Ok(Done::new(Outcome::Created)),
             // Created concurrently: the next apply converges its value.
             Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_already_exists()) => {
-                Ok(Done::new(Action::Unchanged))
+                Ok(Done::new(Outcome::Unchanged))
             }
             Err(e) => Err(sdk("PutParameter", name, e)),
         };
@@ -124,11 +125,11 @@ pub async fn ensure(
 #[tracing::instrument(skip_all, fields(parameter = name))]
 pub async fn delete(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
     if ctx.dry_run {
-        return Ok(Done::new(Action::Deleted));
+        return Ok(Done::new(Outcome::Deleted));
     }
     match ctx.clients.ssm.delete_parameter().name(name).send().await {
-        Ok(_) => Ok(Done::new(Action::Deleted)),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()) => Ok(Done::new(Action::Absent)),
+        Ok(_) => Ok(Done::new(Outcome::Deleted)),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()) => Ok(Done::new(Outcome::Absent)),
         Err(e) => Err(sdk("DeleteParameter", name, e)),
     }
 }

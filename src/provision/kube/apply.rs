@@ -15,8 +15,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::FIELD_MANAGER;
 use super::objects::Object;
+use crate::model::outcome::{Done, Outcome};
 use crate::model::ownership::{CAPABILITY_KEY, Claim, ENVIRONMENT_KEY, Owner, why_ours};
-use crate::provision::aws::{Action, Done};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -93,7 +93,7 @@ where
         // and `delete` would then take everything in it.
         if kind == "namespace" && claim == Claim::Foreign {
             return Ok(Done::with_changes(
-                Action::Unchanged,
+                Outcome::Unchanged,
                 vec!["exists and is not nexus-dev's: used as it is, never labelled or deleted".into()],
             ));
         }
@@ -111,17 +111,17 @@ where
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let Some(current) = current else {
         if dry_run {
-            return Ok(Done::new(Action::Created));
+            return Ok(Done::new(Outcome::Created));
         }
         api.patch(name, &params, &Patch::Apply(&typed)).await.map_err(|e| err("apply", e))?;
-        return Ok(Done::new(Action::Created));
+        return Ok(Done::new(Outcome::Created));
     };
     let would =
         api.patch(name, &params.clone().dry_run(), &Patch::Apply(&typed)).await.map_err(|e| err("dry-run apply", e))?;
     let before = comparable(&serde_json::to_value(&current).unwrap_or(Value::Null));
     let after = comparable(&serde_json::to_value(&would).unwrap_or(Value::Null));
     if before == after {
-        return Ok(Done::new(Action::Unchanged));
+        return Ok(Done::new(Outcome::Unchanged));
     }
     let mut changes = changed_paths(&before, &after, "");
     if adopted {
@@ -130,7 +130,7 @@ where
     if !dry_run {
         api.patch(name, &params, &Patch::Apply(&typed)).await.map_err(|e| err("apply", e))?;
     }
-    Ok(Done::with_changes(Action::Updated, changes))
+    Ok(Done::with_changes(Outcome::Updated, changes))
 }
 
 /// Top-level paths that differ, for reports (`spec.replicas`, `spec.template`).
@@ -215,18 +215,18 @@ where
 {
     let err = |verb: &'static str, source| ApplyError::Api { verb, kind, name: name.to_owned(), source };
     let Some(current) = api.get_opt(name).await.map_err(|e| err("get", e))? else {
-        return Ok(Done::new(Action::Absent));
+        return Ok(Done::new(Outcome::Absent));
     };
     if let Some(why) = claim_on(owner, current.meta()).kept() {
-        return Ok(Done::with_changes(Action::Retained, vec![why]));
+        return Ok(Done::with_changes(Outcome::Retained, vec![why]));
     }
     let why = vec![why_ours(owner)];
     if dry_run {
-        return Ok(Done::with_changes(Action::Deleted, why));
+        return Ok(Done::with_changes(Outcome::Deleted, why));
     }
     match api.delete(name, &DeleteParams::background()).await {
-        Ok(_) => Ok(Done::with_changes(Action::Deleted, why)),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Done::new(Action::Absent)),
+        Ok(_) => Ok(Done::with_changes(Outcome::Deleted, why)),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Done::new(Outcome::Absent)),
         Err(source) => Err(err("delete", source)),
     }
 }
@@ -243,7 +243,7 @@ pub async fn delete(client: &Client, obj: &Object, dry_run: bool) -> Result<Done
         Object::Ingress(o) => &o.metadata,
     };
     let Some(owner) = planned_owner(meta) else {
-        return Ok(Done::with_changes(Action::Retained, vec!["kept: the plan names no owner for it".into()]));
+        return Ok(Done::with_changes(Outcome::Retained, vec!["kept: the plan names no owner for it".into()]));
     };
     let ns = meta.namespace.as_deref();
     match obj {
@@ -258,7 +258,7 @@ pub async fn delete(client: &Client, obj: &Object, dry_run: bool) -> Result<Done
                 let shown: Vec<&str> = others.iter().take(5).map(String::as_str).collect();
                 let more = if others.len() > 5 { format!(" and {} more", others.len() - 5) } else { String::new() };
                 return Ok(Done::with_changes(
-                    Action::Retained,
+                    Outcome::Retained,
                     vec![format!("kept: it holds objects nexus-dev did not create ({}{more})", shown.join(", "))],
                 ));
             }
