@@ -199,28 +199,7 @@ pub async fn run_operator(args: OperatorArgs) -> anyhow::Result<ExitCode> {
         "nexus-dev operator: reconciling NexusAICapability in every namespace (profile {})",
         profile.profile.name
     );
-    crate::reconcile::controller::run(ctx, shutdown_signal()).await;
+    crate::reconcile::controller::run(ctx, super::shutdown_signal()).await;
     eprintln!("nexus-dev operator: stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -291,7 +291,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
         let lock = daemon::lock(&paths)?;
         let d2 = d.clone();
         foreground = Some(tokio::spawn(async move {
-            let r = d2.run(&lock, super::cluster::shutdown_signal()).await;
+            let r = d2.run(&lock, super::shutdown_signal()).await;
             drop(lock);
             r
         }));
@@ -590,7 +590,7 @@ pub async fn run_daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
         emulator_check: Duration::from_secs(5),
         forwards: Default::default(),
     });
-    d.run(&lock, super::cluster::shutdown_signal()).await?;
+    d.run(&lock, super::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
