@@ -6,6 +6,7 @@ pub mod aws;
 mod dispatch;
 pub mod kube;
 pub mod lock;
+pub mod provisioner;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use crate::model::ownership::Owner;
 use crate::model::plan::{Plan, Resource};
 use crate::model::spec::DeletionPolicy;
 use crate::provision::aws::{AwsError, Ctx};
+use crate::provision::provisioner::{Deps, Hints, Observation, Outputs};
 
 /// Called as each resource finishes (for progress output).
 pub type Progress = std::sync::Arc<dyn Fn(&ResourceReport) + Send + Sync>;
@@ -52,9 +54,6 @@ impl std::fmt::Debug for Options {
             .finish_non_exhaustive()
     }
 }
-
-/// Outputs of finished resources (ARNs, IDs), by resource id.
-pub type Outputs = HashMap<String, Vec<(&'static str, String)>>;
 
 /// Converges every AWS resource of `plan`.
 pub async fn apply(plan: &Plan, ctx: &Ctx, opts: &Options) -> Report {
@@ -170,9 +169,7 @@ async fn run(
             }
         }
     };
-    let ownership = dispatch::Ownership { owner, adopt: opts.adopt };
-    let (resources, counter) =
-        crate::provision::aws::counted(run_counted(ctx, opts, resources, deps, op, &ownership)).await;
+    let (resources, counter) = crate::provision::aws::counted(run_counted(ctx, opts, resources, deps, op, owner)).await;
     Report {
         resources,
         mutating_calls: counter.mutating(),
@@ -187,9 +184,9 @@ async fn run_counted(
     resources: &[&Resource],
     deps: &[Vec<String>],
     op: Op,
-    ownership: &dispatch::Ownership<'_>,
+    owner: &Owner,
 ) -> Vec<ResourceReport> {
-    let mut outputs: Outputs = HashMap::new();
+    let mut outputs = Outputs::new();
     let mut reports: Vec<Option<ResourceReport>> = vec![None; resources.len()];
     let mut finished: HashMap<String, bool> = HashMap::new(); // id → succeeded
     let mut started = vec![false; resources.len()];
@@ -198,16 +195,18 @@ async fn run_counted(
     let mut unreachable: Option<String> = None;
     // Read everything up front, at once: most of a warm apply is reading, and a resource's own
     // state seldom depends on another being done. What cannot be read yet is read in its turn.
-    let mut observations = dispatch::Observations::new();
+    let mut observations: HashMap<String, Observation> = HashMap::new();
+    let (none, no_hints) = (Outputs::new(), Hints::new());
     if op == Op::Ensure {
         // Collected first: a lazily mapped iterator here makes the future's `Send` bound
         // higher-ranked, which the compiler cannot prove.
         let reads: Vec<_> = resources
             .iter()
             .map(|r| {
+                let deps = Deps::new(owner, r, &none, &no_hints);
                 Box::pin(async move {
                     let _permit = ctx.clients.limiter.acquire().await;
-                    (r.id(), dispatch::observe(ctx, r).await)
+                    (r.id(), dispatch::observe_early(ctx, r, deps).await)
                 })
             })
             .collect();
@@ -275,7 +274,7 @@ async fn run_counted(
                     let outs = &outs;
                     Box::pin(async move {
                         let _permit = ctx.clients.limiter.acquire().await;
-                        dispatch::run(ctx, r, outs, op, pre, hints, ownership).await
+                        dispatch::run(ctx, r, op, pre, Deps::new(owner, r, outs, hints), opts.adopt).await
                     })
                 })
                 .await;

@@ -9,7 +9,10 @@ use aws_sdk_cognitoidentityprovider::types::{
 use super::Ctx;
 use super::error::{AwsError, sdk};
 use crate::model::outcome::{Done, Outcome};
-use crate::model::plan::{CognitoGroup, CognitoUserPool, CognitoUserPoolClient, CognitoUserPoolDomain, Tags};
+use crate::model::plan::{
+    CognitoGroup, CognitoUserPool, CognitoUserPoolClient, CognitoUserPoolDomain, Kind, Settings, Tags,
+};
+use crate::provision::provisioner::{Deps, Observed as ObservedState, Provisioner};
 
 /// Finds a pool by name. Cognito does not make names unique, so two pools of one name are an
 /// error for a person to resolve, never a guess.
@@ -78,12 +81,8 @@ pub async fn ensure_pool(
     ctx: &Ctx,
     name: &str,
     want: &CognitoUserPool,
-    pre: Option<Option<ObservedPool>>,
+    found: Option<ObservedPool>,
 ) -> Result<Done, AwsError> {
-    let found = match pre {
-        Some(p) => p,
-        None => observe_pool(ctx, name).await?,
-    };
     if let Some(pool) = found {
         let missing = super::missing_tags(&pool.tags, &want.tags);
         if missing.is_empty() {
@@ -438,5 +437,211 @@ pub async fn delete_group(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Resul
             Ok(Done::new(Outcome::Absent))
         }
         Err(e) => Err(sdk("DeleteGroup", name, e)),
+    }
+}
+
+/// Cognito user pools.
+pub struct UserPool;
+
+impl ObservedState for ObservedPool {
+    fn ownership(&self) -> Option<&Tags> {
+        Some(&self.tags)
+    }
+}
+
+impl Provisioner for UserPool {
+    const KIND: Kind = Kind::CognitoUserPool;
+    type Want = CognitoUserPool;
+    type Observed = ObservedPool;
+
+    fn want(settings: &Settings) -> Option<&CognitoUserPool> {
+        if let Settings::CognitoUserPool(w) = settings { Some(w) } else { None }
+    }
+
+    async fn observe(
+        ctx: &Ctx,
+        name: &str,
+        _: &CognitoUserPool,
+        _: &Deps<'_>,
+    ) -> Result<Option<ObservedPool>, AwsError> {
+        observe_pool(ctx, name).await
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &CognitoUserPool,
+        current: Option<ObservedPool>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        ensure_pool(ctx, name, want, current).await
+    }
+
+    async fn delete(
+        ctx: &Ctx,
+        name: &str,
+        _: &CognitoUserPool,
+        _: Option<ObservedPool>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        delete_pool(ctx, name).await
+    }
+}
+
+/// What lives in a user pool (its app client, domain and groups), as the executor sees it: the
+/// pool's ID, and whose it is, which is the pool's owner's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InPool {
+    pub pool_id: Option<String>,
+    /// The pool's tags, when they were read: not when the pool was converged earlier in this
+    /// run (which checked them).
+    pub pool_tags: Option<Tags>,
+}
+
+impl ObservedState for InPool {
+    fn ownership(&self) -> Option<&Tags> {
+        self.pool_tags.as_ref()
+    }
+
+    /// Without its pool, nothing of it exists.
+    fn exists(&self) -> bool {
+        self.pool_id.is_some()
+    }
+}
+
+/// The pool `pool`: from this run when it ran, else looked up by name (with its tags).
+async fn in_pool(ctx: &Ctx, pool: &str, deps: &Deps<'_>) -> Result<Option<InPool>, AwsError> {
+    if let Some(id) = deps.output(&crate::model::plan::id(Kind::CognitoUserPool, pool), "id") {
+        return Ok(Some(InPool { pool_id: Some(id.to_owned()), pool_tags: None }));
+    }
+    let found = observe_pool(ctx, pool).await?;
+    Ok(Some(InPool { pool_id: found.as_ref().map(|p| p.id.clone()), pool_tags: found.map(|p| p.tags) }))
+}
+
+fn pool_id(current: &Option<InPool>) -> Option<&str> {
+    current.as_ref().and_then(|c| c.pool_id.as_deref())
+}
+
+/// The pool's public app client.
+pub struct UserPoolClient;
+
+impl Provisioner for UserPoolClient {
+    const KIND: Kind = Kind::CognitoUserPoolClient;
+    const EARLY: bool = false;
+    type Want = CognitoUserPoolClient;
+    type Observed = InPool;
+
+    fn want(settings: &Settings) -> Option<&CognitoUserPoolClient> {
+        if let Settings::CognitoUserPoolClient(w) = settings { Some(w) } else { None }
+    }
+
+    async fn observe(
+        ctx: &Ctx,
+        _: &str,
+        want: &CognitoUserPoolClient,
+        deps: &Deps<'_>,
+    ) -> Result<Option<InPool>, AwsError> {
+        in_pool(ctx, &want.user_pool, deps).await
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &CognitoUserPoolClient,
+        current: Option<InPool>,
+        deps: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        ensure_client(ctx, name, pool_id(&current), want, deps.hint()).await
+    }
+
+    async fn delete(
+        ctx: &Ctx,
+        name: &str,
+        _: &CognitoUserPoolClient,
+        current: Option<InPool>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        delete_client(ctx, name, pool_id(&current)).await
+    }
+}
+
+/// The pool's hosted-UI domain.
+pub struct UserPoolDomain;
+
+impl Provisioner for UserPoolDomain {
+    const KIND: Kind = Kind::CognitoUserPoolDomain;
+    const EARLY: bool = false;
+    type Want = CognitoUserPoolDomain;
+    type Observed = InPool;
+
+    fn want(settings: &Settings) -> Option<&CognitoUserPoolDomain> {
+        if let Settings::CognitoUserPoolDomain(w) = settings { Some(w) } else { None }
+    }
+
+    async fn observe(
+        ctx: &Ctx,
+        _: &str,
+        want: &CognitoUserPoolDomain,
+        deps: &Deps<'_>,
+    ) -> Result<Option<InPool>, AwsError> {
+        in_pool(ctx, &want.user_pool, deps).await
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &CognitoUserPoolDomain,
+        current: Option<InPool>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        ensure_domain(ctx, name, pool_id(&current), want).await
+    }
+
+    async fn delete(
+        ctx: &Ctx,
+        name: &str,
+        _: &CognitoUserPoolDomain,
+        current: Option<InPool>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        delete_domain(ctx, name, pool_id(&current)).await
+    }
+}
+
+/// The pool's groups.
+pub struct Group;
+
+impl Provisioner for Group {
+    const KIND: Kind = Kind::CognitoGroup;
+    const EARLY: bool = false;
+    type Want = CognitoGroup;
+    type Observed = InPool;
+
+    fn want(settings: &Settings) -> Option<&CognitoGroup> {
+        if let Settings::CognitoGroup(w) = settings { Some(w) } else { None }
+    }
+
+    async fn observe(ctx: &Ctx, _: &str, want: &CognitoGroup, deps: &Deps<'_>) -> Result<Option<InPool>, AwsError> {
+        in_pool(ctx, &want.user_pool, deps).await
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &CognitoGroup,
+        current: Option<InPool>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        ensure_group(ctx, name, pool_id(&current), want).await
+    }
+
+    async fn delete(
+        ctx: &Ctx,
+        name: &str,
+        _: &CognitoGroup,
+        current: Option<InPool>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        delete_group(ctx, name, pool_id(&current)).await
     }
 }

@@ -10,7 +10,8 @@ use aws_sdk_dynamodb::types::{
 use super::Ctx;
 use super::error::{AwsError, sdk};
 use crate::model::outcome::{Done, Outcome};
-use crate::model::plan::{DynamoTable, KeyAttribute, Tags};
+use crate::model::plan::{DynamoTable, KeyAttribute, Kind, Settings, Tags};
+use crate::provision::provisioner::{Deps, Observed as ObservedState, Provisioner};
 
 /// The state of a table that matters here.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,17 +124,8 @@ fn key(k: &KeyAttribute, t: KeyType) -> Result<KeySchemaElement, AwsError> {
 #[tracing::instrument(skip_all, fields(table = name))]
 /// `pre`: the table as observed moments ago (the executor reads every resource up front), or
 /// `None` to read it now.
-pub async fn ensure(
-    ctx: &Ctx,
-    name: &str,
-    want: &DynamoTable,
-    pre: Option<Option<Observed>>,
-) -> Result<Done, AwsError> {
+pub async fn ensure(ctx: &Ctx, name: &str, want: &DynamoTable, current: Option<Observed>) -> Result<Done, AwsError> {
     let c = &ctx.clients.dynamodb;
-    let current = match pre {
-        Some(p) => p,
-        None => observe(ctx, name).await?,
-    };
     let Some(current) = current else {
         if ctx.dry_run {
             return Ok(Done::new(Outcome::Created));
@@ -221,6 +213,49 @@ pub async fn delete(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
             Ok(Done::new(Outcome::Absent))
         }
         Err(e) => Err(sdk("DeleteTable", name, e)),
+    }
+}
+
+/// DynamoDB tables.
+pub struct Table;
+
+impl ObservedState for Observed {
+    fn ownership(&self) -> Option<&Tags> {
+        Some(&self.tags)
+    }
+}
+
+impl Provisioner for Table {
+    const KIND: Kind = Kind::DynamoTable;
+    type Want = DynamoTable;
+    type Observed = Observed;
+
+    fn want(settings: &Settings) -> Option<&DynamoTable> {
+        if let Settings::DynamoTable(w) = settings { Some(w) } else { None }
+    }
+
+    async fn observe(ctx: &Ctx, name: &str, _: &DynamoTable, _: &Deps<'_>) -> Result<Option<Observed>, AwsError> {
+        observe(ctx, name).await
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &DynamoTable,
+        current: Option<Observed>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        ensure(ctx, name, want, current).await
+    }
+
+    async fn delete(
+        ctx: &Ctx,
+        name: &str,
+        _: &DynamoTable,
+        _: Option<Observed>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        delete(ctx, name).await
     }
 }
 

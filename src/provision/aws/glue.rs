@@ -1,13 +1,14 @@
 //! Glue (seed 000, step 3): the capability's database and its call-records table, stored as
 //! Parquet under the call-data bucket.
 
-use aws_sdk_glue::types::{Column, DatabaseInput, SerDeInfo, StorageDescriptor, Table, TableInput};
+use aws_sdk_glue::types::{Column, DatabaseInput, SerDeInfo, StorageDescriptor, Table as GlueApiTable, TableInput};
 
 use super::Ctx;
 use super::error::{AwsError, sdk};
 use crate::model::outcome::{Done, Outcome};
 use crate::model::ownership::{Claim, Owner};
-use crate::model::plan::{GlueColumn, GlueDatabase, GlueTable, Tags};
+use crate::model::plan::{GlueColumn, GlueDatabase, GlueTable, Kind, Settings, Tags};
+use crate::provision::provisioner::{Deps, Observed as ObservedState, Provisioner};
 
 fn input_error(name: &str, e: impl std::fmt::Display) -> AwsError {
     AwsError::conflict(name, format!("invalid Glue input: {e}"))
@@ -44,15 +45,11 @@ pub async fn ensure_database(
     ctx: &Ctx,
     name: &str,
     want: &GlueDatabase,
-    pre: Option<Option<ObservedDatabase>>,
+    observed: Option<ObservedDatabase>,
 ) -> Result<Done, AwsError> {
     let c = &ctx.clients.glue;
     let input =
         DatabaseInput::builder().name(name).description(&want.description).build().map_err(|e| input_error(name, e))?;
-    let observed = match pre {
-        Some(p) => p,
-        None => observe_database(ctx, name).await?,
-    };
     let Some(current) = observed else {
         if ctx.dry_run {
             return Ok(Done::new(Outcome::Created));
@@ -153,7 +150,7 @@ pub struct Observed {
     pub parameters: Tags,
 }
 
-fn observed(t: Table) -> Observed {
+fn observed(t: GlueApiTable) -> Observed {
     let sd = t.storage_descriptor.unwrap_or_else(|| StorageDescriptor::builder().build());
     let cols = |c: Vec<Column>| c.into_iter().map(|c| (c.name, c.r#type.unwrap_or_default())).collect();
     Observed {
@@ -243,13 +240,9 @@ pub async fn ensure_table(
     ctx: &Ctx,
     name: &str,
     want: &GlueTable,
-    pre: Option<Option<Observed>>,
+    observed: Option<Observed>,
 ) -> Result<Done, AwsError> {
     let c = &ctx.clients.glue;
-    let observed = match pre {
-        Some(p) => p,
-        None => observe_table(ctx, &want.database, name).await?,
-    };
     match observed {
         None if ctx.dry_run => Ok(Done::new(Outcome::Created)),
         None => match c
@@ -294,5 +287,96 @@ pub async fn delete_table(ctx: &Ctx, database: &str, name: &str) -> Result<Done,
             Ok(Done::new(Outcome::Absent))
         }
         Err(e) => Err(sdk("DeleteTable", name, e)),
+    }
+}
+
+/// Glue databases. One holding tables of others is kept (`delete_database`).
+pub struct Database;
+
+impl ObservedState for ObservedDatabase {
+    fn ownership(&self) -> Option<&Tags> {
+        Some(&self.tags)
+    }
+}
+
+impl Provisioner for Database {
+    const KIND: Kind = Kind::GlueDatabase;
+    type Want = GlueDatabase;
+    type Observed = ObservedDatabase;
+
+    fn want(settings: &Settings) -> Option<&GlueDatabase> {
+        if let Settings::GlueDatabase(w) = settings { Some(w) } else { None }
+    }
+
+    async fn observe(
+        ctx: &Ctx,
+        name: &str,
+        _: &GlueDatabase,
+        _: &Deps<'_>,
+    ) -> Result<Option<ObservedDatabase>, AwsError> {
+        observe_database(ctx, name).await
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &GlueDatabase,
+        current: Option<ObservedDatabase>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        ensure_database(ctx, name, want, current).await
+    }
+
+    async fn delete(
+        ctx: &Ctx,
+        name: &str,
+        _: &GlueDatabase,
+        _: Option<ObservedDatabase>,
+        deps: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        delete_database(ctx, name, deps.owner).await
+    }
+}
+
+/// Glue tables, in their database.
+pub struct Table;
+
+impl ObservedState for Observed {
+    fn ownership(&self) -> Option<&Tags> {
+        Some(&self.parameters)
+    }
+}
+
+impl Provisioner for Table {
+    const KIND: Kind = Kind::GlueTable;
+    type Want = GlueTable;
+    type Observed = Observed;
+
+    fn want(settings: &Settings) -> Option<&GlueTable> {
+        if let Settings::GlueTable(w) = settings { Some(w) } else { None }
+    }
+
+    async fn observe(ctx: &Ctx, name: &str, want: &GlueTable, _: &Deps<'_>) -> Result<Option<Observed>, AwsError> {
+        observe_table(ctx, &want.database, name).await
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &GlueTable,
+        current: Option<Observed>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        ensure_table(ctx, name, want, current).await
+    }
+
+    async fn delete(
+        ctx: &Ctx,
+        name: &str,
+        want: &GlueTable,
+        _: Option<Observed>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        delete_table(ctx, &want.database, name).await
     }
 }

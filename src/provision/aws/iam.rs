@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use super::Ctx;
 use super::error::{AwsError, code_of, sdk};
 use crate::model::outcome::{Done, Outcome};
-use crate::model::plan::{IamOidcProvider, IamRole, PolicyStatement, Tags};
+use crate::model::plan::{IamOidcProvider, IamRole, Kind, PolicyStatement, Settings, Tags};
+use crate::provision::provisioner::{Deps, Observed as ObservedState, Provisioner};
 
 /// `oidc.eks.region.amazonaws.com/id/X` from `https://oidc.eks.region.amazonaws.com/id/X/`.
 pub fn issuer_host_path(url: &str) -> &str {
@@ -106,13 +107,9 @@ pub async fn ensure_oidc_provider(
     ctx: &Ctx,
     name: &str,
     want: &IamOidcProvider,
-    pre: Option<Option<(String, Vec<String>)>>,
+    found: Option<(String, Vec<String>)>,
 ) -> Result<Done, AwsError> {
     let c = &ctx.clients.iam;
-    let found = match pre {
-        Some(p) => p,
-        None => observe_oidc_provider(ctx, &want.url).await?,
-    };
     if let Some((arn, have)) = found {
         let missing: Vec<&String> = want.client_ids.iter().filter(|id| !have.contains(id)).collect();
         if missing.is_empty() || ctx.dry_run {
@@ -295,17 +292,13 @@ pub async fn ensure_role(
     name: &str,
     want: &IamRole,
     registered_arn: Option<&str>,
-    pre: Option<Option<Observed>>,
+    current: Option<Observed>,
 ) -> Result<Done, AwsError> {
     let c = &ctx.clients.iam;
     let (issuer, provider_arn) = resolve_trust(ctx, want, registered_arn).await?;
     let trust = normalised(trust_policy(&provider_arn, &issuer, &want.trust.subject, &want.trust.audience));
     let policy = normalised(permissions_policy(&want.statements));
     let tags: Vec<Tag> = want.tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
-    let current = match pre {
-        Some(p) => p,
-        None => observe(ctx, name, &want.policy_name).await?,
-    };
     let (created, arn, mut changes) = match &current {
         None if ctx.dry_run => return Ok(Done::new(Outcome::Created)),
         None => {
@@ -431,6 +424,96 @@ pub async fn delete_role(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
             Ok(Done::new(Outcome::Absent))
         }
         Err(e) => Err(sdk("DeleteRole", name, e)),
+    }
+}
+
+/// The cluster's IAM OIDC provider, shared by every capability on the cluster: never deleted.
+pub struct OidcProvider;
+
+/// A provider as it is: its ARN and client IDs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedProvider(pub String, pub Vec<String>);
+
+impl ObservedState for ObservedProvider {
+    /// Shared: no capability's alone.
+    fn ownership(&self) -> Option<&Tags> {
+        None
+    }
+}
+
+impl Provisioner for OidcProvider {
+    const KIND: Kind = Kind::IamOidcProvider;
+    type Want = IamOidcProvider;
+    type Observed = ObservedProvider;
+
+    fn want(settings: &Settings) -> Option<&IamOidcProvider> {
+        if let Settings::IamOidcProvider(w) = settings { Some(w) } else { None }
+    }
+
+    async fn observe(
+        ctx: &Ctx,
+        _: &str,
+        want: &IamOidcProvider,
+        _: &Deps<'_>,
+    ) -> Result<Option<ObservedProvider>, AwsError> {
+        Ok(observe_oidc_provider(ctx, &want.url).await?.map(|(arn, clients)| ObservedProvider(arn, clients)))
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &IamOidcProvider,
+        current: Option<ObservedProvider>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        ensure_oidc_provider(ctx, name, want, current.map(|ObservedProvider(arn, clients)| (arn, clients))).await
+    }
+
+    async fn delete(
+        ctx: &Ctx,
+        name: &str,
+        _: &IamOidcProvider,
+        _: Option<ObservedProvider>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        delete_oidc_provider(ctx, name).await
+    }
+}
+
+/// The capability's IAM role, trusted through IRSA by its service account.
+pub struct Role;
+
+impl ObservedState for Observed {
+    fn ownership(&self) -> Option<&Tags> {
+        Some(&self.tags)
+    }
+}
+
+impl Provisioner for Role {
+    const KIND: Kind = Kind::IamRole;
+    type Want = IamRole;
+    type Observed = Observed;
+
+    fn want(settings: &Settings) -> Option<&IamRole> {
+        if let Settings::IamRole(w) = settings { Some(w) } else { None }
+    }
+
+    async fn observe(ctx: &Ctx, name: &str, want: &IamRole, _: &Deps<'_>) -> Result<Option<Observed>, AwsError> {
+        observe(ctx, name, &want.policy_name).await
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &IamRole,
+        current: Option<Observed>,
+        deps: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        ensure_role(ctx, name, want, deps.dependency(Kind::IamOidcProvider, "arn"), current).await
+    }
+
+    async fn delete(ctx: &Ctx, name: &str, _: &IamRole, _: Option<Observed>, _: &Deps<'_>) -> Result<Done, AwsError> {
+        delete_role(ctx, name).await
     }
 }
 

@@ -12,7 +12,8 @@ use aws_sdk_s3::types::{
 use super::Ctx;
 use super::error::{AwsError, code_of, sdk};
 use crate::model::outcome::{Done, Outcome};
-use crate::model::plan::S3Bucket;
+use crate::model::plan::{Kind, S3Bucket, Settings, Tags};
+use crate::provision::provisioner::{Deps, Observed as ObservedState, Provisioner};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Observed {
@@ -141,12 +142,8 @@ pub fn changes(current: &Observed, want: &S3Bucket) -> Vec<(Change, String)> {
 }
 
 #[tracing::instrument(skip_all, fields(bucket = name))]
-pub async fn ensure(ctx: &Ctx, name: &str, want: &S3Bucket, pre: Option<Option<Observed>>) -> Result<Done, AwsError> {
+pub async fn ensure(ctx: &Ctx, name: &str, want: &S3Bucket, observed: Option<Observed>) -> Result<Done, AwsError> {
     let arn = format!("arn:aws:s3:::{name}");
-    let observed = match pre {
-        Some(p) => p,
-        None => observe(ctx, name).await?,
-    };
     let (created, current) = match observed {
         Some(c) => (false, c),
         None if ctx.dry_run => return Ok(Done::new(Outcome::Created)),
@@ -316,6 +313,47 @@ pub async fn delete(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
     let changes =
         if removed > 0 { vec![format!("emptied: {removed} object versions and delete markers")] } else { Vec::new() };
     Ok(Done::with_changes(Outcome::Deleted, changes))
+}
+
+/// S3 buckets.
+pub struct Bucket;
+
+impl ObservedState for Observed {
+    fn ownership(&self) -> Option<&Tags> {
+        Some(&self.tags)
+    }
+
+    fn leftover(&self) -> bool {
+        self.tags.is_empty() && self.empty == Some(true)
+    }
+}
+
+impl Provisioner for Bucket {
+    const KIND: Kind = Kind::S3Bucket;
+    type Want = S3Bucket;
+    type Observed = Observed;
+
+    fn want(settings: &Settings) -> Option<&S3Bucket> {
+        if let Settings::S3Bucket(w) = settings { Some(w) } else { None }
+    }
+
+    async fn observe(ctx: &Ctx, name: &str, _: &S3Bucket, _: &Deps<'_>) -> Result<Option<Observed>, AwsError> {
+        observe(ctx, name).await
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &S3Bucket,
+        current: Option<Observed>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        ensure(ctx, name, want, current).await
+    }
+
+    async fn delete(ctx: &Ctx, name: &str, _: &S3Bucket, _: Option<Observed>, _: &Deps<'_>) -> Result<Done, AwsError> {
+        delete(ctx, name).await
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use aws_sdk_secretsmanager::types::Tag;
 use super::Ctx;
 use super::error::{AwsError, sdk};
 use crate::model::outcome::{Done, Outcome};
-use crate::model::plan::{Secret, Tags};
+use crate::model::plan::{self, Kind, Settings, Tags};
+use crate::provision::provisioner::{Deps, Observed as ObservedState, Provisioner};
 
 /// Placeholder value of every key of a new secret.
 pub const PLACEHOLDER: &str = "CHANGE_ME";
@@ -41,19 +42,15 @@ pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<Observed>, AwsError
 }
 
 /// `{"key": "CHANGE_ME", ...}` for the plan's keys.
-pub fn placeholder(want: &Secret) -> String {
+pub fn placeholder(want: &plan::Secret) -> String {
     let map: serde_json::Map<String, serde_json::Value> =
         want.placeholder_keys.iter().map(|k| (k.clone(), serde_json::Value::String(PLACEHOLDER.into()))).collect();
     serde_json::Value::Object(map).to_string()
 }
 
 #[tracing::instrument(skip_all, fields(secret = name))]
-pub async fn ensure(ctx: &Ctx, name: &str, want: &Secret, pre: Option<Option<Observed>>) -> Result<Done, AwsError> {
+pub async fn ensure(ctx: &Ctx, name: &str, want: &plan::Secret, current: Option<Observed>) -> Result<Done, AwsError> {
     let c = &ctx.clients.secrets;
-    let current = match pre {
-        Some(p) => p,
-        None => observe(ctx, name).await?,
-    };
     let Some(current) = current else {
         if ctx.dry_run {
             return Ok(Done::new(Outcome::Created));
@@ -130,13 +127,60 @@ pub async fn delete(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
     }
 }
 
+/// Secrets Manager secrets.
+pub struct Secret;
+
+impl ObservedState for Observed {
+    fn ownership(&self) -> Option<&Tags> {
+        Some(&self.tags)
+    }
+
+    fn exists(&self) -> bool {
+        !self.deleted
+    }
+}
+
+impl Provisioner for Secret {
+    const KIND: Kind = Kind::Secret;
+    type Want = plan::Secret;
+    type Observed = Observed;
+
+    fn want(settings: &Settings) -> Option<&plan::Secret> {
+        if let Settings::Secret(w) = settings { Some(w) } else { None }
+    }
+
+    async fn observe(ctx: &Ctx, name: &str, _: &plan::Secret, _: &Deps<'_>) -> Result<Option<Observed>, AwsError> {
+        observe(ctx, name).await
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &plan::Secret,
+        current: Option<Observed>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        ensure(ctx, name, want, current).await
+    }
+
+    async fn delete(
+        ctx: &Ctx,
+        name: &str,
+        _: &plan::Secret,
+        _: Option<Observed>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        delete(ctx, name).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn placeholder_has_every_key_and_no_real_value() {
-        let s = Secret {
+        let s = plan::Secret {
             region: "r".into(),
             description: "d".into(),
             placeholder_keys: vec!["client_id".into(), "client_secret".into()],

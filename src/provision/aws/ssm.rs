@@ -5,7 +5,8 @@ use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
 use super::Ctx;
 use super::error::{AwsError, sdk};
 use crate::model::outcome::{Done, Outcome};
-use crate::model::plan::{SsmParameter, Tags};
+use crate::model::plan::{Kind, ParamValue, Settings, SsmParameter, Tags};
+use crate::provision::provisioner::{Deps, Observed as ObservedState, Provisioner};
 
 /// A parameter as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +56,9 @@ pub async fn ensure(
     name: &str,
     want: &SsmParameter,
     value: &str,
-    pre: Option<Option<Observed>>,
+    current: Option<Observed>,
 ) -> Result<Done, AwsError> {
     let c = &ctx.clients.ssm;
-    let current = match pre {
-        Some(p) => p,
-        None => observe(ctx, name).await?,
-    };
     let Some(current) = current else {
         if ctx.dry_run {
             return Ok(Done::new(Outcome::Created));
@@ -131,5 +128,63 @@ pub async fn delete(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
         Ok(_) => Ok(Done::new(Outcome::Deleted)),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()) => Ok(Done::new(Outcome::Absent)),
         Err(e) => Err(sdk("DeleteParameter", name, e)),
+    }
+}
+
+/// SSM parameters. A value given as `valueFrom` is another resource's output (a user pool's ID,
+/// a client's): that resource is a dependency, done before.
+pub struct Parameter;
+
+impl ObservedState for Observed {
+    fn ownership(&self) -> Option<&Tags> {
+        Some(&self.tags)
+    }
+}
+
+impl Provisioner for Parameter {
+    const KIND: Kind = Kind::SsmParameter;
+    type Want = SsmParameter;
+    type Observed = Observed;
+
+    fn want(settings: &Settings) -> Option<&SsmParameter> {
+        if let Settings::SsmParameter(w) = settings { Some(w) } else { None }
+    }
+
+    async fn observe(ctx: &Ctx, name: &str, _: &SsmParameter, _: &Deps<'_>) -> Result<Option<Observed>, AwsError> {
+        observe(ctx, name).await
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &SsmParameter,
+        current: Option<Observed>,
+        deps: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        let value = match &want.value {
+            ParamValue::Literal { value } => value.as_str(),
+            ParamValue::From { value_from } => match deps.output(&value_from.resource, &value_from.field) {
+                Some(v) => v,
+                // In a dry run the source may not exist yet: it would be created first.
+                None if ctx.dry_run => return Ok(Done::new(Outcome::Created)),
+                None => {
+                    return Err(AwsError::Missing {
+                        resource: name.to_owned(),
+                        message: format!("{} has no {} to store", value_from.resource, value_from.field),
+                    });
+                }
+            },
+        };
+        ensure(ctx, name, want, value, current).await
+    }
+
+    async fn delete(
+        ctx: &Ctx,
+        name: &str,
+        _: &SsmParameter,
+        _: Option<Observed>,
+        _: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        delete(ctx, name).await
     }
 }

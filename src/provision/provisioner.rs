@@ -1,0 +1,248 @@
+//! The one shape of every AWS resource kind (STYLE.md): *observe* the resource, *ensure* it
+//! (create, converge what differs from the plan, or leave it alone; in a dry run only say
+//! which), *delete* it (not-found is success). The trait makes the compiler check that shape;
+//! the executor sees kinds only through [`of`]. A new kind is one file with one
+//! `impl Provisioner` and one line in [`KINDS`].
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::aws::{AwsError, Ctx, cognito, dynamodb, glue, iam, s3, secrets, ssm};
+use crate::model::outcome::Done;
+use crate::model::ownership::Owner;
+use crate::model::plan::{Kind, Resource, Settings, Tags};
+
+/// One kind of AWS resource.
+pub trait Provisioner: Send + Sync + 'static {
+    /// The plan's kind this provisions.
+    const KIND: Kind;
+    /// Whether the resource can be read before any other resource of the run is done. The
+    /// executor reads every such resource at once, up front, so that a run with nothing to
+    /// change costs about one round trip; what needs another's ID is read in its turn.
+    const EARLY: bool = true;
+    /// The plan's settings of this kind.
+    type Want: Send + Sync + 'static;
+    /// The resource as it is.
+    type Observed: Observed + Clone;
+
+    /// This kind's settings, from a planned resource of this kind.
+    fn want(settings: &Settings) -> Option<&Self::Want>;
+
+    /// Reads the resource; `None` when it does not exist.
+    fn observe(
+        ctx: &Ctx,
+        name: &str,
+        want: &Self::Want,
+        deps: &Deps<'_>,
+    ) -> impl Future<Output = Result<Option<Self::Observed>, AwsError>> + Send;
+
+    /// Creates the resource (`current` is `None`), converges what differs from `want`, or
+    /// leaves it alone.
+    fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        want: &Self::Want,
+        current: Option<Self::Observed>,
+        deps: &Deps<'_>,
+    ) -> impl Future<Output = Result<Done, AwsError>> + Send;
+
+    /// Deletes the resource (it was observed to exist).
+    fn delete(
+        ctx: &Ctx,
+        name: &str,
+        want: &Self::Want,
+        current: Option<Self::Observed>,
+        deps: &Deps<'_>,
+    ) -> impl Future<Output = Result<Done, AwsError>> + Send;
+}
+
+/// What every observed resource tells the executor.
+pub trait Observed: Send + Sync + 'static {
+    /// Its ownership record: the resource's tags (a Glue table's parameters; what lives in a
+    /// user pool, the pool's). `None` when there is none to read (the cluster's OIDC provider,
+    /// which every capability shares).
+    fn ownership(&self) -> Option<&Tags>;
+
+    /// Whether it exists: a secret scheduled for deletion is observed, but gone.
+    fn exists(&self) -> bool {
+        true
+    }
+
+    /// What an interrupted create of ours leaves: nothing of anybody's in it and no ownership
+    /// record yet (S3 takes a bucket's tags in a second call). Converging takes it on;
+    /// deleting does not (it might still be somebody's).
+    fn leftover(&self) -> bool {
+        false
+    }
+}
+
+/// Outputs of finished resources (ARNs, IDs), by resource id.
+pub type Outputs = HashMap<String, Vec<(&'static str, String)>>;
+
+/// IDs a resource may try before looking itself up by name, by resource id.
+pub type Hints = HashMap<String, String>;
+
+/// What a resource may use of the rest of the run: the owner, the outputs of the resources done
+/// so far, and an ID to try first.
+#[derive(Debug, Clone, Copy)]
+pub struct Deps<'a> {
+    pub owner: &'a Owner,
+    resource: &'a Resource,
+    outputs: &'a Outputs,
+    hints: &'a Hints,
+}
+
+impl<'a> Deps<'a> {
+    pub fn new(owner: &'a Owner, resource: &'a Resource, outputs: &'a Outputs, hints: &'a Hints) -> Self {
+        Self { owner, resource, outputs, hints }
+    }
+
+    /// Output `key` of the resource with id `resource`, when it ran in this run.
+    pub fn output(&self, resource: &str, key: &str) -> Option<&'a str> {
+        self.outputs.get(resource).and_then(|o| o.iter().find(|(k, _)| *k == key)).map(|(_, v)| v.as_str())
+    }
+
+    /// Output `key` of the first dependency of `kind`.
+    pub fn dependency(&self, kind: Kind, key: &str) -> Option<&'a str> {
+        self.resource.depends_on.iter().filter(|d| d.starts_with(kind.as_str())).find_map(|d| self.output(d, key))
+    }
+
+    /// An ID to try before looking the resource up by name.
+    pub fn hint(&self) -> Option<&'a str> {
+        self.hints.get(&self.resource.id()).map(String::as_str)
+    }
+}
+
+/// An observation of any kind, as the executor holds it.
+pub trait AnyObserved: Observed {
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Observed> AnyObserved for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// What a read found: `None` when the resource does not exist.
+pub type Observation = Option<Arc<dyn AnyObserved>>;
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A [`Provisioner`] the executor can hold in one list with the others.
+pub trait Dyn: Send + Sync {
+    fn kind(&self) -> Kind;
+    fn early(&self) -> bool;
+    fn observe<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        r: &'a Resource,
+        deps: Deps<'a>,
+    ) -> BoxFuture<'a, Result<Observation, AwsError>>;
+    fn ensure<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        r: &'a Resource,
+        current: Observation,
+        deps: Deps<'a>,
+    ) -> BoxFuture<'a, Result<Done, AwsError>>;
+    fn delete<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        r: &'a Resource,
+        current: Observation,
+        deps: Deps<'a>,
+    ) -> BoxFuture<'a, Result<Done, AwsError>>;
+}
+
+/// The adapter from a [`Provisioner`] to [`Dyn`].
+struct Erase<P>(PhantomData<fn() -> P>);
+
+fn want<P: Provisioner>(r: &Resource) -> Result<&P::Want, AwsError> {
+    P::want(&r.settings)
+        .ok_or_else(|| AwsError::conflict(&r.name, format!("the plan's settings are not those of a {}", P::KIND)))
+}
+
+fn typed<P: Provisioner>(o: Observation) -> Option<P::Observed> {
+    o.and_then(|o| o.as_any().downcast_ref::<P::Observed>().cloned())
+}
+
+impl<P: Provisioner> Dyn for Erase<P> {
+    fn kind(&self) -> Kind {
+        P::KIND
+    }
+
+    fn early(&self) -> bool {
+        P::EARLY
+    }
+
+    fn observe<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        r: &'a Resource,
+        deps: Deps<'a>,
+    ) -> BoxFuture<'a, Result<Observation, AwsError>> {
+        Box::pin(async move {
+            let found = P::observe(ctx, &r.name, want::<P>(r)?, &deps).await?;
+            Ok(found.map(|o| Arc::new(o) as Arc<dyn AnyObserved>))
+        })
+    }
+
+    fn ensure<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        r: &'a Resource,
+        current: Observation,
+        deps: Deps<'a>,
+    ) -> BoxFuture<'a, Result<Done, AwsError>> {
+        Box::pin(async move { P::ensure(ctx, &r.name, want::<P>(r)?, typed::<P>(current), &deps).await })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        r: &'a Resource,
+        current: Observation,
+        deps: Deps<'a>,
+    ) -> BoxFuture<'a, Result<Done, AwsError>> {
+        Box::pin(async move { P::delete(ctx, &r.name, want::<P>(r)?, typed::<P>(current), &deps).await })
+    }
+}
+
+/// Every AWS kind nexus-dev provisions: one line each.
+static KINDS: &[&dyn Dyn] = &[
+    &Erase::<dynamodb::Table>(PhantomData),
+    &Erase::<s3::Bucket>(PhantomData),
+    &Erase::<glue::Database>(PhantomData),
+    &Erase::<glue::Table>(PhantomData),
+    &Erase::<ssm::Parameter>(PhantomData),
+    &Erase::<secrets::Secret>(PhantomData),
+    &Erase::<iam::OidcProvider>(PhantomData),
+    &Erase::<iam::Role>(PhantomData),
+    &Erase::<cognito::UserPool>(PhantomData),
+    &Erase::<cognito::UserPoolClient>(PhantomData),
+    &Erase::<cognito::UserPoolDomain>(PhantomData),
+    &Erase::<cognito::Group>(PhantomData),
+];
+
+/// The provisioner of an AWS kind; `None` for Kubernetes kinds.
+pub fn of(kind: Kind) -> Option<&'static dyn Dyn> {
+    KINDS.iter().find(|k| k.kind() == kind).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_aws_kind_has_exactly_one_provisioner() {
+        for kind in Kind::ALL {
+            let n = KINDS.iter().filter(|k| k.kind() == kind).count();
+            assert_eq!(n, usize::from(kind.is_aws()), "{kind}");
+        }
+    }
+}
