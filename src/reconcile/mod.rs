@@ -4,6 +4,7 @@
 //! at any point followed by a new run converges, nothing leaked or duplicated.
 
 pub mod controller;
+pub mod decide;
 pub mod status;
 pub mod verify;
 
@@ -21,7 +22,7 @@ use crate::model::plan::{self, Kind, Plan};
 use crate::model::profile::Profile;
 use crate::model::spec::{DeletionPolicy, Endpoint, NexusAICapability, NexusAICapabilityStatus, Phase, ResourceStatus};
 use crate::provision::aws::{Clients, Ctx as AwsCtx, Target};
-use crate::provision::kube::apply::{self as k8s_apply, Rollout};
+use crate::provision::kube::apply as k8s_apply;
 use crate::provision::kube::objects::{self, Object};
 use crate::provision::{self, Options, Report};
 
@@ -37,8 +38,11 @@ pub enum Error {
     Aws { kind: Kind, name: String, message: String, done: Box<Report> },
     #[error("Kubernetes: {source}")]
     Kube { kind: Kind, name: String, source: Box<k8s_apply::ApplyError> },
+    /// A Deployment's rollout cannot be read, or will not finish.
+    #[error("{0}")]
+    Rollout(String),
     #[error("cannot write the status: {0}")]
-    Status(kube::Error),
+    Status(#[source] kube::Error),
     #[error("{0}")]
     Cleanup(String),
 }
@@ -50,6 +54,7 @@ impl Error {
             Error::Invalid(_) => "InvalidSpec",
             Error::Aws { .. } => "AwsFailed",
             Error::Kube { .. } => "KubernetesFailed",
+            Error::Rollout(_) => "RolloutFailed",
             Error::Status(_) => "StatusFailed",
             Error::Cleanup(_) => "CleanupFailed",
         }
@@ -122,11 +127,9 @@ impl Context {
 
     /// Whether the AWS part of a plan (fingerprint `print`) was fully checked for `key` less
     /// than `aws_recheck` ago.
-    fn aws_recently_checked(&self, key: &str, print: u64) -> bool {
-        self.aws_checked
-            .lock()
-            .map(|m| m.get(key).is_some_and(|(p, at)| *p == print && at.elapsed() < self.aws_recheck))
-            .unwrap_or(false)
+    /// The fingerprint of the AWS plan last fully checked for `key`, and how long ago.
+    fn aws_checked(&self, key: &str) -> Option<(u64, Duration)> {
+        self.aws_checked.lock().ok()?.get(key).map(|(p, at)| (*p, at.elapsed()))
     }
 
     fn aws_checked_now(&self, key: &str, print: u64, started: Instant) {
@@ -217,10 +220,6 @@ fn validate(cr: &NexusAICapability) -> Result<(), Error> {
     }
 }
 
-/// The steps of the seed's table that provision AWS, in order.
-const AWS_PHASES: [Phase; 4] =
-    [Phase::ProvisioningDataServices, Phase::ProvisioningSsm, Phase::ProvisioningSecrets, Phase::ProvisioningIam];
-
 /// One pass of the create/update flow: AWS phase by phase, then the Kubernetes objects, then
 /// rollout state; status written as it goes. `show_phases` walks the status through every
 /// phase (a new or changed spec); a resync of a Running capability stays Running unless
@@ -234,10 +233,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
     let cr = &fresh.unwrap_or_else(|| cr.clone());
     let generation = cr.metadata.generation.unwrap_or(0);
     let mut status = cr.status.clone().unwrap_or_default();
-    // A new or changed spec, or a retry after a failure, walks the status through every phase;
-    // a resync, or a pass waiting on a rollout of this generation, does not.
-    let show_phases = status.observed_generation != Some(generation)
-        || matches!(status.phase, None | Some(Phase::Pending) | Some(Phase::Failed));
+    let show_phases = decide::show_phases(&status, generation);
     let mut current = cr.clone();
 
     if let Err(e) = validate(cr) {
@@ -248,14 +244,11 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
     let aws = ctx.aws(&plan.target.region).await;
     let mut reports: Vec<Report> = Vec::new();
     let owner = key(cr);
-    // Every pass of a capability Running or rolling out at this generation would otherwise read
-    // every AWS resource again (~50 calls) on each event of its Deployments; one full check per
-    // `aws_recheck` is enough, and a new spec, a failure or the periodic resync always checks.
     let print = aws_fingerprint(&plan);
-    let aws_recent = !show_phases && ctx.aws_recently_checked(&owner, print);
+    let aws_recent = decide::aws_fresh(show_phases, ctx.aws_checked(&owner), print, ctx.aws_recheck);
     let aws_started = Instant::now();
 
-    for phase in AWS_PHASES.into_iter().filter(|_| !aws_recent) {
+    for phase in decide::AWS_PHASES.into_iter().filter(|_| !aws_recent) {
         let resources: Vec<&plan::Resource> =
             plan.resources.iter().filter(|r| r.kind.is_aws() && r.phase == phase).collect();
         if resources.is_empty() {
@@ -329,7 +322,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
     };
     let objs = objects::objects(&plan, &owner);
     let mut applied: Vec<(plan::Resource, crate::model::outcome::Done)> = Vec::new();
-    for phase in [Phase::Deploying, Phase::DeployingBackend, Phase::DeployingFrontend] {
+    for phase in decide::KUBERNETES_PHASES {
         if show_phases {
             step(&api, &mut current, &mut status, phase, generation).await?;
         }
@@ -366,83 +359,44 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
     }
 
     // Rollouts.
-    let mut waiting = Vec::new();
+    let mut rollouts = Vec::new();
     for d in plan.of_kind(Kind::Deployment) {
-        let rollout = match k8s_apply::deployment_rollout(&ctx.client, &plan.namespace, &d.name).await {
-            Ok(r) => r,
+        match k8s_apply::deployment_rollout(&ctx.client, &plan.namespace, &d.name).await {
+            Ok(r) => rollouts.push((d.name.as_str(), r)),
             Err(e) => {
-                let msg = format!("deployment {}: {e}", d.name);
-                fail(&api, &mut current, &mut status, generation, &msg, ctx).await?;
-                return Err(Error::Cleanup(msg));
-            }
-        };
-        match rollout {
-            Rollout::Available => {}
-            Rollout::Progressing(why) => waiting.push(format!("{}: {why}", d.name)),
-            Rollout::Stuck(why) => {
-                let msg = format!("deployment {} does not progress: {why}", d.name);
-                status::set_condition(
-                    &mut status.conditions,
-                    status::WORKLOADS_AVAILABLE,
-                    false,
-                    "RolloutStuck",
-                    &msg,
-                    generation,
-                );
-                fail(&api, &mut current, &mut status, generation, &msg, ctx).await?;
-                return Err(Error::Cleanup(msg));
+                let message = format!("deployment {}: {e}", d.name);
+                fail(&api, &mut current, &mut status, generation, &message, ctx).await?;
+                return Err(Error::Rollout(message));
             }
         }
     }
+    let readiness = match decide::readiness(rollouts) {
+        Ok(r) => r,
+        Err(message) => {
+            status::set_condition(
+                &mut status.conditions,
+                status::WORKLOADS_AVAILABLE,
+                false,
+                "RolloutStuck",
+                &message,
+                generation,
+            );
+            fail(&api, &mut current, &mut status, generation, &message, ctx).await?;
+            return Err(Error::Rollout(message));
+        }
+    };
     record_resources(&mut status, &plan, &reports, &applied, aws_recent);
     let kubernetes =
         applied.iter().map(|(r, d)| crate::provision::ResourceReport::done(r.kind, &r.name, d.clone())).collect();
     status.endpoints = endpoints(&plan);
-    status.observed_generation = Some(generation);
-    if waiting.is_empty() {
-        status::set_condition(
-            &mut status.conditions,
-            status::WORKLOADS_AVAILABLE,
-            true,
-            "Available",
-            "every deployment is available",
-            generation,
-        );
-        status::set_condition(
-            &mut status.conditions,
-            status::READY,
-            true,
-            "Running",
-            "the capability is running",
-            generation,
-        );
-        let was = status.phase;
-        status.phase = Some(Phase::Running);
-        status.message = Some(format!("running: {} resources ready", plan.resources.len()));
-        status::write(&api, &current, &status).await.map_err(Error::Status)?;
-        if was != Some(Phase::Running) {
-            ctx.event(cr, EventType::Normal, "Running", "every resource is ready and every workload available".into())
-                .await;
-        }
-        Ok(Pass { readiness: Readiness::Running, aws: merged(reports), kubernetes })
-    } else {
-        let msg = format!("waiting for rollout: {}", waiting.join("; "));
-        status::set_condition(
-            &mut status.conditions,
-            status::WORKLOADS_AVAILABLE,
-            false,
-            "RollingOut",
-            &msg,
-            generation,
-        );
-        status::set_condition(&mut status.conditions, status::READY, false, "RollingOut", &msg, generation);
-        if status.phase == Some(Phase::Running) || status.phase.is_none() {
-            status.phase = Some(Phase::DeployingFrontend);
-        }
-        status.message = Some(msg.clone());
-        status::write(&api, &current, &status).await.map_err(Error::Status)?;
-        Ok(Pass { readiness: Readiness::RollingOut(msg), aws: merged(reports), kubernetes })
+    let was = status.phase;
+    decide::settled(&mut status, &readiness, generation, plan.resources.len());
+    status::write(&api, &current, &status).await.map_err(Error::Status)?;
+    if readiness == Readiness::Running && was != Some(Phase::Running) {
+        ctx.event(cr, EventType::Normal, "Running", "every resource is ready and every workload available".into())
+            .await;
     }
+    Ok(Pass { readiness, aws: merged(reports), kubernetes })
 }
 
 /// Moves the status to `phase` and writes it.
@@ -453,16 +407,7 @@ async fn step(
     phase: Phase,
     generation: i64,
 ) -> Result<(), Error> {
-    status.phase = Some(phase);
-    status.message = Some(status::describe(phase).to_owned());
-    status::set_condition(
-        &mut status.conditions,
-        status::READY,
-        false,
-        phase.as_str(),
-        status::describe(phase),
-        generation,
-    );
+    decide::stepped(status, phase, generation);
     if status::write(api, current, status).await.map_err(Error::Status)? {
         current.status = Some(status.clone());
     }
@@ -478,10 +423,7 @@ async fn fail(
     ctx: &Context,
 ) -> Result<(), Error> {
     let was = status.phase;
-    status.phase = Some(Phase::Failed);
-    status.message = Some(message.to_owned());
-    status.observed_generation = Some(generation);
-    status::set_condition(&mut status.conditions, status::READY, false, "Failed", message, generation);
+    decide::failed(status, message, generation);
     status::write(api, current, status).await.map_err(Error::Status)?;
     if was != Some(Phase::Failed) {
         ctx.event(current, EventType::Warning, "Failed", message.to_owned()).await;

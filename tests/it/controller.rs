@@ -524,3 +524,35 @@ async fn a_data_service_turned_off_is_pruned_by_the_controller() {
     delete_and_wait(&h, &name).await;
     ctl.abort();
 }
+
+/// Issue 13: a capability whose bucket is somebody else's goes to Failed, with a message that
+/// names the bucket, and is retried: once that bucket is gone, the capability reaches Running.
+#[tokio::test]
+async fn a_foreign_bucket_fails_the_capability_naming_it_and_removing_it_heals() {
+    let h = harness("fails").await;
+    let cap = unique("fails");
+    let cr = Spec::example("minimal").capability(&cap).region("us-east-1").build();
+    let name = cr.metadata.name.clone().unwrap();
+    let plan = nexus_dev::model::plan::build(&cr, &testbed_profile(&h.bed));
+    let bucket = plan.of_kind(nexus_dev::model::plan::Kind::S3Bucket).next().unwrap().name.clone();
+    let aws = h.aws("us-east-1").await;
+    aws.clients.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let tagging = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(aws_sdk_s3::types::Tag::builder().key("owner").value("another-team").build().unwrap())
+        .build()
+        .unwrap();
+    aws.clients.s3.put_bucket_tagging().bucket(&bucket).tagging(tagging).send().await.unwrap();
+
+    let ctl = h.start();
+    h.create(cr).await;
+    let failed = h.phase(&name, Phase::Failed, Duration::from_secs(60)).await;
+    let message = failed.status.and_then(|s| s.message).unwrap_or_default();
+    assert!(message.contains(&bucket), "the message names the bucket: {message}");
+    let tags = aws.clients.s3.get_bucket_tagging().bucket(&bucket).send().await.unwrap();
+    assert_eq!(tags.tag_set().len(), 1, "the foreign bucket is left as it was");
+
+    aws.clients.s3.delete_bucket().bucket(&bucket).send().await.unwrap();
+    h.phase(&name, Phase::Running, Duration::from_secs(90)).await;
+    delete_and_wait(&h, &name).await;
+    ctl.abort();
+}
