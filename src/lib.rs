@@ -9,6 +9,7 @@ pub mod logging;
 pub mod model;
 pub mod provision;
 pub mod reconcile;
+pub mod session;
 pub mod watch;
 
 /// Selects the TLS crypto provider once per process. The AWS SDK, kube and reqwest all use

@@ -49,22 +49,20 @@ pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&caps)?);
         } else {
             println!("{:<20} {:<22} {:<26} {:>7}  MESSAGE", "NAMESPACE", "NAME", "PHASE", "READY");
-            for c in caps.as_array().into_iter().flatten() {
-                let ready = format!("{}/{}", c["ready"], c["resources"]);
+            for c in &caps {
+                let ready = format!("{}/{}", c.ready, c.resources);
                 println!(
                     "{:<20} {:<22} {:<26} {:>7}  {}",
-                    c["namespace"].as_str().unwrap_or(""),
-                    c["name"].as_str().unwrap_or(""),
-                    c["phase"].as_str().unwrap_or(""),
+                    c.namespace.as_deref().unwrap_or(""),
+                    c.name,
+                    c.phase,
                     ready,
-                    c["message"].as_str().unwrap_or("")
+                    c.message.as_deref().unwrap_or("")
                 );
             }
-            for c in caps.as_array().into_iter().flatten() {
-                if c["forwards"].as_array().is_some_and(|f| !f.is_empty()) {
-                    println!("{}:", c["name"].as_str().unwrap_or(""));
-                    super::env::print_forwards(c);
-                }
+            for c in caps.iter().filter(|c| !c.forwards.is_empty()) {
+                println!("{}:", c.name);
+                super::env::print_forwards(c);
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -199,7 +197,7 @@ pub async fn run_operator(args: OperatorArgs) -> anyhow::Result<ExitCode> {
         "nexus-dev operator: reconciling NexusAICapability in every namespace (profile {})",
         profile.profile.name
     );
-    crate::reconcile::controller::run(ctx, super::shutdown_signal()).await;
+    crate::reconcile::controller::run(ctx, crate::session::shutdown_signal()).await;
     eprintln!("nexus-dev operator: stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -8,10 +8,8 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::apply::Output;
-use crate::input::spec::LoadedSpec;
-use crate::model::profile::Profile;
-use crate::model::project::LoadedProject;
-use crate::watch::{Engine, Event, Settings, Summary, event, setup};
+use crate::watch::project::{self, Options};
+use crate::watch::{Event, event};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -43,57 +41,22 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let kube = crate::provision::kube::client::for_profile(&profile).await?;
-    let options = Options { once: args.once, rollout_timeout: args.rollout_timeout, json: args.output == Output::Json };
+    let options = Options { once: args.once, rollout_timeout: args.rollout_timeout };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let summary = watch_project(&project, &specs, &profile, kube, options, shutdown).await?;
+    let json = args.output == Output::Json;
+    let summary =
+        project::run(&project, &specs, &profile, kube, options, move |e| print_event(e, json), shutdown).await?;
     Ok(if args.once && summary.failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-/// How [`watch_project`] runs: `watch`'s flags, and what `up` passes when it goes on watching.
-#[derive(Clone, Copy, Debug)]
-pub struct Options {
-    pub once: bool,
-    pub rollout_timeout: std::time::Duration,
-    /// One JSON event per line on stdout, besides the progress on stderr.
-    pub json: bool,
-}
-
-/// Watches the project's components until `shutdown` (or, with `once`, builds each once):
-/// progress on stderr, JSON events on stdout when asked.
-pub async fn watch_project(
-    project: &LoadedProject,
-    specs: &[LoadedSpec],
-    profile: &Profile,
-    kube: kube::Client,
-    options: Options,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<Summary> {
-    let docker = bollard::Docker::connect_with_defaults()
-        .context("cannot connect to the Docker Engine\n  hint: is Docker running? check `docker info`")?;
-    let components = setup::components(project, specs, profile, &kube)?;
-    let settings = Settings {
-        debounce: project.debounce(),
-        delivery: setup::delivery(profile),
-        rollout_timeout: options.rollout_timeout,
-        once: options.once,
-        ..Settings::default()
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let json = options.json;
-    let printer = tokio::spawn(async move {
-        while let Some(e) = rx.recv().await {
-            eprintln!("{}", event::human(&e));
-            if json && let Ok(line) = serde_json::to_string(&e) {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
-            }
-        }
-    });
-    let engine = Engine::new(docker, Some(kube), settings, components, tx);
-    let result = engine.run(shutdown).await;
-    let _ = printer.await;
-    Ok(result?)
+/// Prints a watch event: a line on stderr, and with `json` one JSON line on stdout.
+pub fn print_event(e: &Event, json: bool) {
+    eprintln!("{}", event::human(e));
+    if json && let Ok(line) = serde_json::to_string(e) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
 }

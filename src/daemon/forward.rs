@@ -23,7 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 pub const COMPONENTS: [&str; 2] = ["frontend", "backend"];
 
 /// One forward, as `status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Forward {
     pub component: String,

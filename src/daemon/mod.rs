@@ -122,6 +122,21 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// A daemon for `project` with the usual timings: AWS rechecked every minute while Running,
+    /// the emulator's state every 5 s.
+    pub fn new(project: LoadedProject, project_id: &str, profile: Profile, client: kube::Client, paths: Paths) -> Self {
+        Self {
+            project,
+            project_id: project_id.to_owned(),
+            profile,
+            client,
+            paths,
+            resync: Duration::from_secs(60),
+            emulator_check: Duration::from_secs(5),
+            forwards: Default::default(),
+        }
+    }
+
     /// Runs until `shutdown` resolves or a client asks it to stop. The lock must be held.
     pub async fn run(
         self: Arc<Self>,

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
+use super::forward::Forward;
+use crate::model::spec::{Endpoint, Phase};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "camelCase")]
 pub enum Request {
@@ -22,12 +25,55 @@ pub enum Request {
     Shutdown,
 }
 
+/// One capability of the project, as `status` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CapabilityStatus {
+    /// Local URLs of its frontend and backend Services.
+    pub forwards: Vec<Forward>,
+    pub namespace: Option<String>,
+    /// The custom resource's name.
+    pub name: String,
+    /// `capabilityName`.
+    pub capability: String,
+    pub environment: String,
+    pub generation: Option<i64>,
+    pub observed_generation: Option<i64>,
+    pub phase: Phase,
+    pub message: Option<String>,
+    /// Resources Ready, of `resources`.
+    pub ready: usize,
+    pub resources: usize,
+    pub endpoints: Vec<Endpoint>,
+}
+
+impl CapabilityStatus {
+    /// Running or Failed for its current spec: nothing more happens without a change.
+    pub fn settled(&self) -> bool {
+        matches!(self.phase, Phase::Running | Phase::Failed) && self.observed_generation == self.generation
+    }
+}
+
+/// What an answer carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Data {
+    /// `status`: every capability of the project.
+    Status(Vec<CapabilityStatus>),
+    /// `ping`.
+    Pong { project: String, pid: u32, profile: String },
+    /// `apply`: the capabilities applied (`namespace/name`).
+    Applied { applied: Vec<String> },
+    /// `shutdown`.
+    Stopping { stopping: bool },
+}
+
 /// One line of an answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reply {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<serde_json::Value>,
+    pub data: Option<Data>,
     /// A line of text (a log line, a message for people).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<String>,
@@ -38,7 +84,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn data(v: serde_json::Value) -> Self {
+    pub fn data(v: Data) -> Self {
         Self { data: Some(v), line: None, error: None, done: true }
     }
 
@@ -65,6 +111,8 @@ pub enum ClientError {
     Protocol(#[from] serde_json::Error),
     #[error("{0}")]
     Daemon(String),
+    #[error("the daemon answered something else: {0}")]
+    Unexpected(String),
 }
 
 /// Sends `req` and calls `each` with every reply line until the last; returns the last.
@@ -87,6 +135,22 @@ pub async fn call(socket: &Path, req: &Request, mut each: impl FnMut(&Reply)) ->
     Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the daemon closed the connection")))
 }
 
+/// `status`: every capability of the project.
+pub async fn status(socket: &Path) -> Result<Vec<CapabilityStatus>, ClientError> {
+    match call(socket, &Request::Status, |_| {}).await?.data {
+        Some(Data::Status(caps)) => Ok(caps),
+        other => Err(ClientError::Unexpected(format!("{other:?}"))),
+    }
+}
+
+/// `apply`: the capabilities applied.
+pub async fn apply(socket: &Path) -> Result<Vec<String>, ClientError> {
+    match call(socket, &Request::Apply, |_| {}).await?.data {
+        Some(Data::Applied { applied }) => Ok(applied),
+        other => Err(ClientError::Unexpected(format!("{other:?}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +162,15 @@ mod tests {
         assert_eq!(text, r#"{"request":"logs","capability":"nexus-ai","component":null,"follow":true}"#);
         assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
         assert_eq!(serde_json::to_string(&Request::Status).unwrap(), r#"{"request":"status"}"#);
+    }
+
+    #[test]
+    fn answers_read_back_as_what_they_are() {
+        let applied = Reply::data(Data::Applied { applied: vec!["ns/a".into()] });
+        let text = serde_json::to_string(&applied).unwrap();
+        assert_eq!(text, r#"{"data":{"applied":["ns/a"]},"done":true}"#);
+        assert_eq!(serde_json::from_str::<Reply>(&text).unwrap(), applied);
+        let none = Reply::data(Data::Status(Vec::new()));
+        assert_eq!(serde_json::from_str::<Reply>(&serde_json::to_string(&none).unwrap()).unwrap(), none);
     }
 }

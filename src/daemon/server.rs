@@ -8,14 +8,13 @@ use futures::{AsyncBufReadExt as _, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, LogParams};
 use kube::{Api, ResourceExt};
-use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
-use super::protocol::{Reply, Request};
+use super::protocol::{CapabilityStatus, Data, Reply, Request};
 use super::{Daemon, DaemonError, PROJECT_LABEL};
-use crate::model::spec::NexusAICapability;
+use crate::model::spec::{NexusAICapability, Phase};
 
 /// Binds the socket, readable and writable by its owner only.
 pub(super) fn listen(path: &Path) -> Result<UnixListener, DaemonError> {
@@ -113,15 +112,17 @@ async fn handle(d: Arc<Daemon>, stream: UnixStream, stop: watch::Sender<bool>) {
     };
     tracing::debug!(?req, "request");
     let reply = match req {
-        Request::Ping => {
-            Reply::data(json!({"project": d.project_id, "pid": std::process::id(), "profile": d.profile.name}))
-        }
+        Request::Ping => Reply::data(Data::Pong {
+            project: d.project_id.clone(),
+            pid: std::process::id(),
+            profile: d.profile.name.clone(),
+        }),
         Request::Apply => match super::apply_project(&d).await {
-            Ok(applied) => Reply::data(json!({"applied": applied})),
+            Ok(applied) => Reply::data(Data::Applied { applied }),
             Err(e) => Reply::error(e),
         },
         Request::Status => match status(&d).await {
-            Ok(v) => Reply::data(v),
+            Ok(caps) => Reply::data(Data::Status(caps)),
             Err(e) => Reply::error(e.to_string()),
         },
         Request::Logs { capability, component, follow } => {
@@ -132,7 +133,7 @@ async fn handle(d: Arc<Daemon>, stream: UnixStream, stop: watch::Sender<bool>) {
             }
         }
         Request::Shutdown => {
-            let _ = send(&mut w, &Reply::data(json!({"stopping": true}))).await;
+            let _ = send(&mut w, &Reply::data(Data::Stopping { stopping: true })).await;
             let _ = stop.send(true);
             return;
         }
@@ -168,31 +169,29 @@ pub(super) async fn keep_forwards(d: Arc<Daemon>) {
     }
 }
 
-async fn status(d: &Daemon) -> Result<serde_json::Value, kube::Error> {
+async fn status(d: &Daemon) -> Result<Vec<CapabilityStatus>, kube::Error> {
     let caps = capabilities(d).await?;
     ensure_forwards(d, &caps).await;
-    Ok(json!(
-        caps.iter()
-            .map(|c| {
-                let st = c.status.clone().unwrap_or_default();
-                let namespace = c.namespace().unwrap_or_default();
-                json!({
-                    "forwards": d.forwards.of(&namespace),
-                    "namespace": c.namespace(),
-                    "name": c.name_any(),
-                    "capability": c.spec.capability_name,
-                    "environment": c.spec.environment,
-                    "generation": c.metadata.generation,
-                    "observedGeneration": st.observed_generation,
-                    "phase": st.phase.map(|p| p.to_string()).unwrap_or_else(|| "Pending".into()),
-                    "message": st.message,
-                    "ready": st.resources.iter().filter(|r| r.state == "Ready").count(),
-                    "resources": st.resources.len(),
-                    "endpoints": st.endpoints,
-                })
-            })
-            .collect::<Vec<_>>()
-    ))
+    Ok(caps
+        .iter()
+        .map(|c| {
+            let st = c.status.clone().unwrap_or_default();
+            CapabilityStatus {
+                forwards: d.forwards.of(&c.namespace().unwrap_or_default()),
+                namespace: c.namespace(),
+                name: c.name_any(),
+                capability: c.spec.capability_name.clone(),
+                environment: c.spec.environment.clone(),
+                generation: c.metadata.generation,
+                observed_generation: st.observed_generation,
+                phase: st.phase.unwrap_or(Phase::Pending),
+                message: st.message,
+                ready: st.resources.iter().filter(|r| r.state == "Ready").count(),
+                resources: st.resources.len(),
+                endpoints: st.endpoints,
+            }
+        })
+        .collect())
 }
 
 /// Streams the logs of the selected workloads' pods. Pods on nodes without a container runtime

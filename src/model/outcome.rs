@@ -57,7 +57,7 @@ impl Outcome {
 
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -199,10 +199,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn outcomes_print_as_the_json_contract_says() {
+    fn outcomes_print_as_the_json_contract_says_and_pad_in_tables() {
         for o in Outcome::ALL {
             assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
         }
+        assert_eq!(format!("[{:<9}]", Outcome::Created), "[created  ]");
     }
 
     #[test]

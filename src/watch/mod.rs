@@ -17,6 +17,7 @@ pub mod exec;
 pub mod filter;
 pub mod kind_load;
 pub mod preflight;
+pub mod project;
 pub mod push;
 pub mod rollout;
 pub mod setup;
