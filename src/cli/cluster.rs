@@ -172,6 +172,13 @@ pub struct OperatorArgs {
     /// How often a Running capability's AWS resources are rechecked for drift.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub resync: Duration,
+    /// Reconcile the capabilities of this namespace only (default: every namespace).
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    /// Serve /healthz, /readyz and /metrics (Prometheus) on this address, such as
+    /// 0.0.0.0:8080 (what `operator manifests` sets). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,11 +200,21 @@ pub async fn run_operator(args: OperatorArgs) -> anyhow::Result<ExitCode> {
     };
     crate::provision::kube::install_crd(&client).await?;
     let ctx = crate::reconcile::Context::new(client, profile.profile.clone()).with(args.resync, Duration::from_secs(2));
-    eprintln!(
-        "nexus-dev operator: reconciling NexusAICapability in every namespace (profile {})",
-        profile.profile.name
-    );
-    crate::reconcile::controller::run(ctx, crate::session::shutdown_signal()).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    if let Some(addr) = args.listen {
+        use anyhow::Context as _;
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let mut stopped = stopped.clone();
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        tokio::spawn(crate::reconcile::metrics::serve(listener, ctx.metrics.clone(), shutdown));
+        eprintln!("nexus-dev operator: /healthz, /readyz and /metrics on http://{addr}");
+    }
+    let scope = args.namespace.as_deref().map(|n| format!("namespace {n}")).unwrap_or("every namespace".into());
+    eprintln!("nexus-dev operator: reconciling NexusAICapability in {scope} (profile {})", profile.profile.name);
+    crate::reconcile::controller::run_in(ctx, args.namespace.as_deref(), crate::session::shutdown_signal()).await;
+    let _ = stop.send(true);
     eprintln!("nexus-dev operator: stopped");
     Ok(ExitCode::SUCCESS)
 }

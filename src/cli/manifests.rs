@@ -75,7 +75,10 @@ pub fn render(args: &ManifestArgs) -> anyhow::Result<String> {
                     "containers": [{
                         "name": "operator",
                         "image": args.image,
-                        "args": ["operator", "--profile", "/etc/nexus-dev/profile.yaml"],
+                        "args": ["operator", "--profile", "/etc/nexus-dev/profile.yaml", "--listen", "0.0.0.0:8080"],
+                        "ports": [{"name": "http", "containerPort": 8080}],
+                        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3},
+                        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
                         "env": [{"name": "RUST_LOG", "value": "info"}],
                         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
                         "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "runAsNonRoot": true,

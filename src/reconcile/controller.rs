@@ -28,6 +28,7 @@ pub async fn reconcile(
     let api: Api<NexusAICapability> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
     let key = reconcile::key(&cr);
     let c = ctx.clone();
+    let started = std::time::Instant::now();
     let result = finalizer(&api, FINALIZER, cr, |event| async move {
         match event {
             // Boxed: the reconcile future is large, and debug builds keep it on the stack.
@@ -42,12 +43,22 @@ pub async fn reconcile(
         }
     })
     .await;
+    ctx.metrics.pass(started.elapsed(), result.as_ref().err().map(label));
     if result.is_ok()
         && let Ok(mut f) = ctx.failures.lock()
     {
         f.remove(&key);
     }
     result
+}
+
+/// The short label of a failed pass, for metrics.
+fn label(e: &kube::runtime::finalizer::Error<Error>) -> &'static str {
+    use kube::runtime::finalizer::Error as F;
+    match e {
+        F::ApplyFailed(e) | F::CleanupFailed(e) => e.label(),
+        _ => "FinalizerFailed",
+    }
 }
 
 /// Failed reconciles are retried with exponential backoff per capability (1 s doubling to 5
@@ -125,6 +136,16 @@ pub async fn run_with(
     let triggers = watcher(caps, selection)
         .default_backoff()
         .reflect(writer)
+        // Ready once every capability was read: from then on the controller acts on what is.
+        .inspect({
+            let metrics = ctx.metrics.clone();
+            move |e| {
+                if matches!(e, Ok(watcher::Event::InitDone)) && !metrics.ready() {
+                    tracing::info!("controller ready: every capability read");
+                    metrics.set_ready();
+                }
+            }
+        })
         .applied_objects()
         .predicate_filter(worth_a_pass, PredicateConfig::default());
     // Boxed: the controller's stream is a large value, kept off the (small, in tests) stack.

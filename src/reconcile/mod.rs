@@ -12,6 +12,7 @@ mod cleanup;
 pub mod controller;
 mod converge;
 pub mod decide;
+pub mod metrics;
 pub mod status;
 pub mod verify;
 
@@ -85,6 +86,8 @@ pub struct Context {
     /// Recheck while a rollout is in progress.
     pub poll: Duration,
     pub options: Options,
+    /// What the operator's `/metrics` and `/readyz` report.
+    pub metrics: metrics::Metrics,
     /// Reconcile failures per object, for backoff.
     pub failures: std::sync::Mutex<HashMap<String, u32>>,
     /// How long a full AWS check stays good for passes that change nothing on the AWS side
@@ -107,6 +110,7 @@ impl Context {
             resync: Duration::from_secs(60),
             poll: Duration::from_secs(2),
             options: Options::default(),
+            metrics: metrics::Metrics::default(),
             failures: std::sync::Mutex::new(HashMap::new()),
             aws_recheck: Duration::from_secs(60),
             aws_checked: std::sync::Mutex::new(HashMap::new()),

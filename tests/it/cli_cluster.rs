@@ -206,3 +206,75 @@ async fn an_unreachable_cluster_stops_apply_before_anything_is_created() {
         tables.table_names()
     );
 }
+
+/// Issue 13: the operator serves /healthz, /readyz once its controller has read the
+/// capabilities, and Prometheus metrics that count its passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_serves_health_readiness_and_metrics() {
+    let bed = TestBed::from_env();
+    let client = bed.kube().await;
+    let ns = crate::support::TestNamespace::create(&client, "op-metrics").await;
+    let dir = tempfile::tempdir().unwrap();
+    let profile = testbed_profile_file(dir.path(), &bed);
+    let port = crate::support::project::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut operator = Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+        .args(["operator", "-p", &profile, "-n", &ns.name, "--listen", &listen])
+        .env("NEXUS_DEV_STATE_DIR", dir.path().join("state"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let get = |path: &'static str| {
+        let url = format!("http://{listen}{path}");
+        async move {
+            let r = reqwest::get(&url).await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((r.status().as_u16(), r.text().await.map_err(|e| e.to_string())?))
+        }
+    };
+    eventually("the operator to be ready", Duration::from_secs(30), || async {
+        match get("/readyz").await? {
+            (200, body) => Ok(body),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(get("/healthz").await.unwrap(), (200, "ok\n".to_owned()));
+
+    // A capability to reconcile: its passes show in the metrics.
+    let cap = unique("opm");
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml")).unwrap();
+    let spec = dir.path().join("cap.yaml");
+    std::fs::write(&spec, example.replace("myapp", &cap)).unwrap();
+    let cr = nexus_dev::input::spec::load_specs(&nexus_dev::input::spec::read_sources(&[spec]).unwrap())
+        .unwrap()
+        .remove(0)
+        .cr;
+    let mut cr = cr.clone();
+    cr.metadata.namespace = Some(ns.name.clone());
+    let api: Api<nexus_dev::model::spec::NexusAICapability> = Api::namespaced(client.clone(), &ns.name);
+    api.create(&Default::default(), &cr).await.unwrap();
+    let metrics = eventually("a pass in the metrics", Duration::from_secs(60), || async {
+        let (code, body) = get("/metrics").await?;
+        let passes = body
+            .lines()
+            .find_map(|l| l.strip_prefix("nexus_dev_reconciliations_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if code == 200 && passes > 0 { Ok(body) } else { Err(body) }
+    })
+    .await;
+    assert!(metrics.contains("nexus_dev_reconcile_duration_seconds_count"), "{metrics}");
+
+    let name = cr.metadata.name.clone().unwrap();
+    api.delete(&name, &Default::default()).await.unwrap();
+    eventually("the capability to be gone", Duration::from_secs(60), || async {
+        match api.get_opt(&name).await.map_err(|e| e.to_string())? {
+            None => Ok(()),
+            Some(_) => Err("still there".to_owned()),
+        }
+    })
+    .await;
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(operator.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert!(operator.wait().unwrap().success());
+}

@@ -1,0 +1,115 @@
+//! What the operator tells Prometheus (the way controller-rs does it): reconcile passes, their
+//! failures by error label, and how long they take; and whether the controller is ready.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    /// The error's short label (`Error::label`).
+    pub error: String,
+}
+
+/// The controller's metrics and readiness, shared with the health server.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    reconciliations: Counter,
+    failures: Family<ErrorLabels, Counter>,
+    duration: Histogram,
+    ready: Arc<AtomicBool>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let reconciliations = Counter::default();
+        let failures = Family::<ErrorLabels, Counter>::default();
+        let duration = Histogram::new([0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0]);
+        let mut registry = Registry::with_prefix("nexus_dev");
+        registry.register("reconciliations", "Reconcile passes run", reconciliations.clone());
+        registry.register("reconcile_failures", "Reconcile passes that failed, by error", failures.clone());
+        registry.register("reconcile_duration_seconds", "How long a reconcile pass took", duration.clone());
+        Self { registry: Arc::new(registry), reconciliations, failures, duration, ready: Arc::default() }
+    }
+}
+
+impl Metrics {
+    /// One pass done in `took`; `error` is the label of its failure.
+    pub fn pass(&self, took: Duration, error: Option<&str>) {
+        self.reconciliations.inc();
+        self.duration.observe(took.as_secs_f64());
+        if let Some(error) = error {
+            self.failures.get_or_create(&ErrorLabels { error: error.to_owned() }).inc();
+        }
+    }
+
+    /// The controller has read every capability once and reconciles from here on.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    pub fn ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// The Prometheus text format (OpenMetrics).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Serves `/healthz` (the process answers), `/readyz` (the controller is ready) and `/metrics`
+/// on `listener` until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Metrics,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::http::{StatusCode, header};
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(|axum::extract::State(m): axum::extract::State<Metrics>| async move {
+                if m.ready() { (StatusCode::OK, "ready\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "starting\n") }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|axum::extract::State(m): axum::extract::State<Metrics>| async move {
+                ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.encode())
+            }),
+        )
+        .with_state(metrics);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_and_failures_are_counted_by_label() {
+        let m = Metrics::default();
+        m.pass(Duration::from_millis(20), None);
+        m.pass(Duration::from_millis(30), Some("AwsFailed"));
+        let text = m.encode();
+        assert!(text.contains("nexus_dev_reconciliations_total 2"), "{text}");
+        assert!(text.contains("nexus_dev_reconcile_failures_total{error=\"AwsFailed\"} 1"), "{text}");
+        assert!(text.contains("nexus_dev_reconcile_duration_seconds_count 2"), "{text}");
+        assert!(!m.ready());
+        m.set_ready();
+        assert!(m.ready());
+    }
+}
