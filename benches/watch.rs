@@ -24,7 +24,7 @@ use crate::support::watch::{self, Container, Images, Registry, Run};
 use crate::support::{TestBed, TestNamespace, cpu, unique};
 use kube::Api;
 use kube::api::PostParams;
-use nexus_dev::model::project::{SyncRule as ProjectRule, Workload};
+use nexus_dev::model::project::{SyncRule as ProjectRule, Tier};
 use nexus_dev::model::spec::{DeletionPolicy, NexusAICapability};
 use nexus_dev::reconcile::{self, Context};
 use nexus_dev::watch::sync::SyncRule;
@@ -101,7 +101,7 @@ async fn rebuild_vs_docker_build(bed: &TestBed, docker: &bollard::Docker, client
     component.deploy = Deploy::Capability {
         namespace: ns.name.clone(),
         name: name.clone(),
-        workload: Workload::Backend,
+        workload: Tier::Backend,
         profile: Box::new(profile),
     };
     let settings = Settings { delivery: Delivery::Registry, ..Settings::default() };

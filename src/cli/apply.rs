@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+pub use super::output::Output;
 use super::{ProfileArgs, SpecArgs, load_profile, load_specs};
 use crate::input::profile::LoadedProfile;
 use crate::input::spec::LoadedSpec;
@@ -20,13 +21,6 @@ use crate::provision::{self, Options, Report, ResourceReport};
 pub enum Only {
     /// Only the AWS resources (seed steps 1–6).
     Aws,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Output {
-    #[default]
-    Text,
-    Json,
 }
 
 #[derive(Debug, Args)]
@@ -115,7 +109,7 @@ fn checked(profile: &LoadedProfile) -> Report {
 }
 
 fn progress(output: Output, verb: &'static str) -> Option<provision::Progress> {
-    if output == Output::Json || !std::io::stderr().is_terminal() && !crate::input::settings::progress_forced() {
+    if !output.is_text() || !std::io::stderr().is_terminal() && !crate::input::settings::progress_forced() {
         return None;
     }
     Some(Arc::new(move |r: &ResourceReport| {
@@ -130,13 +124,7 @@ fn progress(output: Output, verb: &'static str) -> Option<provision::Progress> {
 
 fn print(output: Output, reports: &[CapabilityReport<'_>]) -> anyhow::Result<()> {
     match output {
-        Output::Json => {
-            let text = match reports {
-                [one] => serde_json::to_string_pretty(one)?,
-                many => serde_json::to_string_pretty(many)?,
-            };
-            println!("{text}");
-        }
+        Output::Json | Output::Yaml => output.documents(reports)?,
         Output::Text => {
             for c in reports {
                 let r = c.report;
@@ -198,7 +186,7 @@ fn load(specs: &SpecArgs, profile: &ProfileArgs) -> anyhow::Result<Loaded> {
 
 pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let l = load(&args.specs, &args.profile)?;
-    let text = args.output == Output::Text;
+    let text = args.output.is_text();
     let opts = Options {
         concurrency: args.concurrency.into(),
         progress: progress(args.output, ""),
@@ -372,7 +360,7 @@ async fn converge_in_cluster(
     args: &ApplyArgs,
     report: &mut Report,
 ) -> anyhow::Result<String> {
-    let text = args.output == Output::Text;
+    let text = args.output.is_text();
     let deadline = std::time::Instant::now() + args.timeout;
     loop {
         let live = crate::provision::kube::put_capability(client, &s.cr).await?;
@@ -447,7 +435,7 @@ pub async fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
         reports.push(report);
     }
     match args.output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let shown: Vec<_> = l.plans.iter().zip(&reports).map(|(p, r)| capability_report(p, &l, r, None)).collect();
             print(args.output, &shown)?;
         }

@@ -21,8 +21,8 @@ pub struct StatusArgs {
     /// Keep watching and print every change (the seed's `monitor`).
     #[arg(short, long)]
     pub watch: bool,
-    #[arg(short = 'o', long, value_enum, default_value_t = super::apply::Output::Text)]
-    pub output: super::apply::Output,
+    #[arg(short = 'o', long, value_enum, default_value_t = super::output::Output::Text)]
+    pub output: super::output::Output,
 }
 
 fn row(cr: &NexusAICapability) -> String {
@@ -45,7 +45,7 @@ pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         && let Some(answer) = super::env::status_via_daemon().await
     {
         let caps = answer?;
-        if args.output == super::apply::Output::Json {
+        if !args.output.is_text() {
             println!("{}", serde_json::to_string_pretty(&caps)?);
         } else {
             println!("{:<20} {:<22} {:<26} {:>7}  MESSAGE", "NAMESPACE", "NAME", "PHASE", "READY");
@@ -76,7 +76,7 @@ pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let header = format!("{:<20} {:<22} {:<26} {:>7}  {}", "NAMESPACE", "NAME", "PHASE", "READY", "MESSAGE");
     if !args.watch {
         let list = api.list(&Default::default()).await?;
-        if args.output == super::apply::Output::Json {
+        if !args.output.is_text() {
             let items: Vec<_> = list.items.iter().map(|c| serde_json::json!({"namespace": c.namespace(), "name": c.name_any(), "spec": c.spec, "status": c.status})).collect();
             println!("{}", serde_json::to_string_pretty(&items)?);
         } else if list.items.is_empty() {
@@ -108,8 +108,8 @@ pub struct VerifyArgs {
     pub specs: SpecArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
-    #[arg(short = 'o', long, value_enum, default_value_t = super::apply::Output::Text)]
-    pub output: super::apply::Output,
+    #[arg(short = 'o', long, value_enum, default_value_t = super::output::Output::Text)]
+    pub output: super::output::Output,
 }
 
 pub async fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
@@ -141,7 +141,7 @@ pub async fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         let checks = crate::reconcile::verify::verify(&plan, &aws, &client, &crate::reconcile::key(&s.cr)).await;
         let failed = checks.iter().filter(|c| !c.ok).count();
         all_ok &= failed == 0;
-        if args.output == super::apply::Output::Text {
+        if args.output.is_text() {
             println!(
                 "{} ({}) on {}: {} checks, {} failed",
                 plan.capability,
@@ -157,7 +157,7 @@ pub async fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             json.push(serde_json::json!({"capability": plan.capability, "environment": plan.environment, "ok": failed == 0, "checks": checks}));
         }
     }
-    if args.output == super::apply::Output::Json {
+    if !args.output.is_text() {
         println!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::output::Output;
 use crate::daemon::protocol::{self, CapabilityStatus, Request};
 use crate::daemon::{self, Daemon, Paths};
 use crate::env::ProjectId;
@@ -32,9 +33,9 @@ pub struct UpArgs {
     /// How long to wait for every capability to be Running.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
-    /// `text` (progress on stderr) or `json` (a summary on stdout).
-    #[arg(short = 'o', long, value_enum, default_value_t = super::apply::Output::Text)]
-    pub output: super::apply::Output,
+    /// `text` (progress on stderr), or `json` or `yaml` (a summary on stdout).
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -50,8 +51,8 @@ pub struct DownArgs {
 pub struct DoctorArgs {
     #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
-    #[arg(short = 'o', long, value_enum, default_value_t = super::apply::Output::Text)]
-    pub output: super::apply::Output,
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -122,12 +123,12 @@ impl Progress for Printer {
     }
 
     fn event(&self, e: &crate::watch::Event) {
-        super::watch::print_event(e, false);
+        super::watch::print_event(e, Output::Text);
     }
 }
 
 pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
-    let text = args.output == super::apply::Output::Text;
+    let text = args.output.is_text();
     let s = session(args.profile.as_deref())?;
     let options = session::up::Options {
         foreground: args.foreground,
@@ -147,12 +148,10 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let components = &s.project.project.components;
     let watching = !args.no_watch && !report.failed() && !components.is_empty();
     match args.output {
-        super::apply::Output::Json => {
-            // Watch mode's events follow as JSON lines, so the summary is one line too.
-            let doc = if watching { serde_json::to_string(report)? } else { serde_json::to_string_pretty(report)? };
-            println!("{doc}");
-        }
-        super::apply::Output::Text => {
+        // Watch mode's events follow one per line, so the summary is one line too.
+        Output::Json if watching => args.output.item(report)?,
+        Output::Json | Output::Yaml => args.output.document(report)?,
+        Output::Text => {
             for c in &report.capabilities {
                 println!("{} ({}) {}: {}", c.capability, c.environment, c.phase, c.message.as_deref().unwrap_or(""));
                 for e in c.endpoints.iter().take(2) {
@@ -183,7 +182,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        let json = !text;
+        let output = args.output;
         let profile = &s.profile.profile;
         crate::watch::project::run(
             &s.project,
@@ -191,7 +190,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
             profile,
             up.client.clone(),
             options,
-            move |e| super::watch::print_event(e, json),
+            move |e| super::watch::print_event(e, output),
             shutdown,
         )
         .await?;
@@ -240,8 +239,8 @@ pub async fn run_down(args: DownArgs) -> anyhow::Result<ExitCode> {
 pub async fn run_doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let report = session::doctor::doctor(&std::env::current_dir()?, args.profile.as_deref()).await?;
     match args.output {
-        super::apply::Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        super::apply::Output::Text => {
+        Output::Json | Output::Yaml => args.output.document(&report)?,
+        Output::Text => {
             for c in &report.checks {
                 let mark = match c.status {
                     Status::Ok => "✓",

@@ -6,6 +6,7 @@ mod cluster;
 mod crd;
 mod env;
 mod manifests;
+mod output;
 mod plan;
 mod validate;
 mod watch;
@@ -13,7 +14,7 @@ mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::input::profile::{LoadedProfile, ProfileError};
 use crate::input::spec::{LoadError, LoadedSpec};
@@ -103,15 +104,6 @@ pub struct ProfileArgs {
     /// `profile` when run inside a project, else `local`.
     #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
-    /// Human-readable.
-    #[default]
-    Table,
-    Json,
-    Yaml,
 }
 
 /// Runs the program; the exit code says whether it worked (0), failed (1) or was misused (2).

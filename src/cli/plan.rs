@@ -2,7 +2,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{Format, ProfileArgs, SpecArgs, load_profile, load_specs};
+use super::output::Output;
+use super::{ProfileArgs, SpecArgs, load_profile, load_specs};
 use crate::model::plan::{self, ParamValue, Plan, Settings};
 
 #[derive(Debug, Args)]
@@ -13,8 +14,8 @@ pub struct PlanArgs {
     pub profile: ProfileArgs,
     /// `table` for people; `json` and `yaml` for scripts (one object per capability; a list
     /// when there are several).
-    #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
-    pub output: Format,
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
@@ -22,18 +23,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let profile = load_profile(&args.profile)?;
     let plans: Vec<Plan> = specs.iter().map(|s| plan::build(&s.cr, &profile.profile)).collect();
     match args.output {
-        Format::Json => {
-            let text = match plans.as_slice() {
-                [one] => serde_json::to_string_pretty(one)?,
-                many => serde_json::to_string_pretty(many)?,
-            };
-            println!("{text}");
-        }
-        Format::Yaml => match plans.as_slice() {
-            [one] => print!("{}", serde_yaml::to_string(one)?),
-            many => print!("{}", serde_yaml::to_string(many)?),
-        },
-        Format::Table => {
+        Output::Json | Output::Yaml => args.output.documents(&plans)?,
+        Output::Text => {
             for (i, p) in plans.iter().enumerate() {
                 if i > 0 {
                     println!();

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
+use super::output::Output;
 use super::{ProfileArgs, SpecArgs, load_profile, load_specs};
 use crate::input::diag::Diagnostics;
 use crate::input::profile::ProfileError;
@@ -15,15 +16,9 @@ pub struct ValidateArgs {
     /// Also validate this profile (name or path).
     #[arg(short = 'p', long, value_name = "NAME|PATH")]
     pub profile: Option<String>,
-    /// `text` for people, `json` for scripts.
-    #[arg(short = 'o', long, value_enum, default_value_t = ValidateFormat::Text)]
-    pub output: ValidateFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ValidateFormat {
-    Text,
-    Json,
+    /// `text` for people, `json` or `yaml` for scripts.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
@@ -43,7 +38,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     }
     let valid = problems.is_empty() && fatal.is_empty();
     match args.output {
-        ValidateFormat::Json => {
+        Output::Json | Output::Yaml => {
             let capabilities: Vec<_> = specs
                 .as_ref()
                 .map(|s| {
@@ -57,14 +52,9 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                 .map(|d| json!({"file": d.file, "line": d.pos.line, "column": d.pos.col, "path": d.path, "message": d.message, "hint": d.hint}))
                 .chain(fatal.iter().map(|m| json!({"message": m})))
                 .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &json!({"valid": valid, "capabilities": capabilities, "problems": problems})
-                )?
-            );
+            args.output.document(&json!({"valid": valid, "capabilities": capabilities, "problems": problems}))?;
         }
-        ValidateFormat::Text => {
+        Output::Text => {
             for f in &fatal {
                 eprintln!("error: {f}");
             }

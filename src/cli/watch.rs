@@ -1,13 +1,13 @@
 //! `watch`: rebuild and redeploy each component on every save (issue #7), from the project file
-//! (`nexus-dev.yaml`). Progress goes to stderr; `-o json` adds one JSON event per line on stdout.
+//! (`nexus-dev.yaml`). Progress goes to stderr; `-o json` adds one JSON event per line on stdout
+//! (`-o yaml`, one YAML document each).
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
 
-use super::apply::Output;
+use super::output::Output;
 use crate::watch::project::{self, Options};
 use crate::watch::{Event, event};
 
@@ -45,18 +45,15 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let json = args.output == Output::Json;
+    let output = args.output;
     let summary =
-        project::run(&project, &specs, &profile, kube, options, move |e| print_event(e, json), shutdown).await?;
+        project::run(&project, &specs, &profile, kube, options, move |e| print_event(e, output), shutdown).await?;
     Ok(if args.once && summary.failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-/// Prints a watch event: a line on stderr, and with `json` one JSON line on stdout.
-pub fn print_event(e: &Event, json: bool) {
+/// Prints a watch event: a line on stderr for people, and for scripts one JSON line (or YAML
+/// document) on stdout.
+pub fn print_event(e: &Event, output: Output) {
     eprintln!("{}", event::human(e));
-    if json && let Ok(line) = serde_json::to_string(e) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
-    }
+    let _ = output.item(e);
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::input::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::input::yaml::{Document, Path};
 use crate::model::names::Names;
-use crate::model::spec::{Component, NexusAICapability};
+use crate::model::spec::{NexusAICapability, Workload};
 
 /// AWS regions known when this was written; one a typo away from a known region is refused
 /// with a suggestion, any other with the list.
@@ -236,7 +236,7 @@ fn region(doc: &Document, region: &str, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn component(doc: &Document, path: &Path, c: &Component, out: &mut Vec<Diagnostic>) {
+fn component(doc: &Document, path: &Path, c: &Workload, out: &mut Vec<Diagnostic>) {
     if let Err(why) = image_reference(&c.image) {
         out.push(
             doc.diag(&path.key("image"), format!("invalid image `{}`: {why}", c.image))

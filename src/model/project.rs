@@ -19,7 +19,7 @@ pub struct Project {
     pub profile: String,
     /// How each component's image is built, watched and synced.
     #[serde(default)]
-    pub components: Vec<Component>,
+    pub components: Vec<BuildComponent>,
     #[serde(default)]
     pub watch: WatchSettings,
 }
@@ -30,14 +30,14 @@ fn default_profile() -> String {
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Component {
+pub struct BuildComponent {
     /// A short name, for logs and flags.
     pub name: String,
     /// The capability (its capabilityName); optional when the project has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capability: Option<String>,
     /// Which workload of the capability this image runs: backend or frontend.
-    pub component: Workload,
+    pub component: Tier,
     /// Build context, relative to the project file.
     pub context: String,
     /// Dockerfile, relative to the context.
@@ -66,18 +66,19 @@ fn default_dockerfile() -> String {
     "Dockerfile".into()
 }
 
+/// Which of a capability's two workloads an image runs as.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Workload {
+pub enum Tier {
     Backend,
     Frontend,
 }
 
-impl Workload {
+impl Tier {
     pub fn as_str(self) -> &'static str {
         match self {
-            Workload::Backend => "backend",
-            Workload::Frontend => "frontend",
+            Tier::Backend => "backend",
+            Tier::Frontend => "frontend",
         }
     }
 }
@@ -119,7 +120,7 @@ pub struct LoadedProject {
 
 impl LoadedProject {
     /// Absolute build context of a component.
-    pub fn context(&self, c: &Component) -> PathBuf {
+    pub fn context(&self, c: &BuildComponent) -> PathBuf {
         self.dir.join(&c.context)
     }
 

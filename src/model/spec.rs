@@ -53,8 +53,8 @@ pub struct NexusAICapabilitySpec {
     /// Provision a Cognito user pool, app client, domain and groups.
     #[serde(default)]
     pub enable_cognito: bool,
-    pub frontend: Component,
-    pub backend: Component,
+    pub frontend: Workload,
+    pub backend: Workload,
     #[serde(default)]
     pub ingress: IngressSpec,
     #[serde(default)]
@@ -68,7 +68,7 @@ pub struct NexusAICapabilitySpec {
 /// A frontend or backend workload.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Component {
+pub struct Workload {
     #[serde(default = "default_replicas")]
     #[schemars(range(min = 0, max = 1000))]
     pub replicas: i32,
@@ -305,7 +305,7 @@ pub struct Endpoint {
     pub url: String,
 }
 
-impl Component {
+impl Workload {
     pub fn port_or(&self, default: i32) -> i32 {
         self.port.unwrap_or(default)
     }

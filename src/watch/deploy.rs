@@ -14,7 +14,7 @@ use kube::{Api, Client, ResourceExt};
 
 use crate::model::plan::{self, BUILT_IMAGE_ANNOTATION, Kind};
 use crate::model::profile::Profile;
-use crate::model::project::Workload;
+use crate::model::project::Tier;
 use crate::model::spec::NexusAICapability;
 use crate::provision::kube::FIELD_MANAGER;
 use crate::provision::kube::objects::{self, Object};
@@ -43,7 +43,7 @@ pub enum Deploy {
     Nowhere,
     /// A component of a NexusAICapability (the custom resource's namespace and name), planned
     /// with `profile` — the reconciler's profile, so that both compute the same Deployment.
-    Capability { namespace: String, name: String, workload: Workload, profile: Box<Profile> },
+    Capability { namespace: String, name: String, workload: Tier, profile: Box<Profile> },
     /// Any Deployment: its `container` gets the image.
     Deployment { namespace: String, name: String, container: String },
 }
@@ -71,7 +71,7 @@ pub struct Applied {
 }
 
 /// The merge patch recording `image` for `workload` on a capability.
-pub fn record_patch(workload: Workload, image: &str) -> serde_json::Value {
+pub fn record_patch(workload: Tier, image: &str) -> serde_json::Value {
     serde_json::json!({"metadata": {"annotations": {format!("{BUILT_IMAGE_ANNOTATION}{}", workload.as_str()): image}}})
 }
 
@@ -86,7 +86,7 @@ pub fn image_only(namespace: &str, name: &str, container: &str, image: &str) -> 
 }
 
 /// The Deployment of `workload` as the reconciler would apply it for `cr`.
-pub fn planned(cr: &NexusAICapability, profile: &Profile, workload: Workload) -> Option<Deployment> {
+pub fn planned(cr: &NexusAICapability, profile: &Profile, workload: Tier) -> Option<Deployment> {
     let plan = plan::build(cr, profile);
     let names = crate::model::names::Names::of(&cr.spec);
     let want = names.deployment(workload.as_str());
@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn the_record_patch_uses_the_plan_annotation() {
-        let p = record_patch(Workload::Backend, "r/api@sha256:x");
+        let p = record_patch(Tier::Backend, "r/api@sha256:x");
         assert_eq!(p["metadata"]["annotations"]["nexus.ai/built-image.backend"], "r/api@sha256:x");
     }
 
@@ -171,20 +171,20 @@ mod tests {
         cr.metadata.name = Some(format!("wt-{}", cr.spec.environment));
         cr.metadata.namespace = cr.metadata.name.clone();
         let profile = crate::input::profile::resolve("local", std::path::Path::new("/")).unwrap().profile;
-        let before = planned(&cr, &profile, Workload::Backend).unwrap();
+        let before = planned(&cr, &profile, Tier::Backend).unwrap();
         let image =
             |d: &Deployment| d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0].image.clone();
         assert_ne!(image(&before).as_deref(), Some(digest.as_str()));
         cr.metadata.annotations =
             Some([(format!("{BUILT_IMAGE_ANNOTATION}backend"), digest.clone())].into_iter().collect());
-        let after = planned(&cr, &profile, Workload::Backend).unwrap();
+        let after = planned(&cr, &profile, Tier::Backend).unwrap();
         assert_eq!(image(&after).as_deref(), Some(digest.as_str()));
         assert_eq!(after.metadata.name.as_deref(), Some("wt-dev-backend"));
         // Everything else is the reconciler's object, field for field.
         let mut b = before.clone();
         b.spec.as_mut().unwrap().template.spec.as_mut().unwrap().containers[0].image = Some(digest);
         assert_eq!(b, after);
-        assert!(planned(&cr, &profile, Workload::Frontend).is_some());
+        assert!(planned(&cr, &profile, Tier::Frontend).is_some());
     }
 
     #[test]

@@ -37,23 +37,23 @@ impl std::fmt::Debug for SyncTo {
 }
 
 /// One running container to sync into.
-pub enum Target {
+pub enum SyncTarget {
     Docker { docker: Docker, container: String },
     Pod { pods: Box<Api<Pod>>, pod: String, container: String },
 }
 
-impl Target {
+impl SyncTarget {
     pub fn describe(&self) -> String {
         match self {
-            Target::Docker { container, .. } => format!("container {container}"),
-            Target::Pod { pod, container, .. } => format!("pod {pod} ({container})"),
+            SyncTarget::Docker { container, .. } => format!("container {container}"),
+            SyncTarget::Pod { pod, container, .. } => format!("pod {pod} ({container})"),
         }
     }
 
     /// Unpacks `archive` at `/`.
     pub async fn upload(&self, archive: Bytes) -> Result<(), SyncError> {
         match self {
-            Target::Docker { docker, container } => docker
+            SyncTarget::Docker { docker, container } => docker
                 .upload_to_container(
                     container,
                     Some(UploadToContainerOptionsBuilder::default().path("/").build()),
@@ -61,7 +61,7 @@ impl Target {
                 )
                 .await
                 .map_err(|e| SyncError::Upload { target: self.describe(), detail: e.to_string() }),
-            Target::Pod { .. } => {
+            SyncTarget::Pod { .. } => {
                 let cmd = ["tar", "-xmf", "-", "-C", "/"].map(String::from);
                 let out = self.run_with(&cmd, Some(archive)).await?;
                 if out.success() {
@@ -83,10 +83,10 @@ impl Target {
     pub async fn remove(&self, paths: &[String]) -> Result<(), SyncError> {
         let cmd: Vec<String> = ["rm", "-rf", "--"].iter().map(|s| s.to_string()).chain(paths.iter().cloned()).collect();
         let out = match self {
-            Target::Docker { docker, container } => exec::run(docker, container, &cmd, Some("0"), exec::no_stdin())
+            SyncTarget::Docker { docker, container } => exec::run(docker, container, &cmd, Some("0"), exec::no_stdin())
                 .await
                 .map_err(|e| SyncError::Remove { target: self.describe(), detail: e.to_string() })?,
-            Target::Pod { .. } => self.run(&cmd).await?,
+            SyncTarget::Pod { .. } => self.run(&cmd).await?,
         };
         if out.success() { Ok(()) } else { Err(SyncError::Remove { target: self.describe(), detail: out.tail(5) }) }
     }
@@ -94,11 +94,11 @@ impl Target {
     async fn run_with(&self, cmd: &[String], stdin: Option<Bytes>) -> Result<Output, SyncError> {
         let fail = |detail: String| SyncError::RunAfterSync { target: self.describe(), command: cmd.join(" "), detail };
         match self {
-            Target::Docker { docker, container } => {
+            SyncTarget::Docker { docker, container } => {
                 let input = stdin.map(|b| futures::stream::iter([Ok::<_, std::io::Error>(b)]));
                 exec::run(docker, container, cmd, None, input).await.map_err(|e| fail(e.to_string()))
             }
-            Target::Pod { pods, pod, container } => {
+            SyncTarget::Pod { pods, pod, container } => {
                 let params =
                     AttachParams::default().container(container).stdin(stdin.is_some()).stdout(true).stderr(true);
                 let mut attached = pods.exec(pod, cmd.to_vec(), &params).await.map_err(|e| fail(e.to_string()))?;
@@ -151,7 +151,7 @@ fn pod_hint(out: &Output) -> String {
 }
 
 /// The running containers of `to`.
-pub async fn resolve(to: &SyncTo, component: &str) -> Result<Vec<Target>, SyncError> {
+pub async fn resolve(to: &SyncTo, component: &str) -> Result<Vec<SyncTarget>, SyncError> {
     let list_err = |e: Box<dyn std::error::Error + Send + Sync>| SyncError::ListTargets {
         component: component.to_owned(),
         source: e,
@@ -166,7 +166,7 @@ pub async fn resolve(to: &SyncTo, component: &str) -> Result<Vec<Target>, SyncEr
                     .await
                     .map_err(|e| list_err(Box::new(e)))?;
                 if info.state.and_then(|s| s.running).unwrap_or(false) {
-                    out.push(Target::Docker { docker: docker.clone(), container: c.clone() });
+                    out.push(SyncTarget::Docker { docker: docker.clone(), container: c.clone() });
                 }
             }
             out
@@ -182,7 +182,7 @@ pub async fn resolve(to: &SyncTo, component: &str) -> Result<Vec<Target>, SyncEr
                 .filter(|p| p.metadata.deletion_timestamp.is_none())
                 .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
                 .filter_map(|p| p.metadata.name)
-                .map(|pod| Target::Pod { pods: Box::new(pods.clone()), pod, container: container.clone() })
+                .map(|pod| SyncTarget::Pod { pods: Box::new(pods.clone()), pod, container: container.clone() })
                 .collect()
         }
     };

@@ -203,7 +203,7 @@ pub async fn sync(
             .map_err(|e| SyncFailure::Fallback(e.to_string()))?;
         Some(bytes::Bytes::from(built))
     };
-    let one = |t: target::Target| {
+    let one = |t: target::SyncTarget| {
         let archive = archive.clone();
         let remove = plan.remove.clone();
         let after = c.after_sync.clone();

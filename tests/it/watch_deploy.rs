@@ -13,7 +13,7 @@ use kube::api::{ListParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use nexus_dev::model::outcome::Outcome;
 use nexus_dev::model::plan::BUILT_IMAGE_ANNOTATION;
-use nexus_dev::model::project::Workload;
+use nexus_dev::model::project::Tier;
 use nexus_dev::model::spec::{DeletionPolicy, NexusAICapability};
 use nexus_dev::reconcile::{self, Context};
 use nexus_dev::watch::{Delivery, Deploy, Event, Settings};
@@ -80,7 +80,7 @@ async fn editing_a_file_builds_pushes_and_rolls_out_a_new_digest() {
     component.deploy = Deploy::Capability {
         namespace: ns.name.clone(),
         name: name.clone(),
-        workload: Workload::Backend,
+        workload: Tier::Backend,
         profile: Box::new(profile.clone()),
     };
     let settings = Settings {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::settings::*;
 use super::{Ctx, Kind, Resource, id};
 use crate::model::names::{BUCKET_PURPOSES, TABLE_PURPOSES};
-use crate::model::spec::{Component, Phase};
+use crate::model::spec::{Phase, Workload};
 
 /// Default requests and limits when a component names none.
 const DEFAULT_REQUESTS: (&str, &str) = ("100m", "128Mi");
@@ -155,7 +155,7 @@ fn selector(ctx: &Ctx<'_>, component: &str) -> Tags {
         .collect()
 }
 
-fn deployment(ctx: &Ctx<'_>, component: &str, spec: &Component, port: i32) -> Deployment {
+fn deployment(ctx: &Ctx<'_>, component: &str, spec: &Workload, port: i32) -> Deployment {
     let n = ctx.names;
     let s = ctx.spec;
     let var = |name: &str, value: String| EnvVar { name: name.to_owned(), value };

@@ -163,7 +163,7 @@ pub fn id(kind: Kind, name: &str) -> String {
 /// Where the plan goes: the profile's target, for display and for the executor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Target {
+pub struct Destination {
     pub cluster: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aws_endpoint: Option<String>,
@@ -187,7 +187,7 @@ pub struct Plan {
     /// Namespace of the workloads (and of the custom resource).
     pub namespace: String,
     pub profile: String,
-    pub target: Target,
+    pub target: Destination,
     pub deletion_policy: String,
     pub resources: Vec<Resource>,
 }
@@ -253,7 +253,7 @@ pub fn build(cr: &NexusAICapability, profile: &Profile) -> Plan {
         version: spec.version.clone(),
         namespace: names.namespace(),
         profile: profile.name.clone(),
-        target: Target {
+        target: Destination {
             cluster: match &profile.cluster.name {
                 Some(n) => format!("{}:{n}", provider_name(profile)),
                 None => format!("{}:{}", provider_name(profile), profile.cluster.context.as_deref().unwrap_or("")),

@@ -1,0 +1,56 @@
+//! How every command prints its result: `text` for people (progress on stderr), `json` or
+//! `yaml` for scripts (the result on stdout, nothing else there).
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    /// For people (`table` is the same).
+    #[default]
+    #[value(alias = "table")]
+    Text,
+    /// For scripts.
+    Json,
+    /// For scripts.
+    Yaml,
+}
+
+impl Output {
+    pub fn is_text(self) -> bool {
+        self == Output::Text
+    }
+
+    /// Prints `doc` on stdout as JSON or YAML; does nothing for `text` (the caller renders it).
+    pub fn document<T: Serialize + ?Sized>(self, doc: &T) -> anyhow::Result<()> {
+        match self {
+            Output::Text => {}
+            Output::Json => println!("{}", serde_json::to_string_pretty(doc)?),
+            Output::Yaml => print!("{}", serde_yaml::to_string(doc)?),
+        }
+        Ok(())
+    }
+
+    /// [`Output::document`] of one item alone, or of the list: what `-f` with one spec or
+    /// several prints.
+    pub fn documents<T: Serialize>(self, items: &[T]) -> anyhow::Result<()> {
+        match items {
+            [one] => self.document(one),
+            many => self.document(many),
+        }
+    }
+
+    /// Prints one item of a stream on stdout: a JSON line, or a YAML document.
+    pub fn item<T: Serialize + ?Sized>(self, item: &T) -> anyhow::Result<()> {
+        use std::io::Write;
+        let text = match self {
+            Output::Text => return Ok(()),
+            Output::Json => format!("{}\n", serde_json::to_string(item)?),
+            Output::Yaml => format!("---\n{}", serde_yaml::to_string(item)?),
+        };
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        Ok(())
+    }
+}
