@@ -518,130 +518,147 @@ async fn in_pool(ctx: &Ctx, pool: &str, deps: &Deps<'_>) -> Result<Option<InPool
     Ok(Some(InPool { pool_id: found.as_ref().map(|p| p.id.clone()), pool_tags: found.map(|p| p.tags) }))
 }
 
-fn pool_id(current: &Option<InPool>) -> Option<&str> {
-    current.as_ref().and_then(|c| c.pool_id.as_deref())
+/// What lives in a user pool: read in its turn (it needs the pool's ID), owned as the pool is.
+pub trait PoolChild: Send + Sync + 'static {
+    const KIND: Kind;
+    type Want: Send + Sync + 'static;
+    fn want(settings: &Settings) -> Option<&Self::Want>;
+    fn pool(want: &Self::Want) -> &str;
+    fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        pool_id: Option<&str>,
+        want: &Self::Want,
+        deps: &Deps<'_>,
+    ) -> impl std::future::Future<Output = Result<Done, AwsError>> + Send;
+    fn delete(
+        ctx: &Ctx,
+        name: &str,
+        pool_id: Option<&str>,
+    ) -> impl std::future::Future<Output = Result<Done, AwsError>> + Send;
 }
 
-/// The pool's public app client.
-pub struct UserPoolClient;
-
-impl Provisioner for UserPoolClient {
-    const KIND: Kind = Kind::CognitoUserPoolClient;
+impl<C: PoolChild> Provisioner for C {
+    const KIND: Kind = C::KIND;
     const EARLY: bool = false;
-    type Want = CognitoUserPoolClient;
+    type Want = C::Want;
     type Observed = InPool;
 
-    fn want(settings: &Settings) -> Option<&CognitoUserPoolClient> {
-        if let Settings::CognitoUserPoolClient(w) = settings { Some(w) } else { None }
+    fn want(settings: &Settings) -> Option<&C::Want> {
+        C::want(settings)
     }
 
-    async fn observe(
-        ctx: &Ctx,
-        _: &str,
-        want: &CognitoUserPoolClient,
-        deps: &Deps<'_>,
-    ) -> Result<Option<InPool>, AwsError> {
-        in_pool(ctx, &want.user_pool, deps).await
+    async fn observe(ctx: &Ctx, _: &str, want: &C::Want, deps: &Deps<'_>) -> Result<Option<InPool>, AwsError> {
+        in_pool(ctx, C::pool(want), deps).await
     }
 
     async fn ensure(
         ctx: &Ctx,
         name: &str,
-        want: &CognitoUserPoolClient,
+        want: &C::Want,
         current: Option<InPool>,
         deps: &Deps<'_>,
     ) -> Result<Done, AwsError> {
-        ensure_client(ctx, name, pool_id(&current), want, deps.hint()).await
+        C::ensure(ctx, name, current.and_then(|c| c.pool_id).as_deref(), want, deps).await
     }
 
     async fn delete(
         ctx: &Ctx,
         name: &str,
-        _: &CognitoUserPoolClient,
+        _: &C::Want,
         current: Option<InPool>,
         _: &Deps<'_>,
     ) -> Result<Done, AwsError> {
-        delete_client(ctx, name, pool_id(&current)).await
+        C::delete(ctx, name, current.and_then(|c| c.pool_id).as_deref()).await
+    }
+}
+
+/// The pool's public app client.
+pub struct UserPoolClient;
+
+impl PoolChild for UserPoolClient {
+    const KIND: Kind = Kind::CognitoUserPoolClient;
+    type Want = CognitoUserPoolClient;
+
+    fn want(settings: &Settings) -> Option<&CognitoUserPoolClient> {
+        if let Settings::CognitoUserPoolClient(w) = settings { Some(w) } else { None }
+    }
+
+    fn pool(want: &CognitoUserPoolClient) -> &str {
+        &want.user_pool
+    }
+
+    async fn ensure(
+        ctx: &Ctx,
+        name: &str,
+        pool_id: Option<&str>,
+        want: &CognitoUserPoolClient,
+        deps: &Deps<'_>,
+    ) -> Result<Done, AwsError> {
+        ensure_client(ctx, name, pool_id, want, deps.hint()).await
+    }
+
+    async fn delete(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Result<Done, AwsError> {
+        delete_client(ctx, name, pool_id).await
     }
 }
 
 /// The pool's hosted-UI domain.
 pub struct UserPoolDomain;
 
-impl Provisioner for UserPoolDomain {
+impl PoolChild for UserPoolDomain {
     const KIND: Kind = Kind::CognitoUserPoolDomain;
-    const EARLY: bool = false;
     type Want = CognitoUserPoolDomain;
-    type Observed = InPool;
 
     fn want(settings: &Settings) -> Option<&CognitoUserPoolDomain> {
         if let Settings::CognitoUserPoolDomain(w) = settings { Some(w) } else { None }
     }
 
-    async fn observe(
-        ctx: &Ctx,
-        _: &str,
-        want: &CognitoUserPoolDomain,
-        deps: &Deps<'_>,
-    ) -> Result<Option<InPool>, AwsError> {
-        in_pool(ctx, &want.user_pool, deps).await
+    fn pool(want: &CognitoUserPoolDomain) -> &str {
+        &want.user_pool
     }
 
     async fn ensure(
         ctx: &Ctx,
         name: &str,
+        pool_id: Option<&str>,
         want: &CognitoUserPoolDomain,
-        current: Option<InPool>,
         _: &Deps<'_>,
     ) -> Result<Done, AwsError> {
-        ensure_domain(ctx, name, pool_id(&current), want).await
+        ensure_domain(ctx, name, pool_id, want).await
     }
 
-    async fn delete(
-        ctx: &Ctx,
-        name: &str,
-        _: &CognitoUserPoolDomain,
-        current: Option<InPool>,
-        _: &Deps<'_>,
-    ) -> Result<Done, AwsError> {
-        delete_domain(ctx, name, pool_id(&current)).await
+    async fn delete(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Result<Done, AwsError> {
+        delete_domain(ctx, name, pool_id).await
     }
 }
 
 /// The pool's groups.
 pub struct Group;
 
-impl Provisioner for Group {
+impl PoolChild for Group {
     const KIND: Kind = Kind::CognitoGroup;
-    const EARLY: bool = false;
     type Want = CognitoGroup;
-    type Observed = InPool;
 
     fn want(settings: &Settings) -> Option<&CognitoGroup> {
         if let Settings::CognitoGroup(w) = settings { Some(w) } else { None }
     }
 
-    async fn observe(ctx: &Ctx, _: &str, want: &CognitoGroup, deps: &Deps<'_>) -> Result<Option<InPool>, AwsError> {
-        in_pool(ctx, &want.user_pool, deps).await
+    fn pool(want: &CognitoGroup) -> &str {
+        &want.user_pool
     }
 
     async fn ensure(
         ctx: &Ctx,
         name: &str,
+        pool_id: Option<&str>,
         want: &CognitoGroup,
-        current: Option<InPool>,
         _: &Deps<'_>,
     ) -> Result<Done, AwsError> {
-        ensure_group(ctx, name, pool_id(&current), want).await
+        ensure_group(ctx, name, pool_id, want).await
     }
 
-    async fn delete(
-        ctx: &Ctx,
-        name: &str,
-        _: &CognitoGroup,
-        current: Option<InPool>,
-        _: &Deps<'_>,
-    ) -> Result<Done, AwsError> {
-        delete_group(ctx, name, pool_id(&current)).await
+    async fn delete(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Result<Done, AwsError> {
+        delete_group(ctx, name, pool_id).await
     }
 }
