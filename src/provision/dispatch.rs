@@ -58,11 +58,10 @@ pub(super) async fn run(
             }
         }
     }
-    let mut done = match op {
-        Op::Delete if !exists => return Ok(Done::new(Outcome::Absent)),
-        Op::Delete => p.delete(ctx, r, current, deps).await?,
-        Op::Ensure => p.ensure(ctx, r, current, deps).await?,
-    };
+    if op == Op::Delete && !exists {
+        return Ok(Done::new(Outcome::Absent));
+    }
+    let mut done = p.act(op, ctx, r, current, deps).await?;
     if adopted {
         done.changes.insert(0, "adopted: it had no nexus-dev ownership (--adopt)".into());
         if done.outcome == Outcome::Unchanged {

@@ -142,8 +142,9 @@ pub async fn prune(
     report
 }
 
+/// What a run does to each resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
+pub enum Op {
     Ensure,
     Delete,
 }

@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use super::Op;
 use super::aws::{AwsError, Ctx, cognito, dynamodb, glue, iam, s3, secrets, ssm};
 use crate::model::outcome::Done;
 use crate::model::ownership::Owner;
@@ -143,15 +144,10 @@ pub trait Dyn: Send + Sync {
         r: &'a Resource,
         deps: Deps<'a>,
     ) -> BoxFuture<'a, Result<Observation, AwsError>>;
-    fn ensure<'a>(
+    /// Ensures or deletes the resource, as `op` says.
+    fn act<'a>(
         &'a self,
-        ctx: &'a Ctx,
-        r: &'a Resource,
-        current: Observation,
-        deps: Deps<'a>,
-    ) -> BoxFuture<'a, Result<Done, AwsError>>;
-    fn delete<'a>(
-        &'a self,
+        op: Op,
         ctx: &'a Ctx,
         r: &'a Resource,
         current: Observation,
@@ -192,24 +188,21 @@ impl<P: Provisioner> Dyn for Erase<P> {
         })
     }
 
-    fn ensure<'a>(
+    fn act<'a>(
         &'a self,
+        op: Op,
         ctx: &'a Ctx,
         r: &'a Resource,
         current: Observation,
         deps: Deps<'a>,
     ) -> BoxFuture<'a, Result<Done, AwsError>> {
-        Box::pin(async move { P::ensure(ctx, &r.name, want::<P>(r)?, typed::<P>(current), &deps).await })
-    }
-
-    fn delete<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        r: &'a Resource,
-        current: Observation,
-        deps: Deps<'a>,
-    ) -> BoxFuture<'a, Result<Done, AwsError>> {
-        Box::pin(async move { P::delete(ctx, &r.name, want::<P>(r)?, typed::<P>(current), &deps).await })
+        Box::pin(async move {
+            let (want, current) = (want::<P>(r)?, typed::<P>(current));
+            match op {
+                Op::Ensure => P::ensure(ctx, &r.name, want, current, &deps).await,
+                Op::Delete => P::delete(ctx, &r.name, want, current, &deps).await,
+            }
+        })
     }
 }
 
