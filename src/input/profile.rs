@@ -47,6 +47,7 @@ impl LoadedProfile {
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("local", include_str!("../../profiles/local.yaml")),
     ("local-moto", include_str!("../../profiles/local-moto.yaml")),
+    ("local-ministack", include_str!("../../profiles/local-ministack.yaml")),
     ("eks-staging", include_str!("../../profiles/eks-staging.yaml")),
     ("eks-prod", include_str!("../../profiles/eks-prod.yaml")),
 ];

@@ -84,7 +84,11 @@ pub struct Aws {
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Emulator {
+    /// LocalStack: needs an auth token (its free tier lacks Glue and Cognito).
     Localstack,
+    /// MiniStack: LocalStack's protocol (health, init hooks, port 4566), no token, persistence.
+    Ministack,
+    /// moto: every service a capability uses, no token, state in memory only.
     Moto,
 }
 
@@ -92,8 +96,15 @@ impl Emulator {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Localstack => "localstack",
+            Self::Ministack => "ministack",
             Self::Moto => "moto",
         }
+    }
+
+    /// Whether it speaks LocalStack's protocol: `/_localstack/health` listing its services, and
+    /// init hooks from `/etc/localstack/init/ready.d`.
+    pub fn speaks_localstack(self) -> bool {
+        matches!(self, Self::Localstack | Self::Ministack)
     }
 }
 

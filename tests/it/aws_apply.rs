@@ -455,3 +455,32 @@ async fn diff_reports_changes_without_making_any() {
     assert_eq!(changed.len(), 1, "{changed:#?}");
     assert_eq!(changed[0].changes, [r#"value: "eu-west-3" → "ap-southeast-1""#]);
 }
+
+/// Issue 17: MiniStack provisions every kind as moto does: the complete example and the
+/// Cognito one are created, then found unchanged with no mutating call, then deleted.
+#[tokio::test]
+async fn ministack_creates_converges_and_deletes_every_kind() {
+    let bed = TestBed::from_env();
+    let mut profile = testbed_profile(&bed);
+    profile.aws.emulator = Some(nexus_dev::model::profile::Emulator::Ministack);
+    profile.aws.endpoint = Some(bed.ministack_endpoint.clone());
+    profile.aws.account = "000000000000".into();
+    for example in ["nexus-ai-complete", "with-cognito"] {
+        let cr = Spec::example(example)
+            .capability(&unique("mini"))
+            .region("us-east-1")
+            .deletion_policy(DeletionPolicy::Delete)
+            .build();
+        let plan = plan::build(&cr, &profile);
+        let clients = Clients::connect(&Target::of(&profile, "us-east-1")).await;
+        let c = Ctx::new(clients, "000000000000");
+        let first = provision::apply(&plan, &c, &Options::default()).await;
+        assert!(first.ok(), "{example}: {:#?}", first.failures().collect::<Vec<_>>());
+        assert_all(&first, Outcome::Created);
+        let second = provision::apply(&plan, &c, &Options::default()).await;
+        assert_all(&second, Outcome::Unchanged);
+        assert_eq!(second.mutating_calls, 0, "{example}: a second apply changes nothing");
+        let gone = provision::delete(&plan, &c, &Options::default(), DeletionPolicy::Delete).await;
+        assert!(gone.ok(), "{example}: {:#?}", gone.failures().collect::<Vec<_>>());
+    }
+}

@@ -1,8 +1,11 @@
 //! The AWS emulator container with the test bed's stand-in moto image: configured from the
 //! shipped `local-moto` profile, started, health-waited, reached by name from a peer on its
 //! network (as pods on `kind` do), reused, and its lost state detected after a restart or a
-//! reset. The LocalStack container (whose image cannot be pulled here) is created from its spec
-//! with a stand-in image and inspected: token, persistence, volume, init hooks, port.
+//! reset. MiniStack (issue 17) runs from the shipped `local-ministack` profile with no token,
+//! runs the project's init hooks, offers every service a capability needs, and keeps its state
+//! across a restart. The LocalStack container (whose image cannot be pulled here) is created
+//! from its spec with a stand-in image and inspected: token, persistence, volume, init hooks,
+//! port.
 
 use crate::support::env::{READY, SLEEP, setup};
 use crate::support::unique;
@@ -98,6 +101,72 @@ async fn moto_runs_is_reached_by_name_and_its_lost_state_is_detected() {
     assert_eq!(purged.container, Outcome::Removed);
     let verdict = state::check(Some(&engine), &cfg.name, &client, &baseline).await.unwrap();
     assert_eq!(verdict, Verdict::Down { reason: "the emulator container is gone".into() });
+}
+
+#[tokio::test]
+async fn ministack_runs_without_a_token_runs_the_hooks_and_keeps_its_state_across_a_restart() {
+    let (bed, engine, mut cleanup) = setup("ministack").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("localstack")).unwrap();
+    // A ready hook, as a project's `localstack/` holds: MiniStack runs it before it is ready.
+    let hook = "#!/bin/sh\necho hooked > /tmp/nexus-dev-hook-ran\n";
+    std::fs::write(dir.path().join("localstack/01-mark.sh"), hook).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.path().join("localstack/01-mark.sh");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let profile = built_in("local-ministack");
+    let mut cfg = EmulatorConfig::from_profile(&profile, dir.path(), Some(bed.ministack_image.clone()), |_| None)
+        .unwrap()
+        .unwrap();
+    assert!(cfg.auth_token.is_none(), "no token");
+    cfg.name = unique("aws");
+    cleanup.container(&cfg.name);
+    cfg.host_port = None;
+    cfg.attach = vec![];
+    let volume = unique("aws-data");
+    cfg.volume = Some(volume.clone());
+    cleanup.volume(&volume);
+
+    let up = emulator::ensure(&engine, &cfg).await.unwrap();
+    assert_eq!(up.started, Outcome::Started);
+    let ran = engine.exec_ok(&cfg.name, &["cat", "/tmp/nexus-dev-hook-ran"], None).await.unwrap();
+    assert_eq!(ran.stdout.trim(), "hooked", "the init hook ran");
+
+    // Its health speaks LocalStack's protocol and lists every service a capability needs.
+    let mut at = profile.clone();
+    at.aws.endpoint = Some(up.endpoint.clone());
+    let mut needed = Vec::new();
+    for example in ["nexus-ai-complete", "with-cognito"] {
+        let cr = crate::support::fixtures::Spec::example(example).build();
+        needed.extend(nexus_dev::model::plan::build(&cr, &profile).aws_services());
+    }
+    assert!(needed.contains(&"glue") && needed.contains(&"cognito-idp"), "{needed:?}");
+    nexus_dev::provision::aws::coverage::check(&at, &needed).await.unwrap();
+
+    // State survives a restart (SIGTERM, then start), as it does a `down` then `up`.
+    let client = ssm(&up.endpoint).await;
+    let name = format!("/{}/kept", unique("t"));
+    client
+        .put_parameter()
+        .name(&name)
+        .value("still here")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    engine
+        .docker()
+        .restart_container(&cfg.name, None::<bollard::query_parameters::RestartContainerOptions>)
+        .await
+        .unwrap();
+    let endpoint = engine.wait_healthy(&cfg.name, &cfg.probe(), READY).await.unwrap();
+    let got = ssm(&endpoint).await.get_parameter().name(&name).send().await.unwrap();
+    assert_eq!(got.parameter().and_then(|p| p.value()), Some("still here"));
+
+    let purged = emulator::purge(&engine, &cfg.name).await.unwrap();
+    assert_eq!(purged.container, Outcome::Removed);
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! The AWS emulator container, `nexus-dev-aws`, as the profile asks: LocalStack (port 4566,
-//! auth token, persistence volume, init hooks) or moto (port 5000, state in memory). It is
-//! attached to the `kind` network so that pods reach it by name: the shipped profiles'
-//! `aws.podEndpoint` is `http://nexus-dev-aws:4566` (LocalStack) or `:5000` (moto).
+//! auth token, persistence volume, init hooks), MiniStack (LocalStack's protocol on 4566, no
+//! token, persistence volume, init hooks) or moto (port 5000, state in memory). It is attached
+//! to the `kind` network so that pods reach it by name: the shipped profiles' `aws.podEndpoint`
+//! is `http://nexus-dev-aws:4566` (LocalStack, MiniStack) or `:5000` (moto).
 //! `state` detects an emulator that restarted and lost what was provisioned.
 
 pub mod state;
@@ -21,6 +22,10 @@ pub const NAME: &str = "nexus-dev-aws";
 pub const LOCALSTACK_IMAGE: &str = "localstack/localstack:2026.07.0";
 /// Pinned to the moto release the test bed verifies (5.2.5).
 pub const MOTO_IMAGE: &str = "motoserver/moto:5.2.5";
+/// Pinned to the MiniStack release the test bed verifies (PyPI `ministack` 1.5.33).
+pub const MINISTACK_IMAGE: &str = "ministackorg/ministack:1.5.33";
+/// Where MiniStack keeps its state (the volume's mount point).
+pub const MINISTACK_DATA_DIR: &str = "/var/lib/ministack";
 pub const LOCALSTACK_PORT: u16 = 4566;
 pub const MOTO_PORT: u16 = 5000;
 pub const VOLUME: &str = "nexus-dev-aws-data";
@@ -100,10 +105,12 @@ impl EmulatorConfig {
     ) -> Result<Option<Self>, EmulatorError> {
         let Some(emulator) = profile.aws.emulator else { return Ok(None) };
         let Some((host_ip, host_port)) = host_binding(profile)? else { return Ok(None) };
-        let (image_default, port) = match emulator {
-            Emulator::Localstack => (LOCALSTACK_IMAGE, LOCALSTACK_PORT),
-            Emulator::Moto => (MOTO_IMAGE, MOTO_PORT),
+        let image_default = match emulator {
+            Emulator::Localstack => LOCALSTACK_IMAGE,
+            Emulator::Ministack => MINISTACK_IMAGE,
+            Emulator::Moto => MOTO_IMAGE,
         };
+        let port = port_of(emulator);
         if let Some(pod) = &profile.aws.pod_endpoint
             && let Ok(u) = url::Url::parse(pod)
             && u.host_str() == Some(NAME)
@@ -123,6 +130,10 @@ impl EmulatorConfig {
                 let Some(token) = token else { return Err(EmulatorError::MissingToken { var }) };
                 let hooks = project_dir.join(INIT_HOOKS_DIR);
                 (Some(Secret::new(token)), Some(VOLUME.to_owned()), hooks.is_dir().then_some(hooks))
+            }
+            Emulator::Ministack => {
+                let hooks = project_dir.join(INIT_HOOKS_DIR);
+                (None, Some(VOLUME.to_owned()), hooks.is_dir().then_some(hooks))
             }
             Emulator::Moto => (None, None, None),
         };
@@ -146,17 +157,15 @@ impl EmulatorConfig {
 
     /// The port the emulator listens on inside its container.
     pub fn container_port(&self) -> u16 {
-        match self.emulator {
-            Emulator::Localstack => LOCALSTACK_PORT,
-            Emulator::Moto => MOTO_PORT,
-        }
+        port_of(self.emulator)
     }
 
-    /// The readiness endpoint: LocalStack's health (which also lists its services), moto's
-    /// dashboard API.
+    /// The readiness endpoint: LocalStack's health (which also lists its services), MiniStack's
+    /// (503 until its init hooks have run), moto's dashboard API.
     pub fn probe(&self) -> Probe {
         match self.emulator {
             Emulator::Localstack => Probe::http(LOCALSTACK_PORT, "/_localstack/health"),
+            Emulator::Ministack => Probe::http(LOCALSTACK_PORT, "/_ministack/ready"),
             Emulator::Moto => Probe::http(MOTO_PORT, "/moto-api/"),
         }
     }
@@ -166,20 +175,38 @@ impl EmulatorConfig {
             .port(self.container_port(), &self.host_ip, self.host_port)
             // `unless-stopped`: back after a reboot, but `down` stays down.
             .restart(Restart::UnlessStopped);
-        if self.emulator == Emulator::Localstack {
-            spec = spec.env("PERSISTENCE", "1");
+        match self.emulator {
+            Emulator::Localstack => spec = spec.env("PERSISTENCE", "1"),
+            // State is written on a clean stop (SIGTERM, as `down` stops it) and read at start.
+            Emulator::Ministack => {
+                spec = spec
+                    .env("PERSIST_STATE", "1")
+                    .env("STATE_DIR", format!("{MINISTACK_DATA_DIR}/state"))
+                    .env("S3_PERSIST", "1")
+                    .env("S3_DATA_DIR", format!("{MINISTACK_DATA_DIR}/s3"))
+            }
+            Emulator::Moto => {}
         }
         if let Some(token) = &self.auth_token {
             spec = spec.secret_env(TOKEN_VAR, token.clone());
         }
         if let Some(volume) = &self.volume {
-            spec = spec.volume(volume, LOCALSTACK_DATA_DIR);
+            let target = if self.emulator == Emulator::Ministack { MINISTACK_DATA_DIR } else { LOCALSTACK_DATA_DIR };
+            spec = spec.volume(volume, target);
         }
         if let Some(hooks) = &self.init_hooks {
             spec = spec.bind(hooks, INIT_HOOKS_TARGET, true);
         }
         spec.attach = self.attach.clone();
         spec
+    }
+}
+
+/// The port an emulator listens on inside its container.
+fn port_of(emulator: Emulator) -> u16 {
+    match emulator {
+        Emulator::Localstack | Emulator::Ministack => LOCALSTACK_PORT,
+        Emulator::Moto => MOTO_PORT,
     }
 }
 
@@ -241,6 +268,33 @@ mod tests {
         }));
         assert_eq!(cfg.probe(), Probe::http(4566, "/_localstack/health"));
         assert!(!format!("{cfg:?}{spec:?}").contains("ls-secret-123"));
+    }
+
+    #[test]
+    fn ministack_needs_no_token_and_keeps_its_state_on_a_volume_with_the_hooks() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("localstack")).unwrap();
+        let mut p = profile("local");
+        p.aws.emulator = Some(Emulator::Ministack);
+        let cfg = EmulatorConfig::from_profile(&p, dir.path(), None, |_| None).unwrap().unwrap();
+        assert_eq!(cfg.image, MINISTACK_IMAGE);
+        assert!(cfg.auth_token.is_none());
+        let spec = cfg.spec();
+        assert_eq!(spec.ports[0].container_port, 4566);
+        assert_eq!(spec.env["PERSIST_STATE"], EnvValue::Plain("1".into()));
+        assert_eq!(spec.env["STATE_DIR"], EnvValue::Plain("/var/lib/ministack/state".into()));
+        assert!(!spec.env.contains_key("LOCALSTACK_AUTH_TOKEN"));
+        assert!(spec.mounts.contains(&MountSpec::Volume {
+            name: "nexus-dev-aws-data".into(),
+            target: "/var/lib/ministack".into(),
+            read_only: false
+        }));
+        assert!(spec.mounts.contains(&MountSpec::Bind {
+            source: dir.path().join("localstack"),
+            target: "/etc/localstack/init/ready.d".into(),
+            read_only: true
+        }));
+        assert_eq!(cfg.probe(), Probe::http(4566, "/_ministack/ready"));
     }
 
     #[test]

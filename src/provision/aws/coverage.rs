@@ -10,9 +10,9 @@ use crate::model::profile::{Emulator, Profile};
 #[derive(Debug, thiserror::Error)]
 pub enum CoverageError {
     #[error(
-        "the AWS emulator at {endpoint} ({what}) does not offer {missing}, which this capability needs\n  hint: use a LocalStack auth token whose tier includes {missing} (set {token_env}), or switch to the moto emulator: --profile local-moto"
+        "the AWS emulator at {endpoint} ({what}) does not offer {missing}, which this capability needs\n  hint: {hint}"
     )]
-    Missing { endpoint: String, what: String, missing: String, token_env: String },
+    Missing { endpoint: String, what: String, missing: String, hint: String },
     #[error(
         "the AWS emulator does not answer at {endpoint}: {detail}\n  hint: start it (`nexus-dev up`), or check `aws.endpoint` in the profile"
     )]
@@ -63,7 +63,7 @@ pub async fn check(profile: &Profile, needed: &[&str]) -> Result<(), CoverageErr
                 .map_err(unreachable)?;
             Ok(())
         }
-        Emulator::Localstack => {
+        Emulator::Localstack | Emulator::Ministack => {
             let health: Value = client
                 .get(format!("{base}/_localstack/health"))
                 .send()
@@ -78,12 +78,20 @@ pub async fn check(profile: &Profile, needed: &[&str]) -> Result<(), CoverageErr
                 return Ok(());
             }
             let edition = health.get("edition").and_then(Value::as_str).unwrap_or("unknown edition");
-            Err(CoverageError::Missing {
-                endpoint: endpoint.to_owned(),
-                what: format!("LocalStack, {edition}"),
-                missing: missing.join(", "),
-                token_env: profile.aws.auth_token_env.clone().unwrap_or_else(|| "LOCALSTACK_AUTH_TOKEN".into()),
-            })
+            let missing = missing.join(", ");
+            let (what, hint) = if emulator == Emulator::Localstack {
+                let token_env = profile.aws.auth_token_env.clone().unwrap_or_else(|| "LOCALSTACK_AUTH_TOKEN".into());
+                (
+                    format!("LocalStack, {edition}"),
+                    format!(
+                        "use a LocalStack auth token whose tier includes {missing} (set {token_env}), or switch to the moto emulator: --profile local-moto"
+                    ),
+                )
+            } else {
+                let version = health.get("version").and_then(Value::as_str).unwrap_or("unknown version");
+                (format!("MiniStack {version}"), "switch to the moto emulator: --profile local-moto".to_owned())
+            };
+            Err(CoverageError::Missing { endpoint: endpoint.to_owned(), what, missing, hint })
         }
     }
 }

@@ -25,10 +25,14 @@ pub struct TestBed {
     pub kubeconfig: String,
     pub context: String,
     pub aws_endpoint: String,
+    /// MiniStack, the LocalStack-compatible emulator, on the host (issue 17).
+    pub ministack_endpoint: String,
     pub sa_issuer: String,
     pub base_image: String,
     pub registry_image: String,
     pub moto_image: String,
+    /// MiniStack, built from the pinned PyPI release (LocalStack's protocol on :4566).
+    pub ministack_image: String,
 }
 
 /// Region every test uses against the emulator.
@@ -51,11 +55,13 @@ impl TestBed {
             kubeconfig: var("NEXUS_TESTBED_KUBECONFIG", "the Kubernetes control plane"),
             context: std::env::var("NEXUS_TESTBED_KUBE_CONTEXT").unwrap_or_else(|_| "nexus-testbed".into()),
             aws_endpoint: var("NEXUS_TESTBED_AWS_ENDPOINT", "the AWS emulator"),
+            ministack_endpoint: var("NEXUS_TESTBED_MINISTACK_ENDPOINT", "the MiniStack emulator"),
             sa_issuer: std::env::var("NEXUS_TESTBED_SA_ISSUER")
                 .unwrap_or_else(|_| "https://kubernetes.default.svc.cluster.local".into()),
             base_image: var("NEXUS_TESTBED_BASE_IMAGE", "the local base image"),
             registry_image: var("NEXUS_TESTBED_REGISTRY_IMAGE", "the stand-in registry image"),
             moto_image: var("NEXUS_TESTBED_MOTO_IMAGE", "the stand-in AWS emulator image"),
+            ministack_image: var("NEXUS_TESTBED_MINISTACK_IMAGE", "the MiniStack emulator image"),
         }
     }
 
