@@ -99,8 +99,8 @@ pub struct SpecArgs {
 /// `--profile`, shared by commands that target somewhere.
 #[derive(Debug, Args, Clone)]
 pub struct ProfileArgs {
-    /// Profile name (profiles/NAME.yaml in this project, or a built-in: local, local-moto,
-    /// local-ministack, eks-staging, eks-prod) or the path of a profile file. Default: the project file's
+    /// Profile name (profiles/NAME.yaml in this project, or a built-in: local (MiniStack),
+    /// local-localstack, local-moto, eks-staging, eks-prod) or the path of a profile file. Default: the project file's
     /// `profile` when run inside a project, else `local`.
     #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,

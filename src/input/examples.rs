@@ -29,7 +29,7 @@ pub(crate) fn example(name: &str) -> NexusAICapability {
     loaded(name).cr
 }
 
-/// A shipped profile (`local`, `local-moto`, `local-ministack`, `eks-staging`, `eks-prod`).
+/// A shipped profile (`local`, `local-localstack`, `local-moto`, `eks-staging`, `eks-prod`).
 pub(crate) fn profile(name: &str) -> Profile {
     super::profile::built_in(name).unwrap_or_else(|| panic!("no built-in profile {name}"))
 }

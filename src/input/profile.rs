@@ -46,8 +46,8 @@ impl LoadedProfile {
 /// Profiles shipped in `profiles/`, compiled in so they work outside a project too.
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("local", include_str!("../../profiles/local.yaml")),
+    ("local-localstack", include_str!("../../profiles/local-localstack.yaml")),
     ("local-moto", include_str!("../../profiles/local-moto.yaml")),
-    ("local-ministack", include_str!("../../profiles/local-ministack.yaml")),
     ("eks-staging", include_str!("../../profiles/eks-staging.yaml")),
     ("eks-prod", include_str!("../../profiles/eks-prod.yaml")),
 ];

@@ -1,7 +1,7 @@
 //! The AWS emulator container with the test bed's stand-in moto image: configured from the
 //! shipped `local-moto` profile, started, health-waited, reached by name from a peer on its
 //! network (as pods on `kind` do), reused, and its lost state detected after a restart or a
-//! reset. MiniStack (issue 17) runs from the shipped `local-ministack` profile with no token,
+//! reset. MiniStack (issue 17) runs from the shipped `local` profile with no token,
 //! runs the project's init hooks, offers every service a capability needs, and keeps its state
 //! across a restart. The LocalStack container (whose image cannot be pulled here) is created
 //! from its spec with a stand-in image and inspected: token, persistence, volume, init hooks,
@@ -116,7 +116,7 @@ async fn ministack_runs_without_a_token_runs_the_hooks_and_keeps_its_state_acros
         let path = dir.path().join("localstack/01-mark.sh");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let profile = built_in("local-ministack");
+    let profile = built_in("local");
     let mut cfg = EmulatorConfig::from_profile(&profile, dir.path(), Some(bed.ministack_image.clone()), |_| None)
         .unwrap()
         .unwrap();
@@ -179,9 +179,10 @@ async fn the_localstack_container_is_created_as_specified() {
     let env = |var: &str| (var == "LOCALSTACK_AUTH_TOKEN").then(|| token.clone());
     // LocalStack's image cannot be pulled here: the base image stands in, so the container is
     // created and inspected, not started.
-    let mut cfg = EmulatorConfig::from_profile(&built_in("local"), dir.path(), Some(bed.base_image.clone()), env)
-        .unwrap()
-        .unwrap();
+    let mut cfg =
+        EmulatorConfig::from_profile(&built_in("local-localstack"), dir.path(), Some(bed.base_image.clone()), env)
+            .unwrap()
+            .unwrap();
     cfg.name = unique("aws");
     cfg.host_port = None;
     cfg.volume = Some(unique("aws-data"));

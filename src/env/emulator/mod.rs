@@ -42,7 +42,7 @@ pub const ROLE: &str = "emulator";
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error(
-        "LocalStack needs an auth token, but ${var} is not set\n  hint: export {var}=<your token> (app.localstack.cloud → Auth Tokens), or use the moto emulator: --profile local-moto"
+        "LocalStack needs an auth token, but ${var} is not set\n  hint: export {var}=<your token> (app.localstack.cloud → Auth Tokens), or use MiniStack, which needs none: --profile local"
     )]
     MissingToken { var: String },
     #[error(
@@ -247,7 +247,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("localstack")).unwrap();
         let env = |v: &str| (v == "LOCALSTACK_AUTH_TOKEN").then(|| "ls-secret-123".to_owned());
-        let cfg = EmulatorConfig::from_profile(&profile("local"), dir.path(), None, env).unwrap().unwrap();
+        let cfg = EmulatorConfig::from_profile(&profile("local-localstack"), dir.path(), None, env).unwrap().unwrap();
         assert_eq!(cfg.image, LOCALSTACK_IMAGE);
         assert_eq!((cfg.host_ip.as_str(), cfg.host_port), ("127.0.0.1", Some(4566)));
         assert_eq!(cfg.attach, ["kind"]);
@@ -274,8 +274,8 @@ mod tests {
     fn ministack_needs_no_token_and_keeps_its_state_on_a_volume_with_the_hooks() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("localstack")).unwrap();
-        let mut p = profile("local");
-        p.aws.emulator = Some(Emulator::Ministack);
+        let p = profile("local");
+        assert_eq!(p.aws.emulator, Some(Emulator::Ministack), "the default emulator");
         let cfg = EmulatorConfig::from_profile(&p, dir.path(), None, |_| None).unwrap().unwrap();
         assert_eq!(cfg.image, MINISTACK_IMAGE);
         assert!(cfg.auth_token.is_none());
@@ -300,11 +300,11 @@ mod tests {
     #[test]
     fn localstack_without_a_token_names_the_variable_and_the_way_out() {
         let dir = tempfile::tempdir().unwrap();
-        let err = EmulatorConfig::from_profile(&profile("local"), dir.path(), None, |_| None).unwrap_err();
+        let err = EmulatorConfig::from_profile(&profile("local-localstack"), dir.path(), None, |_| None).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("$LOCALSTACK_AUTH_TOKEN is not set"), "{msg}");
-        assert!(msg.contains("--profile local-moto"), "{msg}");
-        let blank = EmulatorConfig::from_profile(&profile("local"), dir.path(), None, |_| Some(" ".into()));
+        assert!(msg.contains("MiniStack, which needs none: --profile local"), "{msg}");
+        let blank = EmulatorConfig::from_profile(&profile("local-localstack"), dir.path(), None, |_| Some(" ".into()));
         assert!(matches!(blank, Err(EmulatorError::MissingToken { .. })));
     }
 

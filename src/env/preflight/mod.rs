@@ -207,7 +207,7 @@ pub fn evaluate(profile: &Profile, facts: &Facts) -> Vec<Check> {
         } else {
             Check::new("emulator token", Status::Fail, format!("LocalStack needs an auth token, but ${var} is not set"))
                 .fix(format!(
-                    "export {var}=<your token> (app.localstack.cloud → Auth Tokens), or use the moto emulator: --profile local-moto"
+                    "export {var}=<your token> (app.localstack.cloud → Auth Tokens), or use MiniStack, which needs none: --profile local"
                 ))
                 .blocking()
         });
@@ -312,7 +312,7 @@ mod tests {
         f.inotify_instances = Some(128);
         f.token = Some(("LOCALSTACK_AUTH_TOKEN".into(), false));
         f.coverage = Some(Coverage::Unreachable("connection refused".into()));
-        let checks = evaluate(&profile("local"), &f);
+        let checks = evaluate(&profile("local-localstack"), &f);
         let blocking: Vec<&str> = checks.iter().filter(|c| c.blocks()).map(|c| c.name.as_str()).collect();
         assert_eq!(blocking, ["docker", "kind", "emulator token"]);
         let warnings: Vec<&str> = checks.iter().filter(|c| c.status == Status::Warn).map(|c| c.name.as_str()).collect();
@@ -331,7 +331,7 @@ mod tests {
                 .starts_with("sudo sysctl -w fs.inotify.max_user_instances=512")
         );
         let token = find(&checks, "emulator token");
-        assert!(token.fix.as_deref().unwrap().contains("--profile local-moto"));
+        assert!(token.fix.as_deref().unwrap().contains("MiniStack, which needs none: --profile local"));
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub async fn check(profile: &Profile, needed: &[&str]) -> Result<(), CoverageErr
                 (
                     format!("LocalStack, {edition}"),
                     format!(
-                        "use a LocalStack auth token whose tier includes {missing} (set {token_env}), or switch to the moto emulator: --profile local-moto"
+                        "use a LocalStack auth token whose tier includes {missing} (set {token_env}), or switch to MiniStack, which needs none: --profile local"
                     ),
                 )
             } else {
