@@ -223,12 +223,15 @@ pub async fn up(session: &Session, options: &Options, progress: &dyn Progress) -
     // A warm `up` rebuilds from Docker's cache to the same digests and changes nothing.
     let components = h.project.project.components.len();
     if components > 0 {
-        let built = images(session, &specs, client.clone(), options.rollout_timeout, progress).await;
-        let built = built.and_then(|s| match s.failures {
-            0 => Ok(((), format!("{components} components built and deployed"))),
-            n => Err(format!("{n} of {components} components failed (see above)")),
-        });
-        if let Err(e) = steps.run("images", async { built }).await {
+        let built = async {
+            images(session, &specs, client.clone(), options.rollout_timeout, progress).await.and_then(|s| {
+                match s.failures {
+                    0 => Ok(((), format!("{components} components built and deployed"))),
+                    n => Err(format!("{n} of {components} components failed (see above)")),
+                }
+            })
+        };
+        if let Err(e) = steps.run("images", built).await {
             return Err(Error::Images(e.to_string()));
         }
     }

@@ -318,6 +318,8 @@ async fn up_serves_the_example_on_real_pods_and_every_user_flow_works() {
     };
     assert!(step(&up, "kind cluster").contains("created"), "{up:#}");
     assert!(step(&up, "images").contains("2 components"), "{up:#}");
+    let images_ms = up["steps"].as_array().unwrap().iter().find(|s| s["step"] == "images").unwrap()["ms"].as_u64();
+    assert!(images_ms.is_some_and(|ms| ms > 1000), "building and rolling out two images is timed: {up:#}");
     assert!(env.clusters().iter().any(|c| c == CLUSTER));
     let client = env.kube().await;
 
