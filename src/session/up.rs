@@ -154,11 +154,21 @@ pub async fn up(session: &Session, options: &Options, progress: &dyn Progress) -
     )
     .map_err(Error::input)?;
     if let Some(cfg) = &emulator_cfg {
-        steps
+        let outcome = steps
             .run("aws emulator", async {
-                emulator::ensure(&engine, cfg).await.map(|s| ((), format!("{} {}", s.endpoint, s.outcome)))
+                emulator::ensure(&engine, cfg)
+                    .await
+                    .map(|s| (s.outcome.clone(), format!("{} {}", s.endpoint, s.outcome)))
             })
             .await?;
+        // Said once, when the container is made: what a developer puts in moto does not last.
+        if cfg.emulator == crate::model::profile::Emulator::Moto && outcome == crate::env::Outcome::Created {
+            progress.warning(
+                "aws emulator",
+                "moto keeps its state in memory: a restart of its container loses tables, objects and secrets (the daemon provisions the capabilities again, empty)",
+                "to keep them, use MiniStack: `profile: local` in nexus-dev.yaml",
+            );
+        }
     }
     steps
         .run("emulator coverage", async {

@@ -185,6 +185,8 @@ async fn up_goes_on_to_watch_mode_and_ctrl_c_leaves_the_environment_running() {
     }
     let log = seen.join("\n");
     assert!(log.contains("registry") && log.contains("watch mode: api"), "{log}");
+    // A fresh moto container: `up` says, once, that what is put in it does not last.
+    assert_eq!(log.matches("moto keeps its state in memory").count(), 1, "{log}");
     let images = seen.iter().position(|l| l.contains("images") && l.contains("built and deployed"));
     let running = seen.iter().position(|l| l.contains("✓ running"));
     assert!(images.is_some() && images < running, "the images are built before up waits for Running:\n{log}");

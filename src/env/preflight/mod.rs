@@ -201,6 +201,9 @@ pub fn evaluate(profile: &Profile, facts: &Facts) -> Vec<Check> {
     checks.extend(inotify("inotify watches", "max_user_watches", facts.inotify_watches, MIN_INOTIFY_WATCHES));
     checks.extend(inotify("inotify instances", "max_user_instances", facts.inotify_instances, MIN_INOTIFY_INSTANCES));
 
+    if let Some(check) = emulator_check(profile) {
+        checks.push(check);
+    }
     if let Some((var, set)) = &facts.token {
         checks.push(if *set {
             Check::new("emulator token", Status::Ok, format!("${var} is set"))
@@ -258,9 +261,38 @@ fn provider_name(p: ClusterProvider) -> &'static str {
     }
 }
 
+/// Which emulator the profile runs, and what it needs and keeps.
+fn emulator_check(profile: &Profile) -> Option<Check> {
+    let emulator = profile.aws.emulator?;
+    let at = profile.aws.endpoint.as_deref().unwrap_or("?");
+    let detail = match emulator {
+        Emulator::Ministack => {
+            format!("MiniStack at {at}: no token; keeps its state across restarts (volume nexus-dev-aws-data)")
+        }
+        Emulator::Localstack => {
+            format!(
+                "LocalStack at {at}: needs an auth token; keeps its state across restarts (volume nexus-dev-aws-data)"
+            )
+        }
+        Emulator::Moto => format!(
+            "moto at {at}: no token; keeps its state in memory only, so a restart loses it and the daemon provisions again"
+        ),
+    };
+    Some(Check::new("emulator", Status::Ok, detail))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn doctor_names_the_emulator_and_what_it_needs_and_keeps() {
+        let says = |name: &str| emulator_check(&profile(name)).map(|c| c.detail).unwrap_or_default();
+        assert!(says("local").starts_with("MiniStack at http://localhost:4566: no token; keeps its state"));
+        assert!(says("local-localstack").starts_with("LocalStack at http://localhost:4566: needs an auth token"));
+        assert!(says("local-moto").contains("in memory only"));
+        assert!(emulator_check(&profile("eks-prod")).is_none(), "real AWS runs no emulator");
+    }
 
     fn profile(name: &str) -> Profile {
         crate::input::profile::built_in(name).unwrap()
