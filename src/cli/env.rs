@@ -33,6 +33,10 @@ pub struct UpArgs {
     /// How long to wait for every capability to be Running.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+    /// Load the project file's `seed:` data over what is there (by default, an item, object,
+    /// parameter or secret that exists, or that someone changed, is kept).
+    #[arg(long)]
+    pub reseed: bool,
     /// `text` (progress on stderr), or `json` or `yaml` (a summary on stdout).
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -134,6 +138,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
         foreground: args.foreground,
         rollout_timeout: args.rollout_timeout,
         timeout: args.timeout,
+        reseed: args.reseed,
     };
     let up = match session::up::up(&s, &options, &Printer { text }).await {
         Ok(up) => up,

@@ -164,7 +164,56 @@ pub fn parse(source: &Source, dir: &FsPath) -> Result<Project, ProjectError> {
             );
         }
     }
+    seed(&project, doc, &mut out);
     if out.is_empty() { Ok(project) } else { Err(ProjectError::Invalid(Diagnostics(out))) }
+}
+
+/// Seed data names resources its capability has, and holds values a resource can take.
+fn seed(project: &Project, doc: &crate::input::yaml::Document, out: &mut Vec<Diagnostic>) {
+    use crate::model::names::{BUCKET_PURPOSES, SECRET_TYPES, TABLE_PURPOSES};
+    let known = |out: &mut Vec<Diagnostic>, path: &Path, name: &str, what: &str, all: &[&str]| {
+        if !all.contains(&name) {
+            let hint = match did_you_mean(name, all.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("a capability's {what}s are: {}", all.join(", ")),
+            };
+            out.push(doc.diag(path, format!("no {what} `{name}`")).with_hint(hint));
+        }
+    };
+    for (cap, seed) in &project.seed {
+        let p = Path::root().key("seed").key(cap);
+        for (table, items) in &seed.tables {
+            let tp = p.key("tables").key(table);
+            known(out, &tp, table, "table", &TABLE_PURPOSES);
+            for (i, item) in items.iter().enumerate() {
+                for (attr, v) in item {
+                    if !(v.is_string() || v.is_number() || v.is_boolean()) {
+                        out.push(
+                            doc.diag(
+                                &tp.index(i).key(attr),
+                                format!("attribute `{attr}` is not a string, number or boolean"),
+                            )
+                            .with_hint("seed items hold plain values"),
+                        );
+                    }
+                }
+            }
+        }
+        for bucket in seed.buckets.keys() {
+            known(out, &p.key("buckets").key(bucket), bucket, "bucket", &BUCKET_PURPOSES);
+        }
+        for secret in seed.secrets.keys() {
+            known(out, &p.key("secrets").key(secret), secret, "secret", &SECRET_TYPES);
+        }
+        for name in seed.parameters.keys() {
+            if name.split('/').count() != 2 || name.split('/').any(str::is_empty) {
+                out.push(
+                    doc.diag(&p.key("parameters").key(name), format!("`{name}` is not `category/key`"))
+                        .with_hint("name a parameter by its category and key, such as app/feature_flag"),
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -203,6 +252,18 @@ mod tests {
         assert!(err.contains("components[0].dockerfile: `Dockerflie` not found in apps/api"), "{err}");
         assert!(err.contains("did you mean `Dockerfile`"), "{err}");
         assert!(err.contains("components[0].sync[0].to: `app` is not an absolute path"), "{err}");
+    }
+
+    #[test]
+    fn seed_data_is_checked_against_what_a_capability_has() {
+        let dir = setup();
+        let text = "specs: [cap.yaml]\nseed:\n  myapp:\n    tables:\n      licence: [{pk: a, sk: b, nested: {x: 1}}]\n    buckets:\n      call-data: {a.txt: hi}\n    parameters:\n      greeting: hi\n";
+        let err = parse(&Source::new("nexus-dev.yaml", text), dir.path()).unwrap_err().to_string();
+        assert!(err.contains("nexus-dev.yaml:5:16: seed.myapp.tables.licence: no table `licence`"), "{err}");
+        assert!(err.contains("did you mean `license`"), "{err}");
+        assert!(err.contains("seed.myapp.tables.licence[0].nested: attribute `nested` is not a string"), "{err}");
+        assert!(err.contains("seed.myapp.parameters.greeting: `greeting` is not `category/key`"), "{err}");
+        assert!(!err.contains("call-data"), "a known bucket is fine: {err}");
     }
 
     #[test]

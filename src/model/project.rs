@@ -22,6 +22,30 @@ pub struct Project {
     pub components: Vec<BuildComponent>,
     #[serde(default)]
     pub watch: WatchSettings,
+    /// Data for local use only, by capabilityName: `up` loads it into the emulator after
+    /// provisioning, never over what is there (unless `up --reseed`), and never into real AWS.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seed: BTreeMap<String, Seed>,
+}
+
+/// One capability's seed data, by the names of its resources' purposes.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Seed {
+    /// DynamoDB items by table (`license`, `transformation-system`, `wxcc-task-tracking`): each
+    /// item an object of string, number or boolean attributes, its key attributes included.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tables: BTreeMap<String, Vec<BTreeMap<String, serde_json::Value>>>,
+    /// S3 objects by bucket (`call-data`, ...): object key → text content.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub buckets: BTreeMap<String, BTreeMap<String, String>>,
+    /// SSM parameters: `category/key` → value (the parameter `/{cap}/{env}/category/key`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+    /// Secret values by secret (`api-keys`, `openai`, ...): key → value. Loaded only over the
+    /// placeholder nexus-dev created, never over a value someone set.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 fn default_profile() -> String {

@@ -7,6 +7,7 @@ mod dispatch;
 pub mod kube;
 pub mod lock;
 pub mod provisioner;
+pub mod seed;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};

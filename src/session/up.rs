@@ -28,6 +28,8 @@ pub struct Options {
     pub rollout_timeout: Duration,
     /// How long to wait for every capability to be Running.
     pub timeout: Duration,
+    /// Load the project's seed data over what is there.
+    pub reseed: bool,
 }
 
 /// What `up` reports (`up -o json`).
@@ -263,6 +265,28 @@ pub async fn up(session: &Session, options: &Options, progress: &dyn Progress) -
         Ok(c) => c,
         Err(e) => return Err(Error::NotRunning { message: e.to_string(), log: paths.log.display().to_string() }),
     };
+    // The project's seed data, into resources that now exist.
+    let seeded: Vec<_> =
+        specs.iter().filter_map(|s| Some((s, h.project.project.seed.get(&s.spec().capability_name)?))).collect();
+    if !seeded.is_empty() {
+        steps
+            .run("seed data", async {
+                crate::provision::seed::check(profile)?;
+                let mut done = Vec::new();
+                for (s, seed) in &seeded {
+                    let target = crate::provision::aws::Target::of(profile, &s.spec().region);
+                    let ctx = crate::provision::aws::Ctx::new(
+                        crate::provision::aws::Clients::connect(&target).await,
+                        profile.aws.account.clone(),
+                    );
+                    let names = crate::model::names::Names::of(s.spec());
+                    let loaded = crate::provision::seed::load(seed, &names, &ctx, options.reseed).await?;
+                    done.push(format!("{}: {loaded}", s.spec().capability_name));
+                }
+                Ok::<_, crate::provision::seed::SeedError>(((), done.join("; ")))
+            })
+            .await?;
+    }
     let report = Report {
         project: h.id.as_str().to_owned(),
         profile: profile.name.clone(),

@@ -484,3 +484,57 @@ async fn ministack_creates_converges_and_deletes_every_kind() {
         assert!(gone.ok(), "{example}: {:#?}", gone.failures().collect::<Vec<_>>());
     }
 }
+
+/// Issue 17: seed data is loaded into what the capability has, once: what is there, or what
+/// somebody changed, stays, unless `reseed`; a secret is written only over nexus-dev's
+/// placeholder. Real AWS is refused before anything is read.
+#[tokio::test]
+async fn seed_data_loads_once_keeps_what_changed_and_reseeds_on_request() {
+    use nexus_dev::provision::seed;
+    let cr = Spec::example("nexus-ai-complete")
+        .capability(&unique("seed"))
+        .region("us-east-1")
+        .deletion_policy(DeletionPolicy::Delete)
+        .build();
+    let s = setup(&cr);
+    let c = ctx(&s.bed.aws_endpoint, "us-east-1", false).await;
+    assert!(provision::apply(&s.plan, &c, &Options::default()).await.ok());
+    let data: nexus_dev::model::project::Seed = serde_yaml::from_str(
+        "tables:\n  license: [{pk: demo, sk: \"1\", seats: 5, active: true}]\nbuckets:\n  call-data: {samples/hello.txt: hello}\nparameters:\n  app/greeting: hi\nsecrets:\n  openai: {api_key: local-only}\n",
+    )
+    .unwrap();
+    let names = nexus_dev::model::names::Names::of(&cr.spec);
+
+    let first = seed::load(&data, &names, &c, false).await.unwrap();
+    assert_eq!((first.loaded, first.kept), (4, 0));
+    let again = seed::load(&data, &names, &c, false).await.unwrap();
+    assert_eq!((again.loaded, again.kept), (0, 4), "a second load writes nothing");
+
+    // A developer changes the parameter; a load keeps it, a reseed puts the seed back.
+    let param = names.ssm_parameter("app", "greeting");
+    c.clients.ssm.put_parameter().name(&param).value("mine").overwrite(true).send().await.unwrap();
+    seed::load(&data, &names, &c, false).await.unwrap();
+    let got = c.clients.ssm.get_parameter().name(&param).send().await.unwrap();
+    assert_eq!(got.parameter().and_then(|p| p.value()), Some("mine"));
+    let reseeded = seed::load(&data, &names, &c, true).await.unwrap();
+    assert_eq!((reseeded.loaded, reseeded.kept), (4, 0));
+    let got = c.clients.ssm.get_parameter().name(&param).send().await.unwrap();
+    assert_eq!(got.parameter().and_then(|p| p.value()), Some("hi"));
+    let item = c
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(names.table("license"))
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("demo".into()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("1".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(item.item().and_then(|i| i.get("seats")), Some(&aws_sdk_dynamodb::types::AttributeValue::N("5".into())));
+    let secret = c.clients.secrets.get_secret_value().secret_id(names.secret("openai")).send().await.unwrap();
+    assert_eq!(secret.secret_string(), Some(r#"{"api_key":"local-only"}"#));
+
+    assert!(seed::check(&nexus_dev::input::profile::built_in("eks-staging").unwrap()).is_err());
+    let gone = provision::delete(&s.plan, &c, &Options::default(), DeletionPolicy::Delete).await;
+    assert!(gone.ok(), "{:#?}", gone.failures().collect::<Vec<_>>());
+}

@@ -46,10 +46,20 @@ async fn up_status_logs_down_through_the_daemon() {
 
     let p = ScratchProject::new(&bed, Path::new(env!("CARGO_BIN_EXE_nexus-dev")), "up");
     let cap = p.capability.clone();
+    // Seed data (issue 17): loaded by the first up, kept by the second.
+    std::fs::write(
+        p.dir.as_path().join("nexus-dev.yaml"),
+        format!("specs: [capabilities/]\nprofile: dev\nseed:\n  {cap}:\n    parameters: {{app/greeting: hi}}\n"),
+    )
+    .unwrap();
+    let seed_step = |v: &serde_json::Value| {
+        v["steps"].as_array().unwrap().iter().find(|s| s["step"] == "seed data").map(|s| s["result"].to_string())
+    };
     let first = p.nexus(&["up", "-o", "json", "--timeout", "120s", "--no-watch"]);
     assert!(first.status.success(), "{}", text(&first));
     let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
     assert_eq!(v["capabilities"][0]["phase"], "Running", "{v:#}");
+    assert_eq!(seed_step(&v), Some(format!("\"{cap}: 1 loaded, 0 kept\"")), "{v:#}");
     let generation = v["capabilities"][0]["generation"].clone();
 
     // Warm: nothing changes, the daemon is reused.
@@ -65,6 +75,7 @@ async fn up_status_logs_down_through_the_daemon() {
     assert!(steps.iter().any(|(s, r)| s == "daemon" && r == "running"), "{steps:?}");
     assert!(steps.iter().any(|(s, r)| s == "aws emulator" && r.ends_with("unchanged")), "{steps:?}");
     assert_eq!(v["capabilities"][0]["generation"], generation, "a second up must not change the capability");
+    assert_eq!(seed_step(&v), Some(format!("\"{cap}: 0 loaded, 1 kept\"")), "{v:#}");
 
     // The socket is the owner's only; a second daemon is refused.
     let sockets: Vec<_> = walk(p.state.as_path()).into_iter().filter(|f| f.ends_with("daemon.sock")).collect();
