@@ -177,7 +177,7 @@ async fn assert_as_planned(s: &Setup) {
                 );
             }
             Settings::CognitoUserPool(_) => {
-                let pools = r.cognito.list_user_pools().max_results(60).send().await.unwrap().user_pools.unwrap();
+                let pools = crate::support::user_pools(&r.cognito).await;
                 assert_eq!(
                     pools.iter().filter(|p| p.name.as_deref() == Some(name)).count(),
                     1,

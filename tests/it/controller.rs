@@ -401,7 +401,7 @@ async fn killed_at_twenty_points_it_converges_without_duplicates_or_leaks() {
         let _ = ctl.await;
 
         // No duplicates: one user pool of the name, one app client, the planned objects only.
-        let pools = aws.clients.cognito.list_user_pools().max_results(60).send().await.unwrap().user_pools.unwrap();
+        let pools = crate::support::user_pools(&aws.clients.cognito).await;
         let ours: Vec<_> =
             pools.iter().filter(|p| p.name.as_deref() == Some(&format!("{cap}-staging-user-pool"))).collect();
         assert_eq!(ours.len(), 1, "exactly one user pool");

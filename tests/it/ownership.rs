@@ -400,8 +400,8 @@ async fn two_processes_applying_one_spec_at_once_make_one_user_pool() {
     let plan = plan::build(&cr, &testbed_profile(&bed));
     let pool = first(&plan, Kind::CognitoUserPool);
     let c = clients(&bed, &plan).await;
-    let pools = c.cognito.list_user_pools().max_results(60).send().await.unwrap();
-    let same: Vec<_> = pools.user_pools().iter().filter(|p| p.name() == Some(pool.as_str())).collect();
+    let pools = crate::support::user_pools(&c.cognito).await;
+    let same: Vec<_> = pools.iter().filter(|p| p.name() == Some(pool.as_str())).collect();
     assert_eq!(same.len(), 1, "one user pool named {pool}: {same:?}");
     let gone = delete(&bed, &plan, DeletionPolicy::Delete, false).await;
     assert!(gone.ok(), "{gone:#?}");

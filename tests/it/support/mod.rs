@@ -217,6 +217,18 @@ pub fn fixed_names_lock() -> std::fs::File {
     file
 }
 
+/// Every user pool the emulator holds, all pages: it keeps the pools of every test before.
+pub async fn user_pools(
+    c: &aws_sdk_cognitoidentityprovider::Client,
+) -> Vec<aws_sdk_cognitoidentityprovider::types::UserPoolDescriptionType> {
+    let mut pools = Vec::new();
+    let mut pages = c.list_user_pools().max_results(60).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        pools.extend(page.expect("ListUserPools").user_pools.unwrap_or_default());
+    }
+    pools
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
