@@ -272,3 +272,58 @@ async fn the_localstack_token_never_shows_even_at_trace_level() {
     }
     assert_eq!(seen, 0, "the token appears {seen} times in the output or the state directory");
 }
+
+/// Issue 17: with MiniStack, what a developer puts in the emulator survives `down` then `up`;
+/// `down --purge` deletes it.
+#[tokio::test]
+async fn with_ministack_data_survives_down_and_up_and_purge_deletes_it() {
+    let _serial = FIXED_NAMES.lock().await;
+    let _machine = crate::support::fixed_names_lock();
+    let bed = TestBed::from_env();
+    let p = ScratchProject::new(&bed, Path::new(env!("CARGO_BIN_EXE_nexus-dev")), "mini");
+    let port = project::free_port();
+    std::fs::write(
+        p.profile(),
+        format!(
+            "name: dev\ncluster: {{provider: existing, kubeconfig: \"{}\", context: {}}}\naws: {{emulator: ministack, endpoint: \"http://127.0.0.1:{port}\", podEndpoint: \"http://nexus-dev-aws:4566\", account: \"000000000000\"}}\nirsa: {{issuer: \"{}\", registerOidcProvider: true}}\n",
+            bed.kubeconfig, bed.context, bed.sa_issuer
+        ),
+    )
+    .unwrap();
+    let nexus = |args: &[&str]| p.command(args).env("NEXUS_DEV_EMULATOR_IMAGE", &bed.ministack_image).output().unwrap();
+    let up = nexus(&["up", "--no-watch", "--timeout", "120s", "-o", "json"]);
+    assert!(up.status.success(), "{}", text(&up));
+
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let ssm = || async {
+        let target = nexus_dev::provision::aws::Target::emulator(&endpoint, "us-east-1");
+        aws_sdk_ssm::Client::new(&nexus_dev::provision::aws::sdk_config(&target).await)
+    };
+    let name = format!("/{}/kept", p.capability);
+    ssm()
+        .await
+        .put_parameter()
+        .name(&name)
+        .value("a developer's value")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    let down = nexus(&["down"]);
+    assert!(down.status.success(), "{}", text(&down));
+    let again = nexus(&["up", "--no-watch", "--timeout", "120s", "-o", "json"]);
+    assert!(again.status.success(), "{}", text(&again));
+    let got = ssm().await.get_parameter().name(&name).send().await.unwrap();
+    assert_eq!(got.parameter().and_then(|p| p.value()), Some("a developer's value"), "kept across down and up");
+
+    let purge = nexus(&["down", "--purge"]);
+    assert!(purge.status.success(), "{}", text(&purge));
+    let purged = nexus(&["up", "--no-watch", "--timeout", "120s", "-o", "json"]);
+    assert!(purged.status.success(), "{}", text(&purged));
+    let gone = ssm().await.get_parameter().name(&name).send().await;
+    assert!(gone.is_err(), "down --purge deleted the emulator's data");
+    let spec = p.spec();
+    let _ = nexus(&["delete", "-f", spec.to_str().unwrap(), "-p", p.profile().to_str().unwrap()]);
+    let purge = nexus(&["down", "--purge"]);
+    assert!(purge.status.success(), "{}", text(&purge));
+}
