@@ -316,6 +316,10 @@ async fn with_ministack_data_survives_down_and_up_and_purge_deletes_it() {
     let got = ssm().await.get_parameter().name(&name).send().await.unwrap();
     assert_eq!(got.parameter().and_then(|p| p.value()), Some("a developer's value"), "kept across down and up");
 
+    // `delete` just before: the next `up` waits for the capability's namespace to go.
+    let spec = p.spec();
+    let del = nexus(&["delete", "-f", spec.to_str().unwrap(), "-p", p.profile().to_str().unwrap()]);
+    assert!(del.status.success(), "{}", text(&del));
     let purge = nexus(&["down", "--purge"]);
     assert!(purge.status.success(), "{}", text(&purge));
     let purged = nexus(&["up", "--no-watch", "--timeout", "120s", "-o", "json"]);

@@ -64,7 +64,15 @@ pub enum PutError {
         "the custom resource {namespace}/{name} belongs to {other}, not to {owner}: two capabilities derive the same names. Choose another capabilityName or environment"
     )]
     NotOwned { namespace: String, name: String, other: Owner, owner: Owner },
+    /// The namespace is still being deleted after the wait.
+    #[error(
+        "namespace {namespace} is still being deleted after {waited}; nothing was changed\n  hint: `kubectl get namespace {namespace} -o yaml` shows what holds it"
+    )]
+    Terminating { namespace: String, waited: String },
 }
+
+/// How long `put_capability` waits for a namespace being deleted (a `delete` just before).
+const TERMINATING_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Puts a capability into the cluster (its namespace first, created with the capability's
 /// ownership when missing), by server-side apply, and returns the object as the API server has
@@ -76,6 +84,16 @@ pub async fn put_capability(client: &Client, cr: &NexusAICapability) -> Result<N
     let owner = Owner::new(&cr.spec.capability_name, &cr.spec.environment);
     let ns = cr.namespace().unwrap_or_else(|| names.namespace());
     let namespaces: Api<Namespace> = Api::all(client.clone());
+    // A namespace being deleted takes no new objects: wait until it is gone, then make it anew.
+    let deadline = std::time::Instant::now() + TERMINATING_WAIT;
+    while namespaces.get_opt(&ns).await?.is_some_and(|n| n.metadata.deletion_timestamp.is_some()) {
+        if std::time::Instant::now() > deadline {
+            let waited = humantime::format_duration(TERMINATING_WAIT).to_string();
+            return Err(PutError::Terminating { namespace: ns, waited });
+        }
+        tracing::info!(namespace = %ns, "waiting: the namespace is being deleted");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
     if namespaces.get_opt(&ns).await?.is_none() {
         let body = serde_json::json!({
             "apiVersion": "v1", "kind": "Namespace",
