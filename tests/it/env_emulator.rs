@@ -27,6 +27,17 @@ async fn ssm(endpoint: &str) -> aws_sdk_ssm::Client {
     aws_sdk_ssm::Client::new(&config)
 }
 
+/// Restarts the emulator's container (SIGTERM, then start) and waits until it answers; its
+/// endpoint, whose port is any free one in tests and may change with the restart.
+async fn restart(engine: &nexus_dev::env::Engine, cfg: &EmulatorConfig) -> String {
+    engine
+        .docker()
+        .restart_container(&cfg.name, None::<bollard::query_parameters::RestartContainerOptions>)
+        .await
+        .unwrap();
+    engine.wait_healthy(&cfg.name, &cfg.probe(), READY).await.unwrap()
+}
+
 #[tokio::test]
 async fn moto_runs_is_reached_by_name_and_its_lost_state_is_detected() {
     let (bed, engine, mut cleanup) = setup("moto").await;
@@ -72,13 +83,7 @@ async fn moto_runs_is_reached_by_name_and_its_lost_state_is_detected() {
     let baseline = state::stamp(Some(&engine), &cfg.name, &client).await.unwrap();
     assert_eq!(state::check(Some(&engine), &cfg.name, &client, &baseline).await.unwrap(), Verdict::Intact);
 
-    engine
-        .docker()
-        .restart_container(&cfg.name, None::<bollard::query_parameters::RestartContainerOptions>)
-        .await
-        .unwrap();
-    // The port is any free one (tests), so it may change with the restart: a new client.
-    let endpoint = engine.wait_healthy(&cfg.name, &cfg.probe(), READY).await.unwrap();
+    let endpoint = restart(&engine, &cfg).await;
     let client = ssm(&endpoint).await;
     let verdict = state::check(Some(&engine), &cfg.name, &client, &baseline).await.unwrap();
     let Verdict::StateLost { reason } = &verdict else { panic!("{verdict:?}") };
@@ -156,12 +161,7 @@ async fn ministack_runs_without_a_token_runs_the_hooks_and_keeps_its_state_acros
         .send()
         .await
         .unwrap();
-    engine
-        .docker()
-        .restart_container(&cfg.name, None::<bollard::query_parameters::RestartContainerOptions>)
-        .await
-        .unwrap();
-    let endpoint = engine.wait_healthy(&cfg.name, &cfg.probe(), READY).await.unwrap();
+    let endpoint = restart(&engine, &cfg).await;
     let got = ssm(&endpoint).await.get_parameter().name(&name).send().await.unwrap();
     assert_eq!(got.parameter().and_then(|p| p.value()), Some("still here"));
 
