@@ -29,9 +29,9 @@ pub struct WatchArgs {
 
 pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let project = crate::input::project::discover(&cwd)?;
-    let profile_name = crate::input::settings::profile_name(args.profile.as_deref(), Some(&project));
-    let profile = crate::input::profile::resolve(&profile_name, &project.dir)?.profile;
+    let crate::session::Session { project, profile, .. } =
+        crate::session::Session::discover(&cwd, args.profile.as_deref())?;
+    let profile = profile.profile;
     let sources = crate::input::spec::read_sources(&project.spec_paths())?;
     let specs = crate::input::spec::load_specs(&sources)?;
     if project.project.components.is_empty() {
