@@ -11,7 +11,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use crate::support::fixtures::{MOTO_ACCOUNT, Spec, testbed_profile};
+use crate::support::fixtures::{Spec, testbed_profile};
 use crate::support::proxy::Proxy;
 use crate::support::{TestBed, cpu, unique};
 use nexus_dev::model::plan::{self, Plan};
@@ -32,7 +32,8 @@ fn plan_for(bed: &TestBed, prefix: &str) -> Plan {
 }
 
 async fn ctx(endpoint: &str, serial: bool) -> Ctx {
-    Ctx::new(Clients::connect(&Target::emulator(endpoint, "ap-southeast-1")).await, MOTO_ACCOUNT).serial(serial)
+    Ctx::new(Clients::connect(&Target::emulator(endpoint, "ap-southeast-1")).await, TestBed::from_env().account())
+        .serial(serial)
 }
 
 async fn timed(plan: &Plan, c: &Ctx, concurrency: usize) -> (Duration, Report) {

@@ -1,5 +1,5 @@
 //! Issue #12's benchmark on a real kind cluster, reported and not asserted, through the binary
-//! as a user runs it, on a copy of `examples/apps` with the shipped `local-moto` profile (only
+//! as a user runs it, on a copy of `examples/apps` with the shipped `local` profile (MiniStack) (only
 //! the images replaced by the test bed's, as in tests/it/kind_e2e.rs):
 //!
 //! - cold `up` (no cluster: kind create, registry, emulator, daemon, both images built, every
@@ -40,7 +40,7 @@ impl Env {
             .env("KUBECONFIG", self.root.join("kubeconfig"))
             .env("NEXUS_DEV_STATE_DIR", self.root.join("state"))
             .env("NEXUS_DEV_KIND_IMAGE", &self.node_image)
-            .env("NEXUS_DEV_EMULATOR_IMAGE", &self.bed.moto_image)
+            .env("NEXUS_DEV_EMULATOR_IMAGE", &self.bed.ministack_image)
             .env("NEXUS_DEV_REGISTRY_IMAGE", &self.bed.registry_image)
             .env_remove("NEXUS_DEV_PROFILE");
         c
@@ -152,7 +152,7 @@ fn main() {
             .replace("    context: api\n", &format!("    context: api\n{args}")),
     )
     .unwrap();
-    println!("nexus-dev on a real kind cluster (examples/apps, profile local-moto, the test bed's images)\n");
+    println!("nexus-dev on a real kind cluster (examples/apps, profile local (MiniStack), the test bed's images)\n");
 
     let (cold, v) = env.timed(&["up", "--no-watch", "-o", "json", "--timeout", "5m"]);
     let steps: Vec<String> = v["steps"]

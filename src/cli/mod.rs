@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::input::profile::{LoadedProfile, ProfileError};
+use crate::input::profile::LoadedProfile;
 use crate::input::spec::{LoadError, LoadedSpec};
 
 #[derive(Debug, Parser)]
@@ -150,13 +150,18 @@ pub(crate) fn load_specs(args: &SpecArgs) -> Result<Vec<LoadedSpec>, LoadError> 
     crate::input::spec::load_specs(&sources)
 }
 
-pub(crate) fn load_profile(args: &ProfileArgs) -> Result<LoadedProfile, ProfileError> {
+pub(crate) fn load_profile(args: &ProfileArgs) -> anyhow::Result<LoadedProfile> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     // Inside a project, its profile is the default, as for `up` (issue #11: `status` without a
-    // daemon used `local` whatever the project said).
+    // daemon used `local` whatever the project said). A project file that is there but broken
+    // is an error, not a silent `local`.
     let project = match args.profile {
         Some(_) => None,
-        None => crate::input::project::discover(&cwd).ok(),
+        None => match crate::input::project::discover(&cwd) {
+            Ok(p) => Some(p),
+            Err(crate::input::project::ProjectError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
     };
     let name = crate::input::settings::profile_name(args.profile.as_deref(), project.as_ref());
     let p = crate::input::profile::resolve(&name, &cwd)?;

@@ -4,7 +4,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::output::Output;
-use super::{ProfileArgs, SpecArgs, load_profile, load_specs};
+use super::{SpecArgs, load_specs};
 use crate::input::diag::Diagnostics;
 use crate::input::profile::ProfileError;
 use crate::input::spec::LoadError;
@@ -23,7 +23,8 @@ pub struct ValidateArgs {
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let specs = load_specs(&args.specs);
-    let profile = args.profile.as_ref().map(|p| load_profile(&ProfileArgs { profile: Some(p.clone()) }));
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    let profile = args.profile.as_ref().map(|p| crate::input::profile::resolve(p, &cwd));
     let mut problems = Diagnostics::default();
     let mut fatal = Vec::new();
     match &specs {

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::emulators;
+use crate::support::Emulator;
 use crate::support::fixtures::{Spec, testbed_profile};
 use crate::support::proxy::Proxy;
 use crate::support::{TestBed, unique};
@@ -12,26 +14,28 @@ use nexus_dev::model::plan::{self, Kind, ParamValue, Plan, Settings};
 use nexus_dev::model::spec::{DeletionPolicy, NexusAICapability};
 use nexus_dev::provision::aws::{Clients, Ctx, Target};
 use nexus_dev::provision::{self, Options, Report};
+use rstest_reuse::apply;
 
 struct Setup {
     bed: TestBed,
     plan: Plan,
 }
 
-fn setup(cr: &NexusAICapability) -> Setup {
-    let bed = TestBed::from_env();
+fn setup(cr: &NexusAICapability, emulator: Emulator) -> Setup {
+    let bed = TestBed::on(emulator);
     let profile = testbed_profile(&bed);
     let plan = plan::build(cr, &profile);
     Setup { bed, plan }
 }
 
-async fn ctx(endpoint: &str, region: &str, dry_run: bool) -> Ctx {
-    let clients = Clients::connect(&Target::emulator(endpoint, region)).await;
-    Ctx::new(clients, crate::support::fixtures::MOTO_ACCOUNT).dry_run(dry_run)
+/// The executor's context on the emulator of `s` (at `s.bed.aws_endpoint`) in `region`.
+async fn ctx(s: &Setup, region: &str, dry_run: bool) -> Ctx {
+    let clients = Clients::connect(&Target::emulator(&s.bed.aws_endpoint, region)).await;
+    Ctx::new(clients, s.bed.account()).dry_run(dry_run)
 }
 
 async fn run(s: &Setup) -> Report {
-    let c = ctx(&s.bed.aws_endpoint, &s.plan.target.region, false).await;
+    let c = ctx(s, &s.plan.target.region, false).await;
     provision::apply(&s.plan, &c, &Options::default()).await
 }
 
@@ -186,7 +190,7 @@ async fn assert_as_planned(s: &Setup) {
             }
             Settings::CognitoUserPoolClient(want) => {
                 let pool = nexus_dev::provision::aws::cognito::find_pool(
-                    &ctx(&s.bed.aws_endpoint, &s.plan.target.region, true).await,
+                    &ctx(s, &s.plan.target.region, true).await,
                     &want.user_pool,
                 )
                 .await
@@ -230,7 +234,7 @@ async fn assert_as_planned(s: &Setup) {
                 assert!(d.user_pool_id.is_some_and(|p| !p.is_empty()));
             }
             Settings::CognitoGroup(want) => {
-                let ctx = ctx(&s.bed.aws_endpoint, &s.plan.target.region, true).await;
+                let ctx = ctx(s, &s.plan.target.region, true).await;
                 let pool = nexus_dev::provision::aws::cognito::find_pool(&ctx, &want.user_pool).await.unwrap().unwrap();
                 let g = r.cognito.get_group().group_name(name).user_pool_id(pool).send().await.unwrap().group.unwrap();
                 assert_eq!(g.precedence, Some(want.precedence));
@@ -240,10 +244,11 @@ async fn assert_as_planned(s: &Setup) {
     }
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn apply_creates_everything_as_planned_and_a_second_apply_changes_nothing() {
+async fn apply_creates_everything_as_planned_and_a_second_apply_changes_nothing(#[case] emulator: Emulator) {
     let cr = Spec::example("nexus-ai-complete").capability(&unique("full")).build();
-    let s = setup(&cr);
+    let s = setup(&cr, emulator);
     let first = run(&s).await;
     assert_all(&first, Outcome::Created);
     assert_eq!(first.resources.len(), s.plan.resources.iter().filter(|r| r.kind.is_aws()).count());
@@ -255,10 +260,11 @@ async fn apply_creates_everything_as_planned_and_a_second_apply_changes_nothing(
     assert_eq!(second.mutating_calls, 0, "a warm apply makes no mutating call");
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn the_cognito_variant_is_complete_and_idempotent() {
+async fn the_cognito_variant_is_complete_and_idempotent(#[case] emulator: Emulator) {
     let cr = Spec::example("with-cognito").capability(&unique("cog")).region("us-east-1").build();
-    let s = setup(&cr);
+    let s = setup(&cr, emulator);
     assert!(s.plan.of_kind(Kind::CognitoUserPool).count() == 1);
     let first = run(&s).await;
     assert!(first.ok(), "{:#?}", first.failures().collect::<Vec<_>>());
@@ -268,11 +274,12 @@ async fn the_cognito_variant_is_complete_and_idempotent() {
     assert_eq!(second.mutating_calls, 0);
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn drift_is_repaired_and_only_drift() {
+async fn drift_is_repaired_and_only_drift(#[case] emulator: Emulator) {
     let cap = unique("drift");
     let cr = Spec::example("nexus-ai-complete").capability(&cap).build();
-    let s = setup(&cr);
+    let s = setup(&cr, emulator);
     assert!(run(&s).await.ok());
     let r = reader(&s).await;
     let env = &cr.spec.environment;
@@ -316,11 +323,12 @@ async fn drift_is_repaired_and_only_drift() {
     assert_as_planned(&s).await;
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn a_secret_set_by_hand_survives_every_apply() {
+async fn a_secret_set_by_hand_survives_every_apply(#[case] emulator: Emulator) {
     let cap = unique("keep");
     let cr = Spec::example("minimal").capability(&cap).build();
-    let s = setup(&cr);
+    let s = setup(&cr, emulator);
     assert!(run(&s).await.ok());
     let r = reader(&s).await;
     let secret = format!("{cap}/dev/openai");
@@ -330,21 +338,20 @@ async fn a_secret_set_by_hand_survives_every_apply() {
         let report = run(&s).await;
         assert_all(&report, Outcome::Unchanged);
     }
-    let diff =
-        provision::apply(&s.plan, &ctx(&s.bed.aws_endpoint, &s.plan.target.region, true).await, &Options::default())
-            .await;
+    let diff = provision::apply(&s.plan, &ctx(&s, &s.plan.target.region, true).await, &Options::default()).await;
     assert_all(&diff, Outcome::Unchanged);
     let v = r.secrets.get_secret_value().secret_id(&secret).send().await.unwrap().secret_string.unwrap();
     assert_eq!(v, real);
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn delete_honours_the_deletion_policy() {
+async fn delete_honours_the_deletion_policy(#[case] emulator: Emulator) {
     // Retain: nothing is deleted.
     let keep = Spec::example("minimal").capability(&unique("retain")).deletion_policy(DeletionPolicy::Retain).build();
-    let s = setup(&keep);
+    let s = setup(&keep, emulator);
     assert!(run(&s).await.ok());
-    let c = ctx(&s.bed.aws_endpoint, &s.plan.target.region, false).await;
+    let c = ctx(&s, &s.plan.target.region, false).await;
     let report = provision::delete(&s.plan, &c, &Options::default(), DeletionPolicy::Retain).await;
     assert_all(&report, Outcome::Retained);
     assert_eq!(report.mutating_calls, 0);
@@ -353,7 +360,7 @@ async fn delete_honours_the_deletion_policy() {
     // Delete: everything goes, including a bucket holding versions and delete markers.
     let cap = unique("gone");
     let gone = Spec::example("nexus-ai-complete").capability(&cap).deletion_policy(DeletionPolicy::Delete).build();
-    let s = setup(&gone);
+    let s = setup(&gone, emulator);
     assert!(run(&s).await.ok());
     let r = reader(&s).await;
     let bucket = format!("{cap}-prod-call-data");
@@ -367,7 +374,7 @@ async fn delete_honours_the_deletion_policy() {
             .unwrap();
     }
     r.s3.delete_object().bucket(&bucket).key("calls/a.json").send().await.unwrap();
-    let c = ctx(&s.bed.aws_endpoint, &s.plan.target.region, false).await;
+    let c = ctx(&s, &s.plan.target.region, false).await;
     let report = provision::delete(&s.plan, &c, &Options::default(), DeletionPolicy::Delete).await;
     let not_deleted: Vec<_> =
         report.resources.iter().filter(|x| x.outcome != Outcome::Deleted && x.kind != Kind::IamOidcProvider).collect();
@@ -388,16 +395,17 @@ async fn delete_honours_the_deletion_policy() {
     );
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn a_lost_endpoint_is_a_clear_error_and_the_next_apply_converges_without_duplicates() {
-    let bed = TestBed::from_env();
+async fn a_lost_endpoint_is_a_clear_error_and_the_next_apply_converges_without_duplicates(#[case] emulator: Emulator) {
+    let bed = TestBed::on(emulator);
     let upstream = bed.aws_endpoint.trim_start_matches("http://").parse().unwrap();
     let proxy = Proxy::start(upstream).await.unwrap();
     proxy.set_latency(Duration::from_millis(40));
     let cr = Spec::example("with-cognito").capability(&unique("lost")).region("us-east-1").build();
-    let mut s = setup(&cr);
+    let mut s = setup(&cr, emulator);
     s.bed.aws_endpoint = proxy.url();
-    let c = ctx(&proxy.url(), "us-east-1", false).await;
+    let c = ctx(&s, "us-east-1", false).await;
     let opts = Options { max_attempts: 2, backoff: Duration::from_millis(50), ..Options::default() };
     let running = tokio::spawn({
         let plan = s.plan.clone();
@@ -422,7 +430,7 @@ async fn a_lost_endpoint_is_a_clear_error_and_the_next_apply_converges_without_d
         );
     }
     proxy.restore();
-    let c = ctx(&proxy.url(), "us-east-1", false).await;
+    let c = ctx(&s, "us-east-1", false).await;
     let again = provision::apply(&s.plan, &c, &opts).await;
     assert!(again.ok(), "{:#?}", again.failures().collect::<Vec<_>>());
     assert_as_planned(&s).await;
@@ -430,12 +438,13 @@ async fn a_lost_endpoint_is_a_clear_error_and_the_next_apply_converges_without_d
     assert_all(&third, Outcome::Unchanged);
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn diff_reports_changes_without_making_any() {
+async fn diff_reports_changes_without_making_any(#[case] emulator: Emulator) {
     let cap = unique("diff");
     let cr = Spec::example("minimal").capability(&cap).build();
-    let s = setup(&cr);
-    let dry = ctx(&s.bed.aws_endpoint, &s.plan.target.region, true).await;
+    let s = setup(&cr, emulator);
+    let dry = ctx(&s, &s.plan.target.region, true).await;
     let before = provision::apply(&s.plan, &dry, &Options::default()).await;
     assert_all(&before, Outcome::Created);
     assert_eq!(before.mutating_calls, 0);
@@ -456,48 +465,20 @@ async fn diff_reports_changes_without_making_any() {
     assert_eq!(changed[0].changes, [r#"value: "eu-west-3" → "ap-southeast-1""#]);
 }
 
-/// Issue 17: MiniStack provisions every kind as moto does: the complete example and the
-/// Cognito one are created, then found unchanged with no mutating call, then deleted.
-#[tokio::test]
-async fn ministack_creates_converges_and_deletes_every_kind() {
-    let bed = TestBed::from_env();
-    let mut profile = testbed_profile(&bed);
-    profile.aws.emulator = Some(nexus_dev::model::profile::Emulator::Ministack);
-    profile.aws.endpoint = Some(bed.ministack_endpoint.clone());
-    profile.aws.account = "000000000000".into();
-    for example in ["nexus-ai-complete", "with-cognito"] {
-        let cr = Spec::example(example)
-            .capability(&unique("mini"))
-            .region("us-east-1")
-            .deletion_policy(DeletionPolicy::Delete)
-            .build();
-        let plan = plan::build(&cr, &profile);
-        let clients = Clients::connect(&Target::of(&profile, "us-east-1")).await;
-        let c = Ctx::new(clients, "000000000000");
-        let first = provision::apply(&plan, &c, &Options::default()).await;
-        assert!(first.ok(), "{example}: {:#?}", first.failures().collect::<Vec<_>>());
-        assert_all(&first, Outcome::Created);
-        let second = provision::apply(&plan, &c, &Options::default()).await;
-        assert_all(&second, Outcome::Unchanged);
-        assert_eq!(second.mutating_calls, 0, "{example}: a second apply changes nothing");
-        let gone = provision::delete(&plan, &c, &Options::default(), DeletionPolicy::Delete).await;
-        assert!(gone.ok(), "{example}: {:#?}", gone.failures().collect::<Vec<_>>());
-    }
-}
-
 /// Issue 17: seed data is loaded into what the capability has, once: what is there, or what
 /// somebody changed, stays, unless `reseed`; a secret is written only over nexus-dev's
 /// placeholder. Real AWS is refused before anything is read.
+#[apply(emulators)]
 #[tokio::test]
-async fn seed_data_loads_once_keeps_what_changed_and_reseeds_on_request() {
+async fn seed_data_loads_once_keeps_what_changed_and_reseeds_on_request(#[case] emulator: Emulator) {
     use nexus_dev::provision::seed;
     let cr = Spec::example("nexus-ai-complete")
         .capability(&unique("seed"))
         .region("us-east-1")
         .deletion_policy(DeletionPolicy::Delete)
         .build();
-    let s = setup(&cr);
-    let c = ctx(&s.bed.aws_endpoint, "us-east-1", false).await;
+    let s = setup(&cr, emulator);
+    let c = ctx(&s, "us-east-1", false).await;
     assert!(provision::apply(&s.plan, &c, &Options::default()).await.ok());
     let data: nexus_dev::model::project::Seed = serde_yaml::from_str(
         "tables:\n  license: [{pk: demo, sk: \"1\", seats: 5, active: true}]\nbuckets:\n  call-data: {samples/hello.txt: hello}\nparameters:\n  app/greeting: hi\nsecrets:\n  openai: {api_key: local-only}\n",

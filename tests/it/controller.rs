@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::fixtures::{MOTO_ACCOUNT, Spec, testbed_profile};
+use crate::emulators;
+use crate::support::Emulator;
+use crate::support::fixtures::{Spec, testbed_profile};
 use crate::support::{TestBed, TestNamespace, eventually, unique};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
@@ -18,6 +20,7 @@ use kube::{Api, Client};
 use nexus_dev::model::spec::{DeletionPolicy, NexusAICapability, Phase};
 use nexus_dev::provision::aws::{Clients, Ctx, Target};
 use nexus_dev::reconcile::Context;
+use rstest_reuse::apply;
 use tokio::task::JoinHandle;
 
 struct Harness {
@@ -26,8 +29,8 @@ struct Harness {
     ns: TestNamespace,
 }
 
-async fn harness(prefix: &str) -> Harness {
-    let bed = TestBed::from_env();
+async fn harness(prefix: &str, emulator: Emulator) -> Harness {
+    let bed = TestBed::on(emulator);
     let client = bed.kube().await;
     nexus_dev::provision::kube::install_crd(&client).await.unwrap();
     let ns = TestNamespace::create(&client, prefix).await;
@@ -87,7 +90,7 @@ impl Harness {
     }
 
     async fn aws(&self, region: &str) -> Ctx {
-        Ctx::new(Clients::connect(&Target::emulator(&self.bed.aws_endpoint, region)).await, MOTO_ACCOUNT)
+        Ctx::new(Clients::connect(&Target::emulator(&self.bed.aws_endpoint, region)).await, self.bed.account())
     }
 }
 
@@ -118,9 +121,10 @@ async fn delete_and_wait(h: &Harness, name: &str) {
     .await;
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn reaches_running_through_the_seed_phases_with_seed_names_and_hardening() {
-    let h = harness("ctl-run").await;
+async fn reaches_running_through_the_seed_phases_with_seed_names_and_hardening(#[case] emulator: Emulator) {
+    let h = harness("ctl-run", emulator).await;
     let (cap, cr) = capability("nexus-ai-complete", "run");
     let name = cr.metadata.name.clone().unwrap();
     // Record every phase the status goes through.
@@ -215,9 +219,10 @@ async fn reaches_running_through_the_seed_phases_with_seed_names_and_hardening()
     ctl.abort();
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn image_and_replica_changes_roll_out() {
-    let h = harness("ctl-upd").await;
+async fn image_and_replica_changes_roll_out(#[case] emulator: Emulator) {
+    let h = harness("ctl-upd", emulator).await;
     let (cap, name, ctl) = h.running_minimal("upd", h.context()).await;
     let ns = format!("{cap}-dev");
     let backend = format!("{cap}-dev-backend");
@@ -250,9 +255,10 @@ async fn image_and_replica_changes_roll_out() {
     ctl.abort();
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn owned_object_events_between_resyncs_read_no_aws_and_a_spec_change_does() {
-    let h = harness("ctl-quiet").await;
+async fn owned_object_events_between_resyncs_read_no_aws_and_a_spec_change_does(#[case] emulator: Emulator) {
+    let h = harness("ctl-quiet", emulator).await;
     let ctx = Context::new(h.client.clone(), testbed_profile(&h.bed))
         .with(Duration::from_secs(600), Duration::from_millis(500));
     let (cap, name, ctl) = h.running_minimal("quiet", ctx.clone()).await;
@@ -282,9 +288,10 @@ async fn owned_object_events_between_resyncs_read_no_aws_and_a_spec_change_does(
     ctl.abort();
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn what_is_deleted_by_hand_comes_back() {
-    let h = harness("ctl-heal").await;
+async fn what_is_deleted_by_hand_comes_back(#[case] emulator: Emulator) {
+    let h = harness("ctl-heal", emulator).await;
     let (cap, name, ctl) = h.running_minimal("heal", h.context()).await;
     let ns = format!("{cap}-dev");
     let backend = format!("{cap}-dev-backend");
@@ -312,9 +319,10 @@ async fn what_is_deleted_by_hand_comes_back() {
     ctl.abort();
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn deletion_waits_for_cleanup_and_honours_the_policy() {
-    let h = harness("ctl-del").await;
+async fn deletion_waits_for_cleanup_and_honours_the_policy(#[case] emulator: Emulator) {
+    let h = harness("ctl-del", emulator).await;
     let aws = h.aws("ap-southeast-1").await;
 
     // Retain: workloads go, every AWS resource stays; the capability waits for the cleanup.
@@ -375,9 +383,10 @@ async fn deletion_waits_for_cleanup_and_honours_the_policy() {
     ctl.abort();
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn killed_at_twenty_points_it_converges_without_duplicates_or_leaks() {
-    let h = harness("ctl-crash").await;
+async fn killed_at_twenty_points_it_converges_without_duplicates_or_leaks(#[case] emulator: Emulator) {
+    let h = harness("ctl-crash", emulator).await;
     let aws = h.aws("us-east-1").await;
     let mut points = 0;
     // Four capabilities, each interrupted five times at growing delays: the kills land in the
@@ -447,9 +456,10 @@ async fn killed_at_twenty_points_it_converges_without_duplicates_or_leaks() {
     assert!(points >= 20);
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn verify_passes_when_healthy_and_names_what_broke() {
-    let h = harness("ctl-ver").await;
+async fn verify_passes_when_healthy_and_names_what_broke(#[case] emulator: Emulator) {
+    let h = harness("ctl-ver", emulator).await;
     let (cap, cr) = capability("minimal", "ver");
     let name = cr.metadata.name.clone().unwrap();
     let ctl = h.start();
@@ -498,9 +508,10 @@ async fn verify_passes_when_healthy_and_names_what_broke() {
 
 /// Issue #11, item 4: a data service turned off in the spec is pruned by the controller under
 /// `deletionPolicy: Delete` (the minimal example's), found by its ownership.
+#[apply(emulators)]
 #[tokio::test]
-async fn a_data_service_turned_off_is_pruned_by_the_controller() {
-    let h = harness("ctl-prune").await;
+async fn a_data_service_turned_off_is_pruned_by_the_controller(#[case] emulator: Emulator) {
+    let h = harness("ctl-prune", emulator).await;
     let (cap, name, ctl) = h.running_minimal("prune", h.context()).await;
     let db = format!("{}_dev_db", cap.replace('-', "_"));
     let aws = h.aws("ap-southeast-1").await;
@@ -527,9 +538,10 @@ async fn a_data_service_turned_off_is_pruned_by_the_controller() {
 
 /// Issue 13: a capability whose bucket is somebody else's goes to Failed, with a message that
 /// names the bucket, and is retried: once that bucket is gone, the capability reaches Running.
+#[apply(emulators)]
 #[tokio::test]
-async fn a_foreign_bucket_fails_the_capability_naming_it_and_removing_it_heals() {
-    let h = harness("fails").await;
+async fn a_foreign_bucket_fails_the_capability_naming_it_and_removing_it_heals(#[case] emulator: Emulator) {
+    let h = harness("fails", emulator).await;
     let cap = unique("fails");
     let cr = Spec::example("minimal").capability(&cap).region("us-east-1").build();
     let name = cr.metadata.name.clone().unwrap();

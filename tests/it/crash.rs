@@ -6,8 +6,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::emulators;
+use crate::support::Emulator;
 use crate::support::fixtures::testbed_profile_file;
 use crate::support::{TestBed, unique};
+use rstest_reuse::apply;
 
 fn apply(dir: &Path, profile: &str, spec: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
@@ -33,9 +36,10 @@ fn kill_after(mut child: Child, after: Duration) {
     let _ = child.wait();
 }
 
+#[apply(emulators)]
 #[tokio::test]
-async fn applies_killed_with_sigkill_at_any_moment_converge_with_nothing_duplicated() {
-    let bed = TestBed::from_env();
+async fn applies_killed_with_sigkill_at_any_moment_converge_with_nothing_duplicated(#[case] emulator: Emulator) {
+    let bed = TestBed::on(emulator);
     let dir = tempfile::tempdir().unwrap();
     let profile = testbed_profile_file(dir.path(), &bed);
     let cap = unique("kill");

@@ -1,5 +1,5 @@
 //! Issue #12 end to end on a real kind cluster with running pods: `nexus-dev up` on a copy of
-//! `examples/apps` with the shipped `local-moto` profile, only the images replaced by the test
+//! `examples/apps` with the shipped `local` profile (MiniStack), only the images replaced by the test
 //! bed's (`NEXUS_DEV_KIND_IMAGE`, `NEXUS_DEV_EMULATOR_IMAGE`, `NEXUS_DEV_REGISTRY_IMAGE`) and the
 //! Dockerfiles' `BASE_IMAGE` build argument (nothing can be pulled). Then every flow a user sees,
 //! on real processes behind real probes:
@@ -31,7 +31,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::Api;
 use kube::api::ListParams;
 
-/// The shipped local-moto profile's cluster.
+/// The shipped local profile's cluster.
 const CLUSTER: &str = "nexus-dev";
 const NAMESPACE: &str = "myapp-dev";
 
@@ -62,7 +62,7 @@ impl Env {
             .env("KUBECONFIG", &self.kubeconfig)
             .env("NEXUS_DEV_STATE_DIR", &self.state)
             .env("NEXUS_DEV_KIND_IMAGE", &self.node_image)
-            .env("NEXUS_DEV_EMULATOR_IMAGE", &self.bed.moto_image)
+            .env("NEXUS_DEV_EMULATOR_IMAGE", &self.bed.ministack_image)
             .env("NEXUS_DEV_REGISTRY_IMAGE", &self.bed.registry_image)
             .env_remove("NEXUS_DEV_PROFILE");
         c
@@ -245,7 +245,7 @@ fn forward_url(up: &serde_json::Value, component: &str) -> String {
     url
 }
 
-/// A DynamoDB call to the emulator from this machine (moto checks no signature).
+/// A DynamoDB call to the emulator from this machine (MiniStack checks no signature).
 async fn dynamodb(target: &str, body: serde_json::Value) -> serde_json::Value {
     let r = reqwest::Client::new()
         .post("http://127.0.0.1:4566/")
@@ -417,7 +417,7 @@ async fn up_serves_the_example_on_real_pods_and_every_user_flow_works() {
     .await;
 
     // ---- verify, its HTTP checks of the health paths included
-    let verify = env.nexus(&["verify", "-f", "../minimal.yaml", "-p", "local-moto", "-o", "json"]);
+    let verify = env.nexus(&["verify", "-f", "../minimal.yaml", "-p", "local", "-o", "json"]);
     assert!(verify.status.success(), "{}", text(&verify));
     let v: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
     let checks = v[0]["checks"].as_array().unwrap();
@@ -428,7 +428,7 @@ async fn up_serves_the_example_on_real_pods_and_every_user_flow_works() {
     let d = deployments.get("myapp-dev-backend").await.unwrap();
     let container = &d.spec.unwrap().template.spec.unwrap().containers[0];
     let endpoint = container.env.iter().flatten().find(|e| e.name == "AWS_ENDPOINT_URL").and_then(|e| e.value.clone());
-    assert_eq!(endpoint.as_deref(), Some("http://nexus-dev-aws:5000"), "the emulator by name on the kind network");
+    assert_eq!(endpoint.as_deref(), Some("http://nexus-dev-aws:4566"), "the emulator by name on the kind network");
     let table = "myapp-dev-license";
     let marker = format!("e2e-{}", std::process::id());
     dynamodb("PutItem", serde_json::json!({"TableName": table, "Item": {"pk": {"S": &marker}, "sk": {"S": "e2e"}}}))

@@ -7,6 +7,17 @@
 #[allow(dead_code)]
 mod support;
 
+use rstest_reuse::template;
+
+/// The emulators every AWS test runs on, each its own case (`…::case_1_moto`,
+/// `…::case_2_ministack`): `#[apply(emulators)] #[tokio::test] async fn t(#[case] emulator:
+/// Emulator)` and `TestBed::on(emulator)` in the body (issue 17).
+#[template]
+#[rstest::rstest]
+#[case::moto(Emulator::Moto)]
+#[case::ministack(Emulator::Ministack)]
+fn emulators(#[case] emulator: Emulator) {}
+
 mod aws_apply;
 mod cli_cluster;
 mod controller;

@@ -141,7 +141,21 @@ fn the_project_profile_is_the_default_inside_a_project() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         v["profile"].as_str().unwrap().to_owned()
     };
-    assert_eq!(plan(&root.join("examples/apps")), "local-moto");
+    let project = tempfile::tempdir().unwrap();
+    let file = project.path().join("nexus-dev.yaml");
+    let specs = root.join("examples/minimal.yaml");
+    std::fs::write(&file, format!("specs: [\"{}\"]\nprofile: local-moto\n", specs.display())).unwrap();
+    assert_eq!(plan(project.path()), "local-moto");
+    // A broken project file is an error, not a silent `local`.
+    std::fs::write(&file, "specs: []\nprofile: local-moto\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+        .args(["plan", "-f", specs.to_str().unwrap()])
+        .current_dir(project.path())
+        .env_remove("NEXUS_DEV_PROFILE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("nexus-dev.yaml:1:8: specs: lists no specs"), "{err}");
     let elsewhere = tempfile::tempdir().unwrap();
     assert_eq!(plan(elsewhere.path()), "local");
 }

@@ -84,7 +84,7 @@ fn the_example_project_file_is_valid_and_names_its_capability() {
     assert_eq!(c.sync[0].to, "/tmp/static", "synced to the hardened pod's writable volume");
     let w = project.project.components.iter().find(|c| c.name == "web").expect("the web component");
     assert_eq!((w.component.as_str(), w.context.as_str()), ("frontend", "web"), "both images are built");
-    assert_eq!(project.project.profile, "local-moto", "works without a LocalStack token");
+    assert_eq!(project.project.profile, "local", "the default: MiniStack, no token");
     let sources = nexus_dev::input::spec::read_sources(&project.spec_paths()).unwrap();
     let specs = nexus_dev::input::spec::load_specs(&sources).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(specs[0].spec().capability_name, "myapp");

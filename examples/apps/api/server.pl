@@ -29,7 +29,7 @@ sub answer {
   print $client "HTTP/1.0 $status\r\nContent-Type: $type\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
 }
 
-# One DynamoDB call (JSON protocol). moto, like every emulator, does not check the signature,
+# One DynamoDB call (JSON protocol). MiniStack, like every emulator, does not check the signature,
 # so the request carries only the credential scope (it selects the region).
 sub dynamodb {
   my ($target, $body) = @_;

@@ -48,6 +48,7 @@ pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<Observed>, AwsError
     let versioning = match versioning {
         Ok(v) => v.status.map(|s| s.as_str().to_owned()),
         Err(e) if code_of(&e) == Some("NoSuchBucket") => return Ok(None),
+        Err(e) if code_of(&e) == Some("PermanentRedirect") => return Err(elsewhere(ctx, name, &e)),
         Err(e) => match versioning_from_raw(&e) {
             Some(status) => status,
             None => return Err(sdk("GetBucketVersioning", name, e)),
@@ -93,6 +94,25 @@ pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<Observed>, AwsError
         None
     };
     Ok(Some(Observed { versioning, encryption, public_access_blocked, tags, empty }))
+}
+
+/// The bucket lives in another region than the capability (its region changed): S3 answers
+/// `PermanentRedirect` with the bucket's region in `x-amz-bucket-region`. A bucket cannot move,
+/// and nexus-dev does not empty one to remake it: the user decides.
+fn elsewhere<E>(
+    ctx: &Ctx,
+    name: &str,
+    err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> AwsError {
+    let theirs =
+        err.raw_response().and_then(|r| r.headers().get("x-amz-bucket-region")).unwrap_or("another region").to_owned();
+    let ours = ctx.clients.s3.config().region().map(|r| r.to_string()).unwrap_or_default();
+    AwsError::conflict(
+        name,
+        format!(
+            "the S3 bucket is in {theirs}, the capability is in {ours}, and a bucket cannot move between regions: set spec.region back to {theirs}, or empty and delete the bucket in {theirs}, then apply again"
+        ),
+    )
 }
 
 /// moto answers GetBucketVersioning with the XML root `GetBucketVersioningResponse` where S3

@@ -2,7 +2,7 @@
 
 use nexus_dev::input::diag::Source;
 use nexus_dev::input::spec::load_specs;
-use nexus_dev::model::profile::{Aws, Cluster, ClusterProvider, Emulator, IngressProfile, Irsa, Profile, Registry};
+use nexus_dev::model::profile::{Aws, Cluster, ClusterProvider, IngressProfile, Irsa, Profile, Registry};
 use nexus_dev::model::spec::{DeletionPolicy, NexusAICapability};
 
 use super::TestBed;
@@ -52,10 +52,7 @@ impl Spec {
     }
 }
 
-/// moto's account, in which the test bed's emulator makes every resource.
-pub const MOTO_ACCOUNT: &str = "123456789012";
-
-/// A profile aimed at the test bed: its control plane as an existing cluster, its moto server.
+/// A profile aimed at the test bed: its control plane as an existing cluster, its emulator.
 pub fn testbed_profile(bed: &TestBed) -> Profile {
     Profile {
         name: "testbed".into(),
@@ -70,10 +67,10 @@ pub fn testbed_profile(bed: &TestBed) -> Profile {
             context: Some(bed.context.clone()),
         },
         aws: Aws {
-            emulator: Some(Emulator::Moto),
+            emulator: Some(bed.emulator),
             endpoint: Some(bed.aws_endpoint.clone()),
             pod_endpoint: None,
-            account: MOTO_ACCOUNT.into(),
+            account: bed.account().into(),
             credentials_profile: None,
             auth_token_env: None,
         },
@@ -88,12 +85,17 @@ pub fn testbed_profile_file(dir: &std::path::Path, bed: &TestBed) -> String {
     testbed_profile_file_via(dir, bed, &bed.aws_endpoint)
 }
 
-/// [`testbed_profile_file`] with AWS reached at `aws_endpoint` (a proxy in front of moto).
+/// [`testbed_profile_file`] with AWS reached at `aws_endpoint` (a proxy in front of the emulator).
 pub fn testbed_profile_file_via(dir: &std::path::Path, bed: &TestBed, aws_endpoint: &str) -> String {
     let path = dir.join("testbed.yaml");
     let text = format!(
-        "name: testbed\ncluster: {{provider: existing, kubeconfig: \"{}\", context: {}}}\naws: {{emulator: moto, endpoint: \"{}\", account: \"{MOTO_ACCOUNT}\"}}\nirsa: {{issuer: \"{}\", registerOidcProvider: true}}\ningress: {{class: nginx, domain: localhost}}\n",
-        bed.kubeconfig, bed.context, aws_endpoint, bed.sa_issuer
+        "name: testbed\ncluster: {{provider: existing, kubeconfig: \"{}\", context: {}}}\naws: {{emulator: {}, endpoint: \"{}\", account: \"{}\"}}\nirsa: {{issuer: \"{}\", registerOidcProvider: true}}\ningress: {{class: nginx, domain: localhost}}\n",
+        bed.kubeconfig,
+        bed.context,
+        bed.emulator.as_str(),
+        aws_endpoint,
+        bed.account(),
+        bed.sa_issuer
     );
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     path.display().to_string()

@@ -18,12 +18,16 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{DeleteParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
+pub use nexus_dev::model::profile::Emulator;
 
 /// The test bed as seen from a test.
 #[derive(Debug, Clone)]
 pub struct TestBed {
     pub kubeconfig: String,
     pub context: String,
+    /// The emulator the AWS tests run against: moto unless [`TestBed::on`] says otherwise.
+    pub emulator: Emulator,
+    /// The endpoint of `emulator`.
     pub aws_endpoint: String,
     /// MiniStack, the LocalStack-compatible emulator, on the host (issue 17).
     pub ministack_endpoint: String,
@@ -54,6 +58,7 @@ impl TestBed {
         Self {
             kubeconfig: var("NEXUS_TESTBED_KUBECONFIG", "the Kubernetes control plane"),
             context: std::env::var("NEXUS_TESTBED_KUBE_CONTEXT").unwrap_or_else(|_| "nexus-testbed".into()),
+            emulator: Emulator::Moto,
             aws_endpoint: var("NEXUS_TESTBED_AWS_ENDPOINT", "the AWS emulator"),
             ministack_endpoint: var("NEXUS_TESTBED_MINISTACK_ENDPOINT", "the MiniStack emulator"),
             sa_issuer: std::env::var("NEXUS_TESTBED_SA_ISSUER")
@@ -62,6 +67,29 @@ impl TestBed {
             registry_image: var("NEXUS_TESTBED_REGISTRY_IMAGE", "the stand-in registry image"),
             moto_image: var("NEXUS_TESTBED_MOTO_IMAGE", "the stand-in AWS emulator image"),
             ministack_image: var("NEXUS_TESTBED_MINISTACK_IMAGE", "the MiniStack emulator image"),
+        }
+    }
+
+    /// The test bed with its AWS tests aimed at `emulator`: the AWS tests take the emulator as a
+    /// parameter (issue 17), `#[values(Emulator::Moto, Emulator::Ministack)]`.
+    pub fn on(emulator: Emulator) -> Self {
+        let mut bed = Self::from_env();
+        bed.aws_endpoint = match emulator {
+            Emulator::Moto => bed.aws_endpoint,
+            Emulator::Ministack => bed.ministack_endpoint.clone(),
+            Emulator::Localstack => {
+                panic!("the test bed has no LocalStack (it needs a token); MiniStack speaks its protocol")
+            }
+        };
+        bed.emulator = emulator;
+        bed
+    }
+
+    /// The account the emulator makes every resource in.
+    pub fn account(&self) -> &'static str {
+        match self.emulator {
+            Emulator::Moto => "123456789012",
+            Emulator::Ministack | Emulator::Localstack => "000000000000",
         }
     }
 
@@ -83,7 +111,11 @@ impl TestBed {
 
     /// AWS settings pointed at the emulator, checked to answer.
     pub async fn aws(&self) -> SdkConfig {
-        let health = format!("{}/moto-api/", self.aws_endpoint.trim_end_matches('/'));
+        let probe = match self.emulator {
+            Emulator::Moto => "/moto-api/",
+            Emulator::Ministack | Emulator::Localstack => "/_localstack/health",
+        };
+        let health = format!("{}{probe}", self.aws_endpoint.trim_end_matches('/'));
         if let Err(e) = reqwest::get(&health).await.and_then(|r| r.error_for_status()) {
             panic!("the AWS emulator does not answer at {}: {e}; {HOW_TO_START}", self.aws_endpoint);
         }
