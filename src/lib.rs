@@ -1,6 +1,7 @@
 //! nexus-dev: a local-first development environment for Kubernetes services that depend on
 //! AWS. Data flows one way: spec + profile → plan → apply → status (DESIGN.md §2).
 
+pub mod ci;
 pub mod cli;
 pub mod daemon;
 pub mod env;

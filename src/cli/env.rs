@@ -85,8 +85,8 @@ fn session(profile: Option<&str>) -> anyhow::Result<Session> {
 
 /// Prints what a session does: steps and warnings on stderr, for people (`text`); what stops
 /// `up` always.
-struct Printer {
-    text: bool,
+pub(super) struct Printer {
+    pub(super) text: bool,
 }
 
 impl Progress for Printer {

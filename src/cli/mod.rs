@@ -2,6 +2,7 @@
 //! and nowhere else.
 
 mod apply;
+mod ci;
 mod cluster;
 mod crd;
 mod env;
@@ -78,6 +79,11 @@ pub enum Command {
     /// Run the controller (in a cluster, or against the profile's); `operator manifests` prints
     /// what deploys it.
     Operator(cluster::OperatorArgs),
+    /// The integration-test harness for CI: bring the project's environment up, wait until it
+    /// is ready, run the test command with the environment in its variables, report (JUnit,
+    /// JSON), snapshot on failure, tear down. Exit 0 passed, 1 tests failed, 2 usage, 3
+    /// environment, 4 timeout.
+    Ci(ci::CiArgs),
     /// Rebuild and redeploy each component of the project file (nexus-dev.yaml) on every save,
     /// with live sync; build errors are shown and the running version is kept.
     Watch(watch::WatchArgs),
@@ -137,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => cluster::run_verify(args).await,
         Command::Operator(args) => cluster::run_operator(args).await,
         Command::Watch(args) => watch::run(args).await,
+        Command::Ci(args) => ci::run(args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "nexus-dev", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

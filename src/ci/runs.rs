@@ -1,0 +1,127 @@
+//! One `nexus-dev ci` run at a time on a machine, and what a dead one left behind.
+//!
+//! The environment's names are fixed (the `nexus-dev-aws` and `nexus-dev-registry` containers,
+//! their host ports, the kind cluster), so two runs at once would take each other's: a run holds
+//! an exclusive lock (`flock`) on `STATE/ci/run.lock` while it lives, and a second run refuses,
+//! saying which run holds it. The kernel drops the lock when the process dies, even by SIGKILL;
+//! the run's record (`run.json`) stays, and the next run reads it and tears down what that run
+//! had created before it starts.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// What a run writes about itself before it creates anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    pub id: String,
+    pub pid: u32,
+    pub project_dir: PathBuf,
+    /// What `--profile` loads it again.
+    pub profile: String,
+    /// Whether the project's environment was down when the run began: then the run made it,
+    /// and tearing down removes all of it; otherwise the run reused it and leaves it.
+    pub created_environment: bool,
+}
+
+/// Another run holds the machine.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "another `nexus-dev ci` run ({}, pid {}) is running on this machine; its environment uses the same fixed names (the nexus-dev-aws and nexus-dev-registry containers, their ports, the kind cluster), so this run does not start\n  hint: wait for it to finish, or run the jobs one after the other (one runner per machine)",
+    .0.as_ref().map(|r| r.id.as_str()).unwrap_or("its id unknown"),
+    .0.as_ref().map(|r| r.pid.to_string()).unwrap_or_else(|| "unknown".into())
+)]
+pub struct Busy(pub Option<Run>);
+
+/// The machine, held for one run; released when dropped.
+#[derive(Debug)]
+pub struct Claim {
+    _lock: File,
+    record: PathBuf,
+}
+
+/// A new run id: the time and the process, such as `ci-1764748800-3f2a`.
+pub fn new_id() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    format!("ci-{secs}-{:x}", std::process::id())
+}
+
+/// Takes the machine for a run, with `dir` the runs' directory (created if missing). Returns the
+/// record a dead run left, for the caller to reap, or [`Busy`] when a live run holds it.
+pub fn claim(dir: &Path) -> Result<(Claim, Option<Run>), ClaimError> {
+    std::fs::create_dir_all(dir).map_err(|e| ClaimError::Io(dir.to_owned(), e))?;
+    let lock_path = dir.join("run.lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| ClaimError::Io(lock_path.clone(), e))?;
+    let record = dir.join("run.json");
+    // SAFETY: flock on a descriptor this function owns; no memory is passed.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(ClaimError::Busy(Busy(read(&record))));
+    }
+    let dead = read(&record);
+    Ok((Claim { _lock: lock, record }, dead))
+}
+
+fn read(record: &Path) -> Option<Run> {
+    serde_json::from_slice(&std::fs::read(record).ok()?).ok()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error(transparent)]
+    Busy(#[from] Busy),
+    #[error("cannot use the runs' directory {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+impl Claim {
+    /// Writes the run's record (replacing a reaped one's).
+    pub fn record(&self, run: &Run) -> std::io::Result<()> {
+        let tmp = self.record.with_extension("json.tmp");
+        let mut f = File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec_pretty(run).unwrap_or_default())?;
+        f.sync_all()?;
+        std::fs::rename(tmp, &self.record)
+    }
+
+    /// The run is over and nothing of it needs reaping.
+    pub fn finish(self) {
+        let _ = std::fs::remove_file(&self.record);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str) -> Run {
+        Run { id: id.into(), pid: 1, project_dir: "/p".into(), profile: "local".into(), created_environment: true }
+    }
+
+    #[test]
+    fn a_live_run_refuses_a_second_and_a_dead_ones_record_is_handed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, dead) = claim(dir.path()).unwrap();
+        assert!(dead.is_none());
+        first.record(&run("ci-1-a")).unwrap();
+        // flock is per open file description: a second open in this process conflicts too.
+        let Err(ClaimError::Busy(busy)) = claim(dir.path()) else { panic!("a second run must be refused") };
+        assert!(busy.to_string().contains("ci-1-a"), "{busy}");
+        // The first dies without finishing: its record is there for the next run.
+        drop(first);
+        let (second, dead) = claim(dir.path()).unwrap();
+        assert_eq!(dead, Some(run("ci-1-a")));
+        second.record(&run("ci-2-b")).unwrap();
+        second.finish();
+        let (_third, dead) = claim(dir.path()).unwrap();
+        assert!(dead.is_none(), "a finished run leaves nothing to reap");
+    }
+}
