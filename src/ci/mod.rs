@@ -202,7 +202,7 @@ impl<'a> Run<'a> {
         let ms = t.elapsed().as_millis();
         match result {
             Ok((v, detail)) => {
-                self.record(Case::passed(format!("{name}: {detail}"), ms));
+                self.record(Case::passed(name, ms).with(detail));
                 Ok(v)
             }
             Err(Stop(verdict, why)) => {
@@ -321,17 +321,17 @@ impl<'a> Run<'a> {
         let wait = async {
             let mut watch = ready::Watch::new(grace);
             loop {
-                let (pods, jobs) = ready::read(&client, &namespaces)
+                let w = ready::Workloads::read(&client, &namespaces)
                     .await
                     .map_err(|e| Stop(Verdict::Environment, format!("cannot read the cluster: {e}")))?;
-                let lasting = watch.observe(ready::problems(&pods, &jobs), Instant::now());
+                let lasting = watch.observe(w.problems(), Instant::now());
                 if !lasting.is_empty() {
                     let shown: Vec<String> = lasting.iter().map(ToString::to_string).collect();
                     return Err(Stop(Verdict::Environment, shown.join("; ")));
                 }
-                let waiting = ready::incomplete_jobs(&jobs);
-                if waiting.is_empty() {
-                    return Ok(((), format!("{} pods, {} jobs complete", pods.len(), jobs.len())));
+                if w.waiting().is_empty() {
+                    let (d, p, j) = (w.deployments.len(), w.pods.len(), w.jobs.len());
+                    return Ok(((), format!("{d} deployments rolled out, {p} pods, {j} jobs complete")));
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -357,7 +357,7 @@ impl<'a> Run<'a> {
         };
         let mut child = Group::spawn(program, args, &vars, self.o.command_stdout_to_stderr)
             .map_err(|e| Stop(Verdict::Usage, format!("cannot run `{program}`: {e}")))?;
-        let name = format!("test: {}", command.join(" "));
+        let name = "test";
         let status = tokio::time::timeout(self.left(), child.wait()).await;
         let ms = t.elapsed().as_millis();
         match status {
@@ -371,7 +371,7 @@ impl<'a> Run<'a> {
             Ok(Ok(status)) => {
                 self.command_exit = status.code();
                 if status.success() {
-                    self.record(Case::passed(name, ms));
+                    self.record(Case::passed(name, ms).with(command.join(" ")));
                     Ok(())
                 } else {
                     let why = format!("exited with {status}");
@@ -452,7 +452,8 @@ impl<'a> Run<'a> {
         };
         let summary_file = self.dir.join("summary.json");
         let mut snapshot = None;
-        if verdict != Verdict::Passed && verdict != Verdict::Usage {
+        // A run that did not get the machine has nothing of its own to snapshot.
+        if verdict != Verdict::Passed && verdict != Verdict::Usage && self.claim.is_some() {
             let t = Instant::now();
             let _ = std::fs::write(
                 &summary_file,
@@ -473,7 +474,7 @@ impl<'a> Run<'a> {
             let ms = t.elapsed().as_millis();
             match taken {
                 Ok(Ok(path)) => {
-                    self.record(Case::passed(format!("snapshot: {}", path.display()), ms));
+                    self.record(Case::passed("snapshot", ms).with(path.display().to_string()));
                     snapshot = Some(path);
                 }
                 Ok(Err(e)) => self.record(Case::failed("snapshot", ms, e.to_string())),
@@ -514,17 +515,17 @@ impl<'a> Run<'a> {
     async fn teardown(&mut self) {
         let t = Instant::now();
         if self.o.keep {
-            self.record(Case::passed("teardown: kept (--keep)", 0));
+            self.record(Case::passed("teardown", 0).with("kept (--keep)"));
             return;
         }
         if !self.created_environment {
-            self.record(Case::passed("teardown: the environment was up before this run; left as it was", 0));
+            self.record(Case::passed("teardown", 0).with("the environment was up before this run: left as it was"));
             return;
         }
         let done = tokio::time::timeout(Duration::from_secs(300), session::down::down(self.session, true)).await;
         let ms = t.elapsed().as_millis();
         match done {
-            Ok(Ok(r)) => self.record(Case::passed(format!("teardown: {} removed", r.lines.len()), ms)),
+            Ok(Ok(r)) => self.record(Case::passed("teardown", ms).with(format!("{} removed", r.lines.len()))),
             Ok(Err(e)) => self.record(Case::failed("teardown", ms, e.to_string())),
             Err(_) => self.record(Case::failed("teardown", ms, "not done within 5 min")),
         }
@@ -611,7 +612,7 @@ async fn reconcile_cases(client: &kube::Client, specs: &[LoadedSpec]) -> Vec<Cas
         for c in &status.conditions {
             let case = format!("{name}: condition {}", c.type_);
             cases.push(match c.status.as_str() {
-                "True" => Case::passed(case, 0),
+                "True" => Case::passed(case, 0).with(&c.message),
                 _ => Case::failed(case, 0, format!("{}: {}", c.reason, c.message)),
             });
         }
@@ -641,7 +642,7 @@ impl Progress for Recorder<'_> {
 
     fn step(&self, row: &StepRow) {
         self.reporter.step(row);
-        let case = Case::passed(format!("{}: {}", row.step, row.result), row.ms);
+        let case = Case::passed(&row.step, row.ms).with(&row.result);
         self.steps.lock().unwrap_or_else(|e| e.into_inner()).push(case);
     }
 

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, Client};
@@ -120,15 +121,59 @@ pub fn incomplete_jobs(jobs: &[Job]) -> Vec<String> {
         .collect()
 }
 
-/// The Pods and Jobs of `namespaces` now (a namespace not there yet has none).
-pub async fn read(client: &Client, namespaces: &[String]) -> Result<(Vec<Pod>, Vec<Job>), kube::Error> {
-    let mut pods = Vec::new();
-    let mut jobs = Vec::new();
-    for ns in namespaces {
-        pods.extend(Api::<Pod>::namespaced(client.clone(), ns).list(&Default::default()).await?.items);
-        jobs.extend(Api::<Job>::namespaced(client.clone(), ns).list(&Default::default()).await?.items);
+/// Deployments whose rollout has not finished, as `deployment/NAMESPACE/NAME`: a capability
+/// is Running while its old Pods serve, but the tests must meet the new ones.
+pub fn unrolled(deployments: &[Deployment]) -> Vec<String> {
+    deployments
+        .iter()
+        .filter(|d| {
+            let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            let s = d.status.clone().unwrap_or_default();
+            s.observed_generation != d.metadata.generation
+                || s.updated_replicas.unwrap_or(0) < want
+                || s.available_replicas.unwrap_or(0) < want
+                || s.replicas.unwrap_or(0) > want
+        })
+        .map(|d| {
+            format!(
+                "deployment/{}/{}",
+                d.metadata.namespace.as_deref().unwrap_or_default(),
+                d.metadata.name.as_deref().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// What the namespaces hold now (a namespace not there yet holds nothing).
+#[derive(Debug, Default)]
+pub struct Workloads {
+    pub pods: Vec<Pod>,
+    pub jobs: Vec<Job>,
+    pub deployments: Vec<Deployment>,
+}
+
+impl Workloads {
+    pub async fn read(client: &Client, namespaces: &[String]) -> Result<Self, kube::Error> {
+        let mut w = Self::default();
+        for ns in namespaces {
+            w.pods.extend(Api::<Pod>::namespaced(client.clone(), ns).list(&Default::default()).await?.items);
+            w.jobs.extend(Api::<Job>::namespaced(client.clone(), ns).list(&Default::default()).await?.items);
+            w.deployments
+                .extend(Api::<Deployment>::namespaced(client.clone(), ns).list(&Default::default()).await?.items);
+        }
+        Ok(w)
     }
-    Ok((pods, jobs))
+
+    pub fn problems(&self) -> Vec<Problem> {
+        problems(&self.pods, &self.jobs)
+    }
+
+    /// What is still on its way: rollouts, then Jobs.
+    pub fn waiting(&self) -> Vec<String> {
+        let mut w = unrolled(&self.deployments);
+        w.extend(incomplete_jobs(&self.jobs));
+        w
+    }
 }
 
 /// Problems seen over time: each fails the run once it has lasted `grace`.
@@ -171,9 +216,9 @@ pub async fn first_lasting_problem(
             connected = client().await;
         }
         if let Some(c) = &connected
-            && let Ok((pods, jobs)) = read(c, namespaces).await
+            && let Ok(w) = Workloads::read(c, namespaces).await
         {
-            let lasting = watch.observe(problems(&pods, &jobs), Instant::now());
+            let lasting = watch.observe(w.problems(), Instant::now());
             if !lasting.is_empty() {
                 return lasting;
             }
@@ -238,6 +283,22 @@ mod tests {
         let jobs = [job("done", Some("Complete")), job("bad", Some("Failed")), job("running", None)];
         assert_eq!(problems(&[], &jobs)[0].to_string(), "job/app-dev/bad: BackoffLimitExceeded");
         assert_eq!(incomplete_jobs(&jobs), ["job/app-dev/bad", "job/app-dev/running"]);
+    }
+
+    #[test]
+    fn a_rollout_is_done_when_every_replica_is_new_and_available() {
+        let d = |generation: i64, observed: i64, updated: i32, available: i32, total: i32| -> Deployment {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "b", "namespace": "app-dev", "generation": generation},
+                "spec": {"replicas": 2, "selector": {}, "template": {}},
+                "status": {"observedGeneration": observed, "updatedReplicas": updated,
+                           "availableReplicas": available, "replicas": total}
+            }))
+            .unwrap()
+        };
+        assert!(unrolled(&[d(2, 2, 2, 2, 2)]).is_empty());
+        assert_eq!(unrolled(&[d(3, 2, 2, 2, 2)]), ["deployment/app-dev/b"], "not observed yet");
+        assert_eq!(unrolled(&[d(2, 2, 1, 2, 3)]), ["deployment/app-dev/b"], "old Pods still serve");
     }
 
     #[test]

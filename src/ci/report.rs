@@ -10,7 +10,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Case {
+    /// Stable from run to run (CI's test views follow a case by its name).
     pub name: String,
+    /// What it did this time, such as `nexus-dev: created`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     pub ms: u128,
     /// `None` when it passed; what went wrong otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -21,15 +25,28 @@ pub struct Case {
 
 impl Case {
     pub fn passed(name: impl Into<String>, ms: u128) -> Self {
-        Self { name: name.into(), ms, failure: None, skipped: false }
+        Self { name: name.into(), detail: None, ms, failure: None, skipped: false }
     }
 
     pub fn failed(name: impl Into<String>, ms: u128, why: impl Into<String>) -> Self {
-        Self { name: name.into(), ms, failure: Some(why.into()), skipped: false }
+        Self { name: name.into(), detail: None, ms, failure: Some(why.into()), skipped: false }
     }
 
     pub fn skipped(name: impl Into<String>) -> Self {
-        Self { name: name.into(), ms: 0, failure: None, skipped: true }
+        Self { name: name.into(), detail: None, ms: 0, failure: None, skipped: true }
+    }
+
+    pub fn with(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The name, and what it did.
+    pub fn shown(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("{}: {d}", self.name),
+            None => self.name.clone(),
+        }
     }
 }
 
@@ -84,18 +101,23 @@ pub fn junit(suites: &[Suite], merged: Option<&str>) -> String {
                 escape(&c.name),
                 secs(c.ms)
             );
-            match (&c.failure, c.skipped) {
-                (Some(why), _) => {
+            let out = c.detail.as_deref().map(|d| format!("\n      <system-out>{}</system-out>", escape(d)));
+            match (&c.failure, c.skipped, out) {
+                (Some(why), _, out) => {
                     let first = why.lines().next().unwrap_or_default();
                     let _ = writeln!(
                         x,
-                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                        ">\n      <failure message=\"{}\">{}</failure>{}\n    </testcase>",
                         escape(first),
-                        escape(why)
+                        escape(why),
+                        out.unwrap_or_default()
                     );
                 }
-                (None, true) => x.push_str(">\n      <skipped/>\n    </testcase>\n"),
-                (None, false) => x.push_str("/>\n"),
+                (None, true, _) => x.push_str(">\n      <skipped/>\n    </testcase>\n"),
+                (None, false, Some(out)) => {
+                    let _ = writeln!(x, ">{out}\n    </testcase>");
+                }
+                (None, false, None) => x.push_str("/>\n"),
             }
         }
         x.push_str("  </testsuite>\n");
@@ -193,7 +215,7 @@ mod tests {
         let suites = [Suite {
             name: "setup".into(),
             cases: vec![
-                Case::passed("up: kind cluster", 1234),
+                Case::passed("kind cluster", 1234).with("nexus-dev: created"),
                 Case::failed("ready", 20_000, "pod/a-dev/x: ImagePullBackOff: <nope> & \"gone\""),
                 Case::skipped("test"),
             ],
@@ -203,7 +225,13 @@ mod tests {
             x.contains(r#"<testsuite name="setup" tests="3" failures="1" errors="0" skipped="1" time="21.234">"#),
             "{x}"
         );
-        assert!(x.contains(r#"<testcase classname="setup" name="up: kind cluster" time="1.234"/>"#), "{x}");
+        assert!(
+            x.contains(
+                r#"<testcase classname="setup" name="kind cluster" time="1.234">
+      <system-out>nexus-dev: created</system-out>"#
+            ),
+            "{x}"
+        );
         assert!(x.contains("&lt;nope&gt; &amp; &quot;gone&quot;"), "{x}");
         assert!(x.contains("<skipped/>"));
     }

@@ -63,7 +63,7 @@ impl Reporter for Printer {
         }
         let left = humantime::format_duration(Duration::from_secs(left.as_secs()));
         match &case.failure {
-            None => eprintln!("● {:<60} {:>7} ms   ({left} left)", case.name, case.ms),
+            None => eprintln!("● {:<60} {:>7} ms   ({left} left)", case.shown(), case.ms),
             Some(why) => eprintln!("✗ {} failed after {} ms: {why}", case.name, case.ms),
         }
     }

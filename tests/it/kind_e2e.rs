@@ -18,12 +18,12 @@
 //! `tests/it/up.rs`, and a lock across processes under `cargo test`.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use crate::support::project::copy_dir;
+use crate::support::kind::{CLUSTER, Env};
 use crate::support::project::text;
 use crate::support::{TestBed, eventually, fixed_names_lock};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -31,82 +31,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::Api;
 use kube::api::ListParams;
 
-/// The shipped local profile's cluster.
-const CLUSTER: &str = "nexus-dev";
 const NAMESPACE: &str = "myapp-dev";
-
-struct Env {
-    root: PathBuf,
-    project: PathBuf,
-    kubeconfig: PathBuf,
-    state: PathBuf,
-    bed: TestBed,
-    node_image: String,
-}
-
-/// A failed run leaves nothing behind for the tests after it: the fixed-name containers and the
-/// kind cluster would make every later `up` on this machine fail.
-impl Drop for Env {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let _ = self.nexus(&["down", "--purge"]);
-        }
-    }
-}
-
-impl Env {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_nexus-dev"));
-        c.args(args)
-            .current_dir(&self.project)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("NEXUS_DEV_STATE_DIR", &self.state)
-            .env("NEXUS_DEV_KIND_IMAGE", &self.node_image)
-            .env("NEXUS_DEV_EMULATOR_IMAGE", &self.bed.ministack_image)
-            .env("NEXUS_DEV_REGISTRY_IMAGE", &self.bed.registry_image)
-            .env_remove("NEXUS_DEV_PROFILE");
-        c
-    }
-
-    fn nexus(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("nexus-dev runs")
-    }
-
-    fn kind(&self, args: &[&str]) -> Output {
-        Command::new("kind").args(args).env("KUBECONFIG", &self.kubeconfig).output().expect("kind is on PATH")
-    }
-
-    fn clusters(&self) -> Vec<String> {
-        let out = self.kind(&["get", "clusters"]);
-        assert!(out.status.success(), "kind get clusters: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
-    }
-
-    async fn kube(&self) -> kube::Client {
-        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("kind wrote the kubeconfig");
-        let opts = kube::config::KubeConfigOptions { context: Some(format!("kind-{CLUSTER}")), ..Default::default() };
-        let config = kube::Config::from_custom_kubeconfig(kc, &opts).await.expect("the kind context");
-        kube::Client::try_from(config).expect("a client of the kind cluster")
-    }
-}
-
-/// Copies `examples/` (the spec and the apps) to `dest`; the project file gets the test bed's
-/// base image as the Dockerfiles' `BASE_IMAGE` (their default, debian:bookworm-slim, cannot be
-/// pulled here). Nothing else changes.
-fn copy_examples(dest: &Path, base_image: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    copy_dir(&src, &dest.join("examples"));
-    let project = dest.join("examples/apps");
-    let file = project.join("nexus-dev.yaml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let args = format!("    buildArgs: {{BASE_IMAGE: \"{base_image}\"}}\n");
-    let patched = text
-        .replace("    context: web\n", &format!("    context: web\n{args}"))
-        .replace("    context: api\n", &format!("    context: api\n{args}"));
-    assert_eq!(patched.matches("buildArgs").count(), 2, "both components get the base image:\n{patched}");
-    std::fs::write(&file, patched).unwrap();
-    project.canonicalize().unwrap()
-}
 
 async fn get(url: &str) -> Result<(u16, String), String> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
@@ -271,29 +196,7 @@ async fn up_serves_the_example_on_real_pods_and_every_user_flow_works() {
     let bed = TestBed::from_env();
     let node_image = TestBed::kind_node_image();
     let docker = bed.docker().await;
-    // A fixed directory, so that the project id is the same on every run: what a crashed earlier
-    // run left is this project's, and `down --purge` removes it first. Outside the repository:
-    // its .gitignore ignores target/, and watch mode honours the .gitignore files above a
-    // context.
-    let root = std::env::temp_dir().join("nexus-dev-kind-e2e");
-    let mut env = Env {
-        project: root.join("examples/apps"),
-        kubeconfig: root.join("kubeconfig"),
-        state: root.join("state"),
-        root: root.clone(),
-        bed: bed.clone(),
-        node_image,
-    };
-    if env.project.join("nexus-dev.yaml").is_file() {
-        let _ = env.nexus(&["down", "--purge"]);
-    }
-    let _ = std::fs::remove_dir_all(&env.root);
-    std::fs::create_dir_all(&env.root).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&env.root, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    env.project = copy_examples(&env.root, &bed.base_image);
+    let env = Env::prepare("nexus-dev-kind-e2e", &bed, node_image);
     assert!(
         !env.clusters().iter().any(|c| c == CLUSTER),
         "a kind cluster `{CLUSTER}` exists that this test did not create; delete it (`kind delete cluster --name {CLUSTER}`) or run `nexus-dev down --purge` in its project"
@@ -524,5 +427,5 @@ async fn up_serves_the_example_on_real_pods_and_every_user_flow_works() {
         assert!(n.containers.unwrap_or_default().is_empty(), "nothing is left on the kind network");
     }
     assert!(!env.state.join("projects").join(id.as_str()).exists(), "the daemon's state is removed");
-    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&env.root);
 }

@@ -19,6 +19,7 @@ use rstest_reuse::template;
 fn emulators(#[case] emulator: Emulator) {}
 
 mod aws_apply;
+mod ci_harness;
 mod cli_cluster;
 mod controller;
 mod crash;

@@ -6,6 +6,7 @@
 pub mod cpu;
 pub mod env;
 pub mod fixtures;
+pub mod kind;
 pub mod project;
 pub mod proxy;
 pub mod watch;
