@@ -4,6 +4,7 @@
 //! in its variables, report (JUnit, JSON, GitHub's step summary), snapshot on failure, and tear
 //! down what the run created. Design: docs/design/ci.md; for users: docs/ci.md.
 
+mod environment;
 pub mod ready;
 pub mod report;
 pub mod runs;
@@ -20,7 +21,16 @@ use serde::Serialize;
 use crate::env::Engine;
 use crate::input::spec::LoadedSpec;
 use crate::session::{self, Progress, Session, StepRow};
+pub use environment::{Environment, Failed};
 use report::{Case, Suite};
+
+/// The defaults of the budgets, shared by the flags and [`Options::default`].
+pub mod defaults {
+    pub const TIMEOUT: &str = "30m";
+    pub const UP_TIMEOUT: &str = "10m";
+    pub const READY_TIMEOUT: &str = "5m";
+    pub const GRACE: &str = "20s";
+}
 
 /// How a run goes.
 #[derive(Debug, Clone)]
@@ -45,6 +55,9 @@ pub struct Options {
     pub command: Vec<String>,
     /// Send the command's standard output to standard error (stdout carries `-o json`).
     pub command_stdout_to_stderr: bool,
+    /// Run the project's daemon in this process (the library's [`Environment`]: a test binary
+    /// cannot start `nexus-dev daemon`) instead of in the background.
+    pub daemon_in_process: bool,
 }
 
 /// How a run ended; each has its exit code (docs/ci.md).
@@ -119,19 +132,20 @@ pub fn runs_dir() -> PathBuf {
 }
 
 /// One run of the harness in `session`'s project.
-pub async fn run(session: &Session, options: &Options, reporter: &dyn Reporter) -> Summary {
-    let run_id = runs::new_id();
-    let dir = runs_dir().join(&run_id);
-    let mut r = Run::new(session, options, reporter, run_id, dir);
-    let stop = r.go().await.err();
+pub async fn run(session: Session, options: Options, reporter: Arc<dyn Reporter>) -> Summary {
+    let mut r = Run::new(session, options, reporter);
+    let stop = match r.setup().await {
+        Ok(()) => r.test().await.err(),
+        Err(stop) => Some(stop),
+    };
     r.finish(stop).await
 }
 
 /// A run in progress.
-struct Run<'a> {
-    session: &'a Session,
-    o: &'a Options,
-    reporter: &'a dyn Reporter,
+struct Run {
+    session: Arc<Session>,
+    o: Arc<Options>,
+    reporter: Arc<dyn Reporter>,
     id: String,
     dir: PathBuf,
     start: Instant,
@@ -142,28 +156,33 @@ struct Run<'a> {
     specs: Vec<LoadedSpec>,
     claim: Option<runs::Claim>,
     created_environment: bool,
+    new_cluster: Option<String>,
     client: Option<kube::Client>,
     command_exit: Option<i32>,
     build_log: Arc<Mutex<Option<std::fs::File>>>,
 }
 
-impl<'a> Run<'a> {
-    fn new(session: &'a Session, o: &'a Options, reporter: &'a dyn Reporter, id: String, dir: PathBuf) -> Self {
+impl Run {
+    fn new(session: Session, o: Options, reporter: Arc<dyn Reporter>) -> Self {
         let start = Instant::now();
+        let id = runs::new_id();
+        let dir = runs_dir().join(&id);
+        let deadline = start + o.timeout;
         Self {
-            session,
-            o,
+            session: Arc::new(session),
+            o: Arc::new(o),
             reporter,
             id,
             dir,
             start,
-            deadline: start + o.timeout,
+            deadline,
             phases: Vec::new(),
             steps: Arc::default(),
             reconcile: Vec::new(),
             specs: Vec::new(),
             claim: None,
             created_environment: false,
+            new_cluster: None,
             client: None,
             command_exit: None,
             build_log: Arc::default(),
@@ -212,7 +231,8 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn go(&mut self) -> Result<(), Stop> {
+    /// Everything before the test command: the machine claimed, the environment up and ready.
+    async fn setup(&mut self) -> Result<(), Stop> {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| Stop(Verdict::Environment, format!("cannot create {}: {e}", self.dir.display())))?;
         *self.build_log.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -226,34 +246,36 @@ impl<'a> Run<'a> {
         self.claim = Some(claim);
         self.phase("reap", Duration::from_secs(180), reap(dead)).await?;
         if self.o.fresh {
-            let s = self.session;
+            let s = self.session.clone();
             self.phase("fresh", Duration::from_secs(180), async move {
-                let done = session::down::down(s, true).await.map_err(|e| Stop(Verdict::Environment, e.to_string()))?;
+                let done =
+                    session::down::down(&s, true).await.map_err(|e| Stop(Verdict::Environment, e.to_string()))?;
                 Ok(((), format!("{} removed", done.lines.len())))
             })
             .await?;
         }
-        self.created_environment = environment_down(self.session).await;
+        self.created_environment = environment_down(&self.session).await;
+        self.new_cluster = new_cluster(&self.session).await;
         let record = runs::Run {
             id: self.id.clone(),
             pid: std::process::id(),
             project_dir: self.session.project.dir.clone(),
             profile: self.session.profile.origin_arg(),
             created_environment: self.created_environment,
+            new_cluster: self.new_cluster.clone(),
         };
         if let Some(c) = &self.claim {
             c.record(&record).map_err(|e| Stop(Verdict::Environment, format!("cannot write the run's record: {e}")))?;
         }
 
         self.up().await?;
-        self.ready().await?;
-        self.test().await
+        self.ready().await
     }
 
     /// `up`, raced against the watch for what waiting cannot fix.
     async fn up(&mut self) -> Result<(), Stop> {
         let options = session::up::Options {
-            foreground: false,
+            foreground: self.o.daemon_in_process,
             rollout_timeout: self.o.up_timeout,
             timeout: self.o.up_timeout,
             reseed: false,
@@ -261,9 +283,9 @@ impl<'a> Run<'a> {
         let profile = self.session.profile.profile.clone();
         let namespaces = self.namespaces();
         let grace = self.o.grace;
-        let session = self.session;
+        let session = self.session.clone();
         let recorder =
-            Recorder { reporter: self.reporter, steps: self.steps.clone(), build_log: self.build_log.clone() };
+            Recorder { reporter: self.reporter.clone(), steps: self.steps.clone(), build_log: self.build_log.clone() };
         let watched = async {
             let connect = || {
                 let profile = profile.clone();
@@ -271,7 +293,7 @@ impl<'a> Run<'a> {
                     as futures::future::BoxFuture<'static, Option<kube::Client>>
             };
             tokio::select! {
-                up = session::up::up(session, &options, &recorder) => match up {
+                up = session::up::up(&session, &options, &recorder) => match up {
                     Ok(up) => {
                         let failed: Vec<String> = up.report.capabilities.iter()
                             .filter(|c| c.phase == crate::model::spec::Phase::Failed)
@@ -342,14 +364,20 @@ impl<'a> Run<'a> {
         done
     }
 
-    /// The test command, with the environment in its variables.
-    async fn test(&mut self) -> Result<(), Stop> {
+    /// The environment as variables (docs/ci.md), written to `env.json` too.
+    async fn variables(&self) -> Result<(vars::Environment, BTreeMap<String, String>), Stop> {
         let env = self.environment().await?;
         let env_file = self.dir.join("env.json");
-        let junit = self.dir.join("junit-command.xml");
         std::fs::write(&env_file, serde_json::to_vec_pretty(&env).unwrap_or_default())
             .map_err(|e| Stop(Verdict::Environment, format!("cannot write {}: {e}", env_file.display())))?;
+        let junit = self.dir.join("junit-command.xml");
         let vars = env.variables(&env_file.display().to_string(), &junit.display().to_string());
+        Ok((env, vars))
+    }
+
+    /// The test command, with the environment in its variables.
+    async fn test(&mut self) -> Result<(), Stop> {
+        let (_, vars) = self.variables().await?;
         let command = self.o.command.clone();
         let t = Instant::now();
         let Some((program, args)) = command.split_first() else {
@@ -522,10 +550,11 @@ impl<'a> Run<'a> {
             self.record(Case::passed("teardown", 0).with("the environment was up before this run: left as it was"));
             return;
         }
-        let done = tokio::time::timeout(Duration::from_secs(300), session::down::down(self.session, true)).await;
+        let removal = remove_environment(&self.session, self.new_cluster.as_deref());
+        let done = tokio::time::timeout(Duration::from_secs(300), removal).await;
         let ms = t.elapsed().as_millis();
         match done {
-            Ok(Ok(r)) => self.record(Case::passed("teardown", ms).with(format!("{} removed", r.lines.len()))),
+            Ok(Ok(n)) => self.record(Case::passed("teardown", ms).with(format!("{n} removed"))),
             Ok(Err(e)) => self.record(Case::failed("teardown", ms, e.to_string())),
             Err(_) => self.record(Case::failed("teardown", ms, "not done within 5 min")),
         }
@@ -559,10 +588,39 @@ async fn reap(dead: Option<runs::Run>) -> Result<((), String), Stop> {
     }
     let s = Session::discover(&dead.project_dir, Some(&dead.profile))
         .map_err(|e| Stop(Verdict::Environment, format!("cannot reap run {}: {e}", dead.id)))?;
-    let done = session::down::down(&s, true)
+    let n = remove_environment(&s, dead.new_cluster.as_deref())
         .await
         .map_err(|e| Stop(Verdict::Environment, format!("cannot reap run {}: {e}", dead.id)))?;
-    Ok(((), format!("run {} (pid {} gone): {} removed", dead.id, dead.pid, done.lines.len())))
+    Ok(((), format!("run {} (pid {} gone): {n} removed", dead.id, dead.pid)))
+}
+
+/// `down --purge`, and the kind cluster `new_cluster` when it is still there: a cluster whose
+/// making was cut short (a timeout, SIGKILL) has no ownership marker, so `down` does not take
+/// it, but the run that began without it made it. How many things were removed.
+async fn remove_environment(session: &Session, new_cluster: Option<&str>) -> Result<usize, session::Error> {
+    let down = session::down::down(session, true).await;
+    let Some(name) = new_cluster else { return down.map(|r| r.lines.len()) };
+    let cli = crate::env::kind::KindCli::locate()
+        .map_err(|e| session::Error::Step { step: "kind cluster", source: e.into() })?;
+    let step = |e: crate::env::kind::KindError| session::Error::Step { step: "kind cluster", source: e.into() };
+    if cli.clusters().await.map_err(step)?.iter().any(|c| c == name) {
+        let kubeconfig = session.profile.profile.cluster.kubeconfig.as_ref().map(PathBuf::from);
+        cli.delete(name, kubeconfig.as_deref()).await.map_err(step)?;
+        return Ok(down.map(|r| r.lines.len()).unwrap_or(0) + 1);
+    }
+    down.map(|r| r.lines.len())
+}
+
+/// The profile's kind cluster when it does not exist yet (the run may make it).
+async fn new_cluster(session: &Session) -> Option<String> {
+    let profile = &session.profile.profile;
+    if profile.cluster.provider != crate::model::profile::ClusterProvider::Kind {
+        return None;
+    }
+    let name = profile.cluster.name.clone().unwrap_or_else(|| "nexus-dev".into());
+    let cli = crate::env::kind::KindCli::locate().ok()?;
+    let exists = cli.clusters().await.ok()?.contains(&name);
+    (!exists).then_some(name)
 }
 
 /// Whether the project's environment is down: no daemon, no container of the project.
@@ -629,13 +687,13 @@ async fn reconcile_cases(client: &kube::Client, specs: &[LoadedSpec]) -> Vec<Cas
 
 /// `up`'s progress, passed on, with each step a case of the run and what watch mode built
 /// written to `build.log`.
-struct Recorder<'a> {
-    reporter: &'a dyn Reporter,
+struct Recorder {
+    reporter: Arc<dyn Reporter>,
     steps: Arc<Mutex<Vec<Case>>>,
     build_log: Arc<Mutex<Option<std::fs::File>>>,
 }
 
-impl Progress for Recorder<'_> {
+impl Progress for Recorder {
     fn begin(&self, project: &str, capabilities: usize, profile: &str) {
         self.reporter.begin(project, capabilities, profile);
     }

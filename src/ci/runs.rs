@@ -26,6 +26,10 @@ pub struct Run {
     /// Whether the project's environment was down when the run began: then the run made it,
     /// and tearing down removes all of it; otherwise the run reused it and leaves it.
     pub created_environment: bool,
+    /// The kind cluster the run may make: it did not exist when the run began. A cluster cut
+    /// short while kind made it carries no ownership marker yet; this is how it is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_cluster: Option<String>,
 }
 
 /// Another run holds the machine.
@@ -103,7 +107,14 @@ mod tests {
     use super::*;
 
     fn run(id: &str) -> Run {
-        Run { id: id.into(), pid: 1, project_dir: "/p".into(), profile: "local".into(), created_environment: true }
+        Run {
+            id: id.into(),
+            pid: 1,
+            project_dir: "/p".into(),
+            profile: "local".into(),
+            created_environment: true,
+            new_cluster: None,
+        }
     }
 
     #[test]

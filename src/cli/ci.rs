@@ -22,17 +22,17 @@ pub struct CiArgs {
     #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
     /// The whole run; when it runs out the run snapshots, tears down and exits 4.
-    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = ci::defaults::TIMEOUT, value_parser = humantime::parse_duration)]
     pub timeout: Duration,
     /// Budget for bringing the environment up (cluster, containers, images, capabilities Running).
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = ci::defaults::UP_TIMEOUT, value_parser = humantime::parse_duration)]
     pub up_timeout: Duration,
     /// Budget for Jobs to complete once the environment is up.
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = ci::defaults::READY_TIMEOUT, value_parser = humantime::parse_duration)]
     pub ready_timeout: Duration,
     /// How long an image pull failure, a crash loop or a failed Pod may last before the run
     /// fails on it (exit 3).
-    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = ci::defaults::GRACE, value_parser = humantime::parse_duration)]
     pub grace: Duration,
     /// Write a JUnit XML report here: each phase and step a test case, with the command's own
     /// JUnit (written to $NEXUS_DEV_JUNIT) merged in.
@@ -88,6 +88,7 @@ pub async fn run(args: CiArgs) -> anyhow::Result<ExitCode> {
         fresh: args.fresh,
         command: args.command,
         command_stdout_to_stderr: !args.output.is_text(),
+        daemon_in_process: false,
     };
     let text = args.output.is_text();
     if text {
@@ -98,7 +99,7 @@ pub async fn run(args: CiArgs) -> anyhow::Result<ExitCode> {
             humantime::format_duration(options.timeout)
         );
     }
-    let summary = ci::run(&session, &options, &Printer { text }).await;
+    let summary = ci::run(session, options, std::sync::Arc::new(Printer { text })).await;
     args.output.document(&summary)?;
     if text {
         match &summary.message {

@@ -207,3 +207,29 @@ fn assert_variables(env: &Env, dump: &str, summary: &serde_json::Value) {
     assert_eq!(file["capabilities"][0]["parameters"]["/myapp/dev/dynamodb/license-table"], "myapp-dev-license");
     assert_eq!(file["runId"], summary["runId"]);
 }
+
+/// Issue 15, item 3: the library entry. A Rust test gets the environment and the variables
+/// `nexus-dev ci` gives a command, holds the machine while it lives, and dropping it tears
+/// down what it made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_environment_serves_a_rust_test_and_drop_tears_it_down() {
+    let _lock = fixed_names_lock();
+    let bed = TestBed::from_env();
+    let env = Env::prepare("nexus-dev-ci-library", &bed, TestBed::kind_node_image());
+    for (k, v) in env.settings() {
+        // SAFETY: nextest runs each test in a process of its own, and nothing else in this one
+        // reads the environment while it is set.
+        unsafe { std::env::set_var(k, v) };
+    }
+    let lib = nexus_dev::ci::Environment::up(&env.project).await.unwrap_or_else(|e| panic!("{e}"));
+    let vars = lib.vars();
+    assert_eq!(vars["NEXUS_MYAPP_DYNAMODB_LICENSE_TABLE"], "myapp-dev-license");
+    assert_eq!(lib.info().capabilities[0].namespace, "myapp-dev");
+    let hello = reqwest::get(format!("{}api/hello", vars["NEXUS_MYAPP_URL_BACKEND"])).await.unwrap();
+    assert!(hello.text().await.unwrap().contains("hello from the example api"));
+    let (code, refused, _) = ci(&env, &["--", "true"]);
+    assert_eq!(code, 3, "the machine is held while the environment lives: {refused:#}");
+    drop(lib);
+    assert_nothing_left(&env, "a dropped environment");
+    let _ = std::fs::remove_dir_all(&env.root);
+}

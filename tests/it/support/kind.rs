@@ -59,16 +59,21 @@ impl Env {
         env
     }
 
+    /// The settings nexus-dev gets: the test bed's images, and a state directory and kubeconfig
+    /// of this copy's own.
+    pub fn settings(&self) -> [(&'static str, std::ffi::OsString); 5] {
+        [
+            ("KUBECONFIG", self.kubeconfig.clone().into()),
+            ("NEXUS_DEV_STATE_DIR", self.state.clone().into()),
+            ("NEXUS_DEV_KIND_IMAGE", self.node_image.clone().into()),
+            ("NEXUS_DEV_EMULATOR_IMAGE", self.bed.ministack_image.clone().into()),
+            ("NEXUS_DEV_REGISTRY_IMAGE", self.bed.registry_image.clone().into()),
+        ]
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_nexus-dev"));
-        c.args(args)
-            .current_dir(&self.project)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("NEXUS_DEV_STATE_DIR", &self.state)
-            .env("NEXUS_DEV_KIND_IMAGE", &self.node_image)
-            .env("NEXUS_DEV_EMULATOR_IMAGE", &self.bed.ministack_image)
-            .env("NEXUS_DEV_REGISTRY_IMAGE", &self.bed.registry_image)
-            .env_remove("NEXUS_DEV_PROFILE");
+        c.args(args).current_dir(&self.project).envs(self.settings()).env_remove("NEXUS_DEV_PROFILE");
         c
     }
 
