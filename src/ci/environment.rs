@@ -47,13 +47,14 @@ impl Environment {
     /// [`Environment::up`] with a profile and options of its own (`options.command` is not run).
     pub async fn up_with(dir: impl AsRef<Path>, profile: Option<&str>, options: Options) -> Result<Self, Failed> {
         let session = Session::discover(dir.as_ref(), profile).map_err(|e| Stop(Verdict::Usage, e.to_string()))?;
+        // The futures of `up` are large; on the heap they fit a test thread's 2 MiB stack.
         let mut run = Run::new(session, options, Arc::new(Quiet));
-        if let Err(stop) = run.setup().await {
-            return Err(Failed(Box::new(run.finish(Some(stop)).await)));
+        if let Err(stop) = Box::pin(run.setup()).await {
+            return Err(Failed(Box::new(Box::pin(run.finish(Some(stop))).await)));
         }
-        let (info, vars) = match run.variables().await {
+        let (info, vars) = match Box::pin(run.variables()).await {
             Ok(v) => v,
-            Err(stop) => return Err(Failed(Box::new(run.finish(Some(stop)).await))),
+            Err(stop) => return Err(Failed(Box::new(Box::pin(run.finish(Some(stop))).await))),
         };
         Ok(Self { run: Some(run), info, vars })
     }
@@ -71,7 +72,7 @@ impl Environment {
     /// Tears down what this environment created; what `Drop` does, awaited.
     pub async fn down(mut self) -> Summary {
         let run = self.run.take().expect("an environment is torn down once");
-        run.finish(None).await
+        Box::pin(run.finish(None)).await
     }
 }
 
@@ -82,7 +83,7 @@ impl Drop for Environment {
         // runs on a runtime of its own, on another thread.
         let _ = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-            rt.block_on(run.finish(None));
+            rt.block_on(Box::pin(run.finish(None)));
         })
         .join();
     }
