@@ -17,48 +17,28 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use crate::support::TestBed;
+use crate::support::kind::Env;
 use crate::support::project::copy_dir;
 
-struct Env {
-    project: PathBuf,
-    root: PathBuf,
-    bed: TestBed,
-    node_image: String,
-}
-
-impl Env {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_nexus-dev"));
-        c.args(args)
-            .current_dir(&self.project)
-            .env("KUBECONFIG", self.root.join("kubeconfig"))
-            .env("NEXUS_DEV_STATE_DIR", self.root.join("state"))
-            .env("NEXUS_DEV_KIND_IMAGE", &self.node_image)
-            .env("NEXUS_DEV_EMULATOR_IMAGE", &self.bed.ministack_image)
-            .env("NEXUS_DEV_REGISTRY_IMAGE", &self.bed.registry_image)
-            .env_remove("NEXUS_DEV_PROFILE");
-        c
-    }
-
-    fn timed(&self, args: &[&str]) -> (Duration, serde_json::Value) {
-        let t = Instant::now();
-        let out = self.command(args).output().expect("nexus-dev runs");
-        let d = t.elapsed();
-        assert!(
-            out.status.success(),
-            "nexus-dev {}: {}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (d, serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null))
-    }
+/// `nexus-dev ARGS` on the bench's copy of the examples: how long it took, and its JSON output.
+fn timed(env: &Env, args: &[&str]) -> (Duration, serde_json::Value) {
+    let t = Instant::now();
+    let out = env.command(args).output().expect("nexus-dev runs");
+    let d = t.elapsed();
+    assert!(
+        out.status.success(),
+        "nexus-dev {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (d, serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null))
 }
 
 /// `GET url` (http://127.0.0.1:PORT/path) over HTTP/1.0: the status code and the body.
@@ -136,25 +116,11 @@ fn main() {
     let _lock = crate::support::fixed_names_lock();
     let bed = TestBed::from_env();
     let node_image = TestBed::kind_node_image();
-    let root = std::env::temp_dir().join("nexus-dev-kind-bench");
-    let env = Env { project: root.join("examples/apps"), root: root.clone(), bed: bed.clone(), node_image };
-    if env.project.join("nexus-dev.yaml").is_file() {
-        let _ = env.command(&["down", "--purge"]).output();
-    }
-    let _ = std::fs::remove_dir_all(&root);
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), &root.join("examples"));
-    let file = env.project.join("nexus-dev.yaml");
-    let args = format!("    buildArgs: {{BASE_IMAGE: \"{}\"}}\n", bed.base_image);
-    let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(
-        &file,
-        text.replace("    context: web\n", &format!("    context: web\n{args}"))
-            .replace("    context: api\n", &format!("    context: api\n{args}")),
-    )
-    .unwrap();
+    let env = Env::prepare("nexus-dev-kind-bench", &bed, node_image);
+    let root = env.root.clone();
     println!("nexus-dev on a real kind cluster (examples/apps, profile local (MiniStack), the test bed's images)\n");
 
-    let (cold, v) = env.timed(&["up", "--no-watch", "-o", "json", "--timeout", "5m"]);
+    let (cold, v) = timed(&env, &["up", "--no-watch", "-o", "json", "--timeout", "5m"]);
     let steps: Vec<String> = v["steps"]
         .as_array()
         .into_iter()
@@ -171,7 +137,7 @@ fn main() {
             .to_owned()
     };
     let (web, api) = (url("frontend"), url("backend"));
-    let warm = median((0..3).map(|_| env.timed(&["up", "--no-watch", "-o", "json"]).0).collect());
+    let warm = median((0..3).map(|_| timed(&env, &["up", "--no-watch", "-o", "json"]).0).collect());
     println!("warm up (median of 3):      {}", secs(warm));
 
     // Bare docker build of the same kind of change (a new greeting: the same layers miss).
@@ -260,7 +226,7 @@ fn main() {
         sync_m.as_millis(),
         sync.iter().map(|d| d.as_millis()).collect::<Vec<_>>()
     );
-    let (purge, _) = env.timed(&["down", "--purge"]);
+    let (purge, _) = timed(&env, &["down", "--purge"]);
     println!("down --purge:               {}", secs(purge));
     let _ = std::fs::remove_dir_all(&root);
 }
