@@ -32,6 +32,7 @@ mod hostile_input;
 mod kind_e2e;
 mod loader_fuzz;
 mod ownership;
+mod promote;
 mod testbed_aws;
 mod testbed_docker;
 mod testbed_kubernetes;

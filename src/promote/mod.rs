@@ -1,0 +1,9 @@
+//! `nexus-dev promote` (issue 14): the identical spec and image digests, from the local
+//! environment to an EKS profile. Built so far: the target, checked before anything is written
+//! (`target`: STS identity against the profile's account, the cluster ACTIVE through EKS
+//! `DescribeCluster`, a Kubernetes client from what it describes), and the EKS bearer tokens
+//! that client sends (`eks_token`, as `aws eks get-token` makes them). Design:
+//! docs/design/promote.md.
+
+pub mod eks_token;
+pub mod target;
