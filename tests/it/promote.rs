@@ -9,6 +9,7 @@ use aws_credential_types::Credentials;
 use k8s_openapi::api::core::v1::Namespace;
 use nexus_dev::model::profile::{ClusterProvider, Profile};
 use nexus_dev::promote::eks_token::TokenSource;
+use nexus_dev::promote::registry::{Copied, Registry, copy, digest_of};
 use nexus_dev::promote::target::{self, TargetError};
 
 use crate::support::TestBed;
@@ -114,4 +115,112 @@ async fn a_wrong_account_or_a_missing_cluster_stops_before_anything_is_written()
 
     let local = nexus_dev::input::profile::built_in("local").unwrap();
     assert!(matches!(target::resolve(&local, &region, &sts, &eks).await, Err(TargetError::NotEks { .. })));
+}
+
+/// A small image in `repo` of `registry`: an index with two platforms, each a config and a
+/// layer of its own plus one layer both share. Its digest.
+async fn synthetic_image(registry: &Registry, repo: &str, tag: &str) -> String {
+    use bytes::Bytes;
+    let mut platforms = Vec::new();
+    let shared = Bytes::from(format!("shared layer {tag}"));
+    registry.upload(repo, &digest_of(&shared), shared.clone()).await.unwrap();
+    for arch in ["amd64", "arm64"] {
+        let config = Bytes::from(format!(r#"{{"architecture":"{arch}","os":"linux","tag":"{tag}"}}"#));
+        let layer = Bytes::from(format!("layer of {arch} {tag}").repeat(1000));
+        registry.upload(repo, &digest_of(&config), config.clone()).await.unwrap();
+        registry.upload(repo, &digest_of(&layer), layer.clone()).await.unwrap();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(&config), "size": config.len()},
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest_of(&shared), "size": shared.len()},
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest_of(&layer), "size": layer.len()}
+            ]
+        });
+        let body = Bytes::from(serde_json::to_vec(&manifest).unwrap());
+        let d = digest_of(&body);
+        registry.put_manifest(repo, &d, "application/vnd.oci.image.manifest.v1+json", body.clone()).await.unwrap();
+        platforms.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": body.len(),
+            "platform": {"architecture": arch, "os": "linux"}
+        }));
+    }
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": platforms});
+    let body = Bytes::from(serde_json::to_vec(&index).unwrap());
+    registry.put_manifest(repo, tag, "application/vnd.oci.image.index.v1+json", body.clone()).await.unwrap();
+    digest_of(&body)
+}
+
+/// The ECR registry stand-in, started for this test (basic auth with moto's ECR credentials);
+/// its address. Stopped when the guard drops.
+struct EcrStandIn(String);
+
+impl EcrStandIn {
+    fn start(name: &str) -> (Self, String) {
+        let out =
+            std::process::Command::new(var("NEXUS_TESTBED_ECR_REGISTRY_CTL")).args(["start", name]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let url = text
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("ECR_URL="))
+            .unwrap_or_else(|| panic!("no ECR_URL in {text}"))
+            .to_owned();
+        (Self(name.to_owned()), url)
+    }
+}
+
+impl Drop for EcrStandIn {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(var("NEXUS_TESTBED_ECR_REGISTRY_CTL")).args(["stop", &self.0]).output();
+    }
+}
+
+#[tokio::test]
+async fn images_are_copied_by_digest_with_every_platform_and_a_second_copy_moves_nothing() {
+    let (bed, engine, _cleanup) = crate::support::env::setup("promote-copy").await;
+    let source_cfg = crate::support::fixtures::standin_registry(&bed, vec![]);
+    let source = nexus_dev::env::registry::ensure(&engine, &source_cfg).await.unwrap();
+    let src = Registry::new(&source.endpoint, None, None).unwrap();
+    let digest = synthetic_image(&src, "myapp-backend", "v1").await;
+
+    // ECR's credentials come from GetAuthorizationToken (moto's are AWS / ACCOUNT-auth-token).
+    let (_ecr, url) = EcrStandIn::start(&crate::support::unique("ecr"));
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(var("NEXUS_TESTBED_AWS_ENDPOINT"))
+        .region(aws_config::Region::new(var("NEXUS_TESTBED_EKS_REGION")))
+        .credentials_provider(admin())
+        .load()
+        .await;
+    let auth = aws_sdk_ecr::Client::new(&config).get_authorization_token().send().await.unwrap();
+    let token = auth.authorization_data()[0].authorization_token().unwrap().to_owned();
+    use base64::Engine as _;
+    let decoded = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(token).unwrap()).unwrap();
+    let (user, password) = decoded.split_once(':').unwrap();
+    let dst = Registry::new(&url, Some((user, password)), None).unwrap();
+    let wrong = Registry::new(&url, Some((user, "not-the-token")), None).unwrap();
+    let refused = copy(&src, "myapp-backend", &digest, &wrong, "team/myapp-backend").await.unwrap_err();
+    assert!(refused.to_string().contains("401"), "{refused}");
+
+    // Cold: two platform manifests and the index; five blobs (two configs, two layers, and the
+    // layer both platforms share, sent once).
+    let cold = copy(&src, "myapp-backend", &digest, &dst, "team/myapp-backend").await.unwrap();
+    assert_eq!((cold.manifests_copied, cold.blobs_copied, cold.blobs_present), (3, 5, 0), "{cold:?}");
+    let (body, media_type) = dst.manifest("team/myapp-backend", &digest).await.unwrap();
+    assert_eq!(digest_of(&body), digest, "the same digest on the other side");
+    assert_eq!(media_type, "application/vnd.oci.image.index.v1+json");
+
+    // Warm: one HEAD, nothing moved.
+    let warm = copy(&src, "myapp-backend", &digest, &dst, "team/myapp-backend").await.unwrap();
+    assert_eq!(warm, Copied { manifests_present: 1, ..Copied::default() });
+
+    // Into another repository of the same registry: blobs are mounted, not sent again.
+    let mounted = copy(&src, "myapp-backend", &digest, &dst, "team/other").await.unwrap();
+    assert_eq!((mounted.blobs_copied, mounted.bytes_copied), (0, 0), "{mounted:?}");
+    assert_eq!(mounted.blobs_mounted, 5, "{mounted:?}");
+
+    // A manifest whose bytes do not match its digest is refused.
+    let bad = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    assert!(copy(&src, "myapp-backend", bad, &dst, "team/x").await.is_err());
 }
