@@ -9,6 +9,7 @@ mod env;
 mod manifests;
 mod output;
 mod plan;
+mod release;
 mod validate;
 mod watch;
 
@@ -87,6 +88,9 @@ pub enum Command {
     /// Rebuild and redeploy each component of the project file (nexus-dev.yaml) on every save,
     /// with live sync; build errors are shown and the running version is kept.
     Watch(watch::WatchArgs),
+    /// Record what a promotion sends: each capability's spec hash, plan hash and workload
+    /// images by digest, as they run in the profile's cluster (`.nexus-dev/releases/`).
+    Release(release::ReleaseArgs),
     /// Print shell completions: `nexus-dev completions bash > /etc/bash_completion.d/nexus-dev`.
     Completions {
         #[arg(value_enum)]
@@ -144,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Operator(args) => cluster::run_operator(args).await,
         Command::Watch(args) => watch::run(args).await,
         Command::Ci(args) => ci::run(args).await,
+        Command::Release(args) => release::run(args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "nexus-dev", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

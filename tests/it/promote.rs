@@ -224,3 +224,68 @@ async fn images_are_copied_by_digest_with_every_platform_and_a_second_copy_moves
     let bad = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
     assert!(copy(&src, "myapp-backend", bad, &dst, "team/x").await.is_err());
 }
+
+/// A Deployment named as the plan names `component`'s, running `image`.
+fn deployment(name: &str, image: &str) -> k8s_openapi::api::apps::v1::Deployment {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "main", "image": image}]}}
+        }
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_release_records_the_running_digests_once_and_refuses_a_tag() {
+    let bed = TestBed::from_env();
+    let client = bed.kube().await;
+    let dir = tempfile::tempdir().unwrap();
+    let profile = crate::support::fixtures::testbed_profile_file(dir.path(), &bed);
+    let cap = crate::support::unique("rel");
+    let spec = dir.path().join("cap.yaml");
+    let example =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml"))
+            .unwrap()
+            .replace("myapp", &cap);
+    std::fs::write(&spec, example).unwrap();
+    let ns = format!("{cap}-dev");
+    let namespaces: kube::Api<Namespace> = kube::Api::all(client.clone());
+    let made: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap();
+    namespaces.create(&Default::default(), &made).await.unwrap();
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> = kube::Api::namespaced(client.clone(), &ns);
+    let api = format!("localhost:5001/api@sha256:{}", "1".repeat(64));
+    let web = format!("localhost:5001/web@sha256:{}", "2".repeat(64));
+    deployments.create(&Default::default(), &deployment(&format!("{cap}-dev-backend"), &api)).await.unwrap();
+    deployments
+        .create(&Default::default(), &deployment(&format!("{cap}-dev-frontend"), "localhost:5001/web:latest"))
+        .await
+        .unwrap();
+
+    let release = |output: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+            .args(["release", "-f", spec.to_str().unwrap(), "-p", &profile, "-o", output])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let refused = release("text");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("frontend of") && err.contains("a tag, not a digest"), "{err}");
+
+    let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "main", "image": web}]}}}});
+    let params = kube::api::PatchParams::default();
+    deployments.patch(&format!("{cap}-dev-frontend"), &params, &kube::api::Patch::Strategic(&patch)).await.unwrap();
+    let first = release("json");
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(v["images"]["backend"], api.as_str());
+    assert_eq!(v["images"]["frontend"], web.as_str());
+    assert!(v["specHash"].as_str().unwrap().starts_with("sha256:"));
+    let path = v["path"].as_str().unwrap().to_owned();
+    assert!(path.contains(".nexus-dev/releases/") && std::path::Path::new(&path).is_file(), "{path}");
+    let again = release("text");
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), path, "the same record");
+    let _ = namespaces.delete(&ns, &Default::default()).await;
+}
