@@ -7,6 +7,7 @@
 //! records a promotion sends (`release`). Design:
 //! docs/design/promote.md.
 
+pub mod ecr;
 pub mod eks_token;
 pub mod registry;
 pub mod release;

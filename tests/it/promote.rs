@@ -8,6 +8,7 @@ use std::sync::Arc;
 use aws_credential_types::Credentials;
 use k8s_openapi::api::core::v1::Namespace;
 use nexus_dev::model::profile::{ClusterProvider, Profile};
+use nexus_dev::promote::ecr::{Ecr, Repository};
 use nexus_dev::promote::eks_token::TokenSource;
 use nexus_dev::promote::registry::{Copied, Registry, copy, digest_of};
 use nexus_dev::promote::target::{self, TargetError};
@@ -185,7 +186,8 @@ async fn images_are_copied_by_digest_with_every_platform_and_a_second_copy_moves
     let src = Registry::new(&source.endpoint, None, None).unwrap();
     let digest = synthetic_image(&src, "myapp-backend", "v1").await;
 
-    // ECR's credentials come from GetAuthorizationToken (moto's are AWS / ACCOUNT-auth-token).
+    // The repository is made once; the credentials come from GetAuthorizationToken (moto's:
+    // AWS / ACCOUNT-auth-token, which the stand-in takes).
     let (_ecr, url) = EcrStandIn::start(&crate::support::unique("ecr"));
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(var("NEXUS_TESTBED_AWS_ENDPOINT"))
@@ -193,26 +195,25 @@ async fn images_are_copied_by_digest_with_every_platform_and_a_second_copy_moves
         .credentials_provider(admin())
         .load()
         .await;
-    let auth = aws_sdk_ecr::Client::new(&config).get_authorization_token().send().await.unwrap();
-    let token = auth.authorization_data()[0].authorization_token().unwrap().to_owned();
-    use base64::Engine as _;
-    let decoded = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(token).unwrap()).unwrap();
-    let (user, password) = decoded.split_once(':').unwrap();
-    let dst = Registry::new(&url, Some((user, password)), None).unwrap();
-    let wrong = Registry::new(&url, Some((user, "not-the-token")), None).unwrap();
-    let refused = copy(&src, "myapp-backend", &digest, &wrong, "team/myapp-backend").await.unwrap_err();
+    let ecr = Ecr::new(aws_sdk_ecr::Client::new(&config), "123456789012", url.trim_start_matches("http://"));
+    let repo = crate::support::unique("team/myapp-backend");
+    assert_eq!(ecr.ensure_repository(&repo).await.unwrap(), Repository::Created);
+    assert_eq!(ecr.ensure_repository(&repo).await.unwrap(), Repository::Present);
+    let dst = ecr.registry().await.unwrap();
+    let wrong = Registry::new(&url, Some(("AWS", "not-the-token")), None).unwrap();
+    let refused = copy(&src, "myapp-backend", &digest, &wrong, &repo).await.unwrap_err();
     assert!(refused.to_string().contains("401"), "{refused}");
 
     // Cold: two platform manifests and the index; five blobs (two configs, two layers, and the
     // layer both platforms share, sent once).
-    let cold = copy(&src, "myapp-backend", &digest, &dst, "team/myapp-backend").await.unwrap();
+    let cold = copy(&src, "myapp-backend", &digest, &dst, &repo).await.unwrap();
     assert_eq!((cold.manifests_copied, cold.blobs_copied, cold.blobs_present), (3, 5, 0), "{cold:?}");
-    let (body, media_type) = dst.manifest("team/myapp-backend", &digest).await.unwrap();
+    let (body, media_type) = dst.manifest(&repo, &digest).await.unwrap();
     assert_eq!(digest_of(&body), digest, "the same digest on the other side");
     assert_eq!(media_type, "application/vnd.oci.image.index.v1+json");
 
     // Warm: one HEAD, nothing moved.
-    let warm = copy(&src, "myapp-backend", &digest, &dst, "team/myapp-backend").await.unwrap();
+    let warm = copy(&src, "myapp-backend", &digest, &dst, &repo).await.unwrap();
     assert_eq!(warm, Copied { manifests_present: 1, ..Copied::default() });
 
     // Into another repository of the same registry: blobs are mounted, not sent again.
