@@ -76,6 +76,18 @@ pub enum Verdict {
     Timeout,
 }
 
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Passed => "passed",
+            Verdict::TestsFailed => "the tests failed",
+            Verdict::Usage => "usage or configuration error",
+            Verdict::Environment => "the environment failed",
+            Verdict::Timeout => "out of time",
+        })
+    }
+}
+
 impl Verdict {
     pub fn code(self) -> u8 {
         match self {
@@ -244,6 +256,7 @@ impl Run {
         // Claim the machine; reap what a dead run left.
         let (claim, dead) = runs::claim(&runs_dir()).map_err(|e| Stop(Verdict::Environment, e.to_string()))?;
         self.claim = Some(claim);
+        runs::prune(&runs_dir(), runs::KEPT);
         self.phase("reap", Duration::from_secs(180), reap(dead)).await?;
         if self.o.fresh {
             let s = self.session.clone();

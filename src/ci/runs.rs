@@ -102,6 +102,24 @@ impl Claim {
     }
 }
 
+/// How many runs' directories (env.json, summary.json, build.log) are kept.
+pub const KEPT: usize = 20;
+
+/// Removes the directories of all but the newest `keep` runs in `dir`.
+pub fn prune(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut runs: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("ci-") && e.path().is_dir())
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    runs.sort();
+    let old = runs.len().saturating_sub(keep);
+    for (_, path) in runs.into_iter().take(old) {
+        let _ = std::fs::remove_dir_all(path);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +152,22 @@ mod tests {
         second.finish();
         let (_third, dead) = claim(dir.path()).unwrap();
         assert!(dead.is_none(), "a finished run leaves nothing to reap");
+    }
+
+    #[test]
+    fn only_the_newest_runs_directories_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..5 {
+            std::fs::create_dir(dir.path().join(format!("ci-{i}"))).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::fs::write(dir.path().join("run.lock"), "").unwrap();
+        prune(dir.path(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["ci-3", "ci-4", "run.lock"]);
     }
 }

@@ -104,7 +104,7 @@ pub async fn run(args: CiArgs) -> anyhow::Result<ExitCode> {
     if text {
         match &summary.message {
             None => eprintln!("passed in {:.1} s (run {})", summary.ms as f64 / 1000.0, summary.run_id),
-            Some(m) => eprintln!("{:?} (exit {}): {m}", summary.verdict, summary.exit_code),
+            Some(m) => eprintln!("{} (exit {}): {m}", summary.verdict, summary.exit_code),
         }
         if let Some(j) = &summary.junit {
             eprintln!("junit: {}", j.display());
