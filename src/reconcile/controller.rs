@@ -28,25 +28,14 @@ pub async fn reconcile(
     let api: Api<NexusAICapability> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
     let key = reconcile::key(&cr);
     let c = ctx.clone();
-    let latest = api.clone();
     let started = std::time::Instant::now();
     let result = finalizer(&api, FINALIZER, cr, |event| async move {
         match event {
             // Boxed: the reconcile future is large, and debug builds keep it on the stack.
-            Finalizer::Apply(cr) => {
-                // The object as the API server has it now, not as the watch cache had it when
-                // this pass was queued: a pass on a stale copy would apply a Deployment from an
-                // older `nexus.ai/built-image.*` annotation and roll back the image watch mode
-                // had just deployed (seen as a flaky extra rollout under load).
-                let cr = match latest.get_opt(&cr.name_any()).await {
-                    Ok(Some(fresh)) if fresh.metadata.deletion_timestamp.is_none() => Arc::new(fresh),
-                    _ => cr,
-                };
-                match Box::pin(reconcile::converge(&cr, &c)).await?.readiness {
-                    Readiness::Running => Ok(Action::requeue(c.resync)),
-                    Readiness::RollingOut(_) => Ok(Action::requeue(c.poll)),
-                }
-            }
+            Finalizer::Apply(cr) => match Box::pin(reconcile::converge(&cr, &c)).await?.readiness {
+                Readiness::Running => Ok(Action::requeue(c.resync)),
+                Readiness::RollingOut(_) => Ok(Action::requeue(c.poll)),
+            },
             Finalizer::Cleanup(cr) => {
                 Box::pin(reconcile::cleanup(&cr, &c)).await?;
                 Ok(Action::await_change())
