@@ -22,3 +22,17 @@ pub fn init_tls() {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     });
 }
+
+/// An error with its causes, `outer: cause: root`: many errors' Display stops at the outermost
+/// one (reqwest's "error sending request", the SDK's "dispatch failure"), while the cause
+/// ("connection refused") is what a user needs.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -38,14 +38,7 @@ pub struct Ecr {
 const RENEW_BEFORE: Duration = Duration::from_secs(5 * 60);
 
 fn api_error<E: std::error::Error + 'static>(op: &'static str, what: &str, e: E) -> EcrError {
-    let mut reason = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        reason.push_str(": ");
-        reason.push_str(&s.to_string());
-        source = s.source();
-    }
-    EcrError::Api { op, what: what.to_owned(), reason }
+    EcrError::Api { op, what: what.to_owned(), reason: crate::error_chain(&e) }
 }
 
 impl Ecr {

@@ -89,7 +89,7 @@ pub async fn resolve(
     }
     let cluster =
         profile.cluster.name.clone().ok_or_else(|| TargetError::NoCluster { profile: profile.name.clone() })?;
-    let me = sts.get_caller_identity().send().await.map_err(|e| TargetError::Identity(error_text(&e)))?;
+    let me = sts.get_caller_identity().send().await.map_err(|e| TargetError::Identity(crate::error_chain(&e)))?;
     let account = me.account().unwrap_or_default().to_owned();
     let caller = me.arn().unwrap_or_default().to_owned();
     if account != profile.aws.account {
@@ -104,7 +104,7 @@ pub async fn resolve(
         cluster: cluster.clone(),
         region: region.to_owned(),
         account: account.clone(),
-        reason: error_text(&e),
+        reason: crate::error_chain(&e),
     })?;
     let c = described.cluster.ok_or_else(|| TargetError::NoSuchCluster {
         cluster: cluster.clone(),
@@ -131,17 +131,6 @@ pub async fn resolve(
         oidc_issuer: c.identity().and_then(|i| i.oidc()).and_then(|o| o.issuer()).map(str::to_owned),
         cluster,
     })
-}
-
-fn error_text<E: std::error::Error + 'static>(e: &E) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The DER certificates of a PEM bundle.

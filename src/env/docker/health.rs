@@ -89,7 +89,7 @@ impl Engine {
                         return Ok(url.trim_end_matches(&probe.path).to_owned());
                     }
                     Ok(r) => format!("GET {url}: HTTP {}", r.status()),
-                    Err(e) => format!("GET {url}: {}", error_chain(&e)),
+                    Err(e) => format!("GET {url}: {}", crate::error_chain(&e)),
                 },
             };
             if started.elapsed() >= timeout {
@@ -120,17 +120,4 @@ impl Engine {
         let skip = lines.len().saturating_sub(LOG_LINES);
         LastLogs(lines.into_iter().skip(skip).collect())
     }
-}
-
-/// reqwest's Display stops at the outermost error ("error sending request"); the cause
-/// ("connection refused") is what a user needs.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
