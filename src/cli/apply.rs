@@ -231,7 +231,8 @@ pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
                 }
                 let mut report = checked(&l.profile);
                 // Whatever fails, the report of what was done so far is printed below.
-                match converge_in_cluster(&client, &rctx, s, &args, &mut report).await {
+                let how = Converging { output: args.output, wait: args.wait, timeout: args.timeout };
+                match converge_in_cluster(&client, &rctx, &s.cr, how, &mut report).await {
                     Ok(note) => {
                         report.merge(orphans_elsewhere(s, p, &l, false, &opts).await?);
                         notes[i] = Some(note);
@@ -350,20 +351,29 @@ async fn prepare_cluster(l: &Loaded, timeout: std::time::Duration, text: bool) -
     Ok(client)
 }
 
+/// How `converge_in_cluster` reports and waits.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Converging {
+    pub output: Output,
+    /// Until Running (or `timeout`), not only one pass.
+    pub wait: bool,
+    pub timeout: std::time::Duration,
+}
+
 /// Puts one capability into the cluster and converges it (until Running with `--wait`): the
 /// first pass provisions AWS, later ones only the cluster. Fills in `report` with what was done,
 /// and returns the note shown under it.
-async fn converge_in_cluster(
+pub(super) async fn converge_in_cluster(
     client: &kube::Client,
     rctx: &crate::reconcile::Context,
-    s: &LoadedSpec,
-    args: &ApplyArgs,
+    cr: &crate::model::spec::NexusAICapability,
+    how: Converging,
     report: &mut Report,
 ) -> anyhow::Result<String> {
-    let text = args.output.is_text();
-    let deadline = std::time::Instant::now() + args.timeout;
+    let text = how.output.is_text();
+    let deadline = std::time::Instant::now() + how.timeout;
     loop {
-        let live = crate::provision::kube::put_capability(client, &s.cr).await?;
+        let live = crate::provision::kube::put_capability(client, cr).await?;
         let pass = match crate::reconcile::converge(&live, rctx).await {
             Ok(pass) => pass,
             Err(e) => {
@@ -378,7 +388,7 @@ async fn converge_in_cluster(
                 anyhow::bail!(e);
             }
         };
-        if let Some(p) = progress(args.output, "") {
+        if let Some(p) = progress(how.output, "") {
             pass.kubernetes.iter().filter(|r| r.outcome != Outcome::Unchanged).for_each(|r| p(r));
         }
         let waiting = match &pass.readiness {
@@ -388,7 +398,7 @@ async fn converge_in_cluster(
         report.resources.retain(|r| r.kind.is_aws());
         add_aws(report, pass.aws);
         report.resources.extend(pass.kubernetes);
-        if waiting.is_none() || !args.wait {
+        if waiting.is_none() || !how.wait {
             return Ok(match waiting {
                 None => "Running".into(),
                 Some(w) => format!("applied; {w} (use --wait to wait for Running)"),
@@ -402,7 +412,7 @@ async fn converge_in_cluster(
                 .for_each(|r| r.outcome = Outcome::Failed);
             return Ok(format!(
                 "not Running after {}: {}",
-                humantime::format_duration(args.timeout),
+                humantime::format_duration(how.timeout),
                 waiting.unwrap_or_default()
             ));
         }
@@ -534,7 +544,7 @@ fn capability_report<'a>(p: &'a Plan, l: &'a Loaded, r: &'a Report, note: Option
 }
 
 /// Asks on the terminal; refuses without one (scripts pass --yes).
-fn confirm(question: &str) -> anyhow::Result<()> {
+pub(super) fn confirm(question: &str) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
         anyhow::bail!("{question} Refusing without confirmation: no terminal to ask on. Pass --yes to confirm.");
     }

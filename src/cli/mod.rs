@@ -9,6 +9,7 @@ mod env;
 mod manifests;
 mod output;
 mod plan;
+mod promote;
 mod release;
 mod validate;
 mod watch;
@@ -91,6 +92,11 @@ pub enum Command {
     /// Record what a promotion sends: each capability's spec hash, plan hash and workload
     /// images by digest, as they run in the profile's cluster (`.nexus-dev/releases/`).
     Release(release::ReleaseArgs),
+    /// Promote one capability to an EKS profile: the same spec and the same image digests.
+    /// Checks the target's identity first, shows one plan (images to copy, AWS and Kubernetes
+    /// changes), asks, copies the images by digest, applies through the reconciler, verifies,
+    /// and records the promotion beside the release records.
+    Promote(promote::PromoteArgs),
     /// Print shell completions: `nexus-dev completions bash > /etc/bash_completion.d/nexus-dev`.
     Completions {
         #[arg(value_enum)]
@@ -149,6 +155,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::run(args).await,
         Command::Ci(args) => ci::run(args).await,
         Command::Release(args) => release::run(args).await,
+        Command::Promote(args) => promote::run(args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "nexus-dev", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -28,13 +28,19 @@ struct Written {
     release: release::Release,
 }
 
+/// `.nexus-dev/releases/` of the project around the current directory, or of the current
+/// directory: where release records and the promotion history are kept.
+pub(super) fn releases_dir() -> std::io::Result<std::path::PathBuf> {
+    let cwd = std::env::current_dir()?;
+    let root = crate::input::project::discover(&cwd).map(|p| p.dir).unwrap_or(cwd);
+    Ok(root.join(".nexus-dev/releases"))
+}
+
 pub async fn run(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
     let specs = load_specs(&args.specs)?;
     let profile = load_profile(&args.profile)?;
     let client = crate::provision::kube::client::for_profile(&profile.profile).await?;
-    let cwd = std::env::current_dir()?;
-    let root = crate::input::project::discover(&cwd).map(|p| p.dir).unwrap_or(cwd);
-    let dir = root.join(".nexus-dev/releases");
+    let dir = releases_dir()?;
     let mut written = Vec::new();
     for s in &specs {
         let r = release::make(&s.cr, &profile.profile, &client).await?;

@@ -71,6 +71,10 @@ pub struct Aws {
     /// Endpoint for AWS calls from pods (on the cluster network); defaults to `endpoint`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_endpoint: Option<String>,
+    /// The STS endpoint an EKS cluster verifies its tokens with, which the tokens name;
+    /// defaults to `endpoint`, else STS's regional endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sts_endpoint: Option<String>,
     /// AWS account ID, twelve digits.
     pub account: String,
     /// Named AWS CLI profile for credentials on real AWS.
@@ -168,7 +172,11 @@ impl Profile {
         self.aws.pod_endpoint.as_deref().or(self.aws.endpoint.as_deref())
     }
 
+    /// Whether AWS calls go to an emulator, which takes any credentials: a profile with an
+    /// emulator, or an endpoint on a non-EKS cluster. An EKS profile is real AWS wherever its
+    /// endpoint points (a VPC endpoint, or the test bed's stand-ins), signed with the usual
+    /// credential chain, and its pods use their IRSA role.
     pub fn is_emulated(&self) -> bool {
-        self.aws.emulator.is_some() || self.aws.endpoint.is_some()
+        self.aws.emulator.is_some() || (self.aws.endpoint.is_some() && self.cluster.provider != ClusterProvider::Eks)
     }
 }

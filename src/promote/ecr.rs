@@ -44,10 +44,12 @@ fn api_error<E: std::error::Error + 'static>(op: &'static str, what: &str, e: E)
 impl Ecr {
     /// `host` is the profile's `registry.host`, such as `123456789012.dkr.ecr.eu-west-1.amazonaws.com`.
     pub fn new(api: aws_sdk_ecr::Client, account: &str, host: &str) -> Self {
-        let loopback =
-            ["localhost", "127.0.0.1", "[::1]"].iter().any(|l| host == *l || host.starts_with(&format!("{l}:")));
-        let base = format!("{}://{host}", if loopback { "http" } else { "https" });
-        Self { api, account: account.to_owned(), base, auth: tokio::sync::Mutex::new(None) }
+        Self {
+            api,
+            account: account.to_owned(),
+            base: super::registry::base_url(host),
+            auth: tokio::sync::Mutex::new(None),
+        }
     }
 
     /// Makes repository `name` unless it is there.

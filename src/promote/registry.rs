@@ -71,6 +71,44 @@ pub fn digest_of(data: &[u8]) -> String {
     format!("sha256:{hex}")
 }
 
+/// `scheme://host` of a registry: http for one on loopback (the local registry, a stand-in),
+/// https for any other.
+pub fn base_url(host: &str) -> String {
+    let loopback = ["localhost", "127.0.0.1", "[::1]"].iter().any(|l| host == *l || host.starts_with(&format!("{l}:")));
+    format!("{}://{host}", if loopback { "http" } else { "https" })
+}
+
+/// An image pinned by digest: `host/repository@sha256:…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    pub host: String,
+    pub repository: String,
+    pub digest: String,
+}
+
+impl Pinned {
+    /// Parses `host/repository@sha256:<64 hex>`; `None` for a tag or an image without a
+    /// registry host.
+    pub fn parse(image: &str) -> Option<Self> {
+        let (name, digest) = image.split_once('@')?;
+        let hex = digest.strip_prefix("sha256:")?;
+        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        let (host, repository) = name.split_once('/')?;
+        if !(host.contains(['.', ':']) || host == "localhost") || repository.is_empty() {
+            return None;
+        }
+        Some(Self { host: host.into(), repository: repository.into(), digest: digest.into() })
+    }
+}
+
+impl std::fmt::Display for Pinned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}@{}", self.host, self.repository, self.digest)
+    }
+}
+
 /// The descriptors a manifest names: an index's manifests, or an image's config and layers.
 fn children(media_type: &str, body: &[u8]) -> Result<(bool, Vec<String>), String> {
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
@@ -86,6 +124,18 @@ fn children(media_type: &str, body: &[u8]) -> Result<(bool, Vec<String>), String
             Ok((false, blobs))
         }
         other => Err(format!("unsupported media type {other:?}")),
+    }
+}
+
+/// The descriptors under `key` of a manifest (`manifests`, `layers`, or the one `config`), by
+/// digest, with their sizes.
+fn sizes(body: &[u8], key: &str) -> std::collections::BTreeMap<String, u64> {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let one = |d: &serde_json::Value| Some((d["digest"].as_str()?.to_owned(), d["size"].as_u64().unwrap_or(0)));
+    match &v[key] {
+        serde_json::Value::Array(items) => items.iter().filter_map(one).collect(),
+        d @ serde_json::Value::Object(_) => one(d).into_iter().collect(),
+        _ => Default::default(),
     }
 }
 
@@ -138,6 +188,33 @@ impl Registry {
             404 => Ok(false),
             _ => Err(self.failed(&what, r).await),
         }
+    }
+
+    /// Whether `repo` has the manifest `digest` (and so, a registry being consistent, every
+    /// blob it names): one HEAD.
+    pub async fn has_manifest(&self, repo: &str, digest: &str) -> Result<bool, RegistryError> {
+        self.has("manifests", repo, digest).await
+    }
+
+    /// The bytes an image takes in the registry: its manifests, configs and layers, each blob
+    /// counted once however many platforms share it.
+    pub async fn size(&self, repo: &str, digest: &str) -> Result<u64, RegistryError> {
+        let (body, media_type) = self.manifest(repo, digest).await?;
+        let unreadable = |reason: String| RegistryError::Manifest {
+            registry: self.base.clone(),
+            what: format!("{repo}@{digest}"),
+            reason,
+        };
+        let mut total = body.len() as u64;
+        let mut manifests = vec![(body, media_type)];
+        if children(&manifests[0].1, &manifests[0].0).map_err(unreadable)?.0 {
+            let named = sizes(&manifests[0].0, "manifests");
+            manifests = futures::future::try_join_all(named.keys().map(|d| self.manifest(repo, d))).await?;
+            total += named.values().sum::<u64>();
+        }
+        let blobs: std::collections::BTreeMap<String, u64> =
+            manifests.iter().flat_map(|(b, _)| sizes(b, "config").into_iter().chain(sizes(b, "layers"))).collect();
+        Ok(total + blobs.values().sum::<u64>())
     }
 
     /// The manifest `reference` of `repo`: its bytes and media type, checked against `reference`
@@ -340,6 +417,28 @@ async fn copy_blob(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pinned_images_name_a_registry_a_repository_and_a_digest() {
+        let hex = "ab".repeat(32);
+        let p = Pinned::parse(&format!("localhost:5001/team/api@sha256:{hex}")).unwrap();
+        assert_eq!((p.host.as_str(), p.repository.as_str()), ("localhost:5001", "team/api"));
+        assert_eq!(p.to_string(), format!("localhost:5001/team/api@sha256:{hex}"));
+        assert!(Pinned::parse("localhost:5001/api:latest").is_none());
+        assert!(Pinned::parse(&format!("api@sha256:{hex}")).is_none(), "no registry host");
+        assert!(Pinned::parse("localhost:5001/api@sha256:abc").is_none());
+        assert_eq!(base_url("localhost:5001"), "http://localhost:5001");
+        assert_eq!(base_url("127.0.0.1:40001"), "http://127.0.0.1:40001");
+        assert_eq!(base_url("1234.dkr.ecr.eu-west-1.amazonaws.com"), "https://1234.dkr.ecr.eu-west-1.amazonaws.com");
+    }
+
+    #[test]
+    fn sizes_count_configs_layers_and_platform_manifests() {
+        let image = br#"{"config":{"digest":"sha256:c","size":5},"layers":[{"digest":"sha256:l1","size":7}]}"#;
+        assert_eq!(sizes(image, "config").into_iter().collect::<Vec<_>>(), [("sha256:c".to_owned(), 5)]);
+        assert_eq!(sizes(image, "layers").values().sum::<u64>(), 7);
+        assert!(sizes(image, "manifests").is_empty());
+    }
 
     #[test]
     fn digests_are_sha256_of_the_bytes() {

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::apps::v1::Deployment;
 use serde::{Deserialize, Serialize};
 
-use super::registry::digest_of;
+use super::registry::{Pinned, digest_of};
 use crate::model::names::Names;
 use crate::model::profile::Profile;
-use crate::model::spec::NexusAICapability;
+use crate::model::spec::{NexusAICapability, NexusAICapabilitySpec};
 
 /// The components a capability runs.
 pub const COMPONENTS: [&str; 2] = ["frontend", "backend"];
@@ -81,11 +81,45 @@ impl Release {
     }
 }
 
-/// Whether `image` names a digest: `repository@sha256:<64 hex>`.
-pub fn pinned(image: &str) -> bool {
-    image
-        .split_once("@sha256:")
-        .is_some_and(|(repo, hex)| !repo.is_empty() && hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+/// One promotion, as the history beside the release records keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Promotion {
+    /// When it finished, RFC 3339.
+    pub time: String,
+    pub release: String,
+    /// The profile promoted to.
+    pub profile: String,
+    pub account: String,
+    pub region: String,
+    pub cluster_arn: String,
+    /// `succeeded`, or `failed: <why>`.
+    pub outcome: String,
+}
+
+/// The history file of `dir` (the release records' directory): one JSON line per promotion.
+pub fn history(dir: &Path) -> PathBuf {
+    dir.join("history.jsonl")
+}
+
+impl Promotion {
+    /// Appends this promotion to the history of `dir`; the history's path.
+    pub fn append(&self, dir: &Path) -> Result<PathBuf, ReleaseError> {
+        use std::io::Write as _;
+        let path = history(dir);
+        let io = |source| ReleaseError::Io { path: path.display().to_string(), source };
+        std::fs::create_dir_all(dir).map_err(|source| ReleaseError::Io { path: dir.display().to_string(), source })?;
+        let mut line = serde_json::to_string(self).unwrap_or_default();
+        line.push('\n');
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io)?;
+        file.write_all(line.as_bytes()).map_err(io)?;
+        Ok(path)
+    }
+}
+
+/// The hash a release records of a spec: `sha256:` of its JSON.
+pub fn spec_hash(spec: &NexusAICapabilitySpec) -> String {
+    digest_of(&serde_json::to_vec(spec).unwrap_or_default())
 }
 
 /// The release of `cr` as it runs in `client`'s cluster under `profile`.
@@ -111,7 +145,7 @@ pub async fn make(cr: &NexusAICapability, profile: &Profile, client: &kube::Clie
             .and_then(|p| p.containers.into_iter().next())
             .and_then(|c| c.image)
             .ok_or_else(|| not_running("no such deployment".into()))?;
-        if !pinned(&image) {
+        if Pinned::parse(&image).is_none() {
             return Err(ReleaseError::NotPinned {
                 capability: spec.capability_name.clone(),
                 component: component.to_owned(),
@@ -123,7 +157,7 @@ pub async fn make(cr: &NexusAICapability, profile: &Profile, client: &kube::Clie
     Ok(Release {
         capability: spec.capability_name.clone(),
         environment: spec.environment.clone(),
-        spec_hash: digest_of(&serde_json::to_vec(spec).unwrap_or_default()),
+        spec_hash: spec_hash(spec),
         plan_hash: digest_of(&serde_json::to_vec(&plan).unwrap_or_default()),
         profile: profile.name.clone(),
         images,
@@ -146,12 +180,22 @@ mod tests {
     }
 
     #[test]
-    fn only_digests_are_pinned() {
-        let hex = "a".repeat(64);
-        assert!(pinned(&format!("localhost:5001/api@sha256:{hex}")));
-        assert!(!pinned("localhost:5001/api:sha-123"));
-        assert!(!pinned("localhost:5001/api@sha256:abc"));
-        assert!(!pinned(&format!("@sha256:{hex}")));
+    fn promotions_are_appended_one_line_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Promotion {
+            time: "2026-12-03T10:00:00Z".into(),
+            release: "myapp-0123456789ab".into(),
+            profile: "eks-staging".into(),
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+            cluster_arn: "arn:aws:eks:eu-west-1:123456789012:cluster/c".into(),
+            outcome: "succeeded".into(),
+        };
+        let path = p.append(dir.path()).unwrap();
+        p.append(dir.path()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<Promotion> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines, [p.clone(), p]);
     }
 
     #[test]

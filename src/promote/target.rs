@@ -7,13 +7,13 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::eks_token::TokenSource;
 use crate::model::profile::{ClusterProvider, Profile};
 
 /// The checked target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Target {
     pub account: String,
@@ -28,6 +28,7 @@ pub struct Target {
     #[serde(skip)]
     pub ca_pem: String,
     /// The cluster's OIDC issuer: what IRSA trust policies name.
+    #[serde(default)]
     pub oidc_issuer: Option<String>,
 }
 
@@ -89,7 +90,10 @@ pub async fn resolve(
     }
     let cluster =
         profile.cluster.name.clone().ok_or_else(|| TargetError::NoCluster { profile: profile.name.clone() })?;
-    let me = sts.get_caller_identity().send().await.map_err(|e| TargetError::Identity(crate::error_chain(&e)))?;
+    // Both read only, so both at once; the identity is judged first.
+    let (me, described) =
+        futures::join!(sts.get_caller_identity().send(), eks.describe_cluster().name(&cluster).send());
+    let me = me.map_err(|e| TargetError::Identity(crate::error_chain(&e)))?;
     let account = me.account().unwrap_or_default().to_owned();
     let caller = me.arn().unwrap_or_default().to_owned();
     if account != profile.aws.account {
@@ -100,7 +104,7 @@ pub async fn resolve(
             caller,
         });
     }
-    let described = eks.describe_cluster().name(&cluster).send().await.map_err(|e| TargetError::NoSuchCluster {
+    let described = described.map_err(|e| TargetError::NoSuchCluster {
         cluster: cluster.clone(),
         region: region.to_owned(),
         account: account.clone(),

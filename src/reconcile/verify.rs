@@ -25,10 +25,23 @@ fn check(out: &mut Vec<Check>, check: impl Into<String>, ok: bool, detail: impl 
     out.push(Check { check: check.into(), ok, detail: detail.into() });
 }
 
-/// Runs every check; reads only.
+/// Runs every check; reads only. The sections run at once, each check of a section too; the
+/// checks come out in a fixed order: AWS, objects, rollouts, endpoints, HTTP, IRSA.
 pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> Vec<Check> {
+    let (a, objects, rollouts, endpoints, http, irsa) = futures::join!(
+        aws_checks(plan, aws),
+        object_checks(plan, client, owner),
+        rollout_checks(plan, client),
+        endpoint_checks(plan, client),
+        http_checks(plan, client),
+        irsa_checks(plan, aws, client),
+    );
+    [a, objects, rollouts, endpoints, http, irsa].concat()
+}
+
+/// AWS: a dry run finds every resource present and unchanged.
+async fn aws_checks(plan: &Plan, aws: &AwsCtx) -> Vec<Check> {
     let mut out = Vec::new();
-    // AWS: a dry run finds every resource present and unchanged.
     let dry = AwsCtx { dry_run: true, ..aws.clone() };
     let report = provision::apply(plan, &dry, &Options::default()).await;
     for r in &report.resources {
@@ -41,69 +54,92 @@ pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> 
         };
         check(&mut out, format!("{} {}", r.kind, r.name), ok, detail);
     }
-    // Kubernetes objects present and as planned.
-    for (r, obj) in objects::objects(plan, owner) {
+    out
+}
+
+/// Kubernetes objects present and as planned.
+async fn object_checks(plan: &Plan, client: &Client, owner: &str) -> Vec<Check> {
+    let objects = objects::objects(plan, owner);
+    let each = objects.iter().map(|(r, obj)| async move {
         let label = format!("{} {}", r.kind, r.name);
-        match k8s_apply::apply(client, &obj, k8s_apply::Mode::DRY_RUN).await {
-            Ok(d) if d.outcome == crate::model::outcome::Outcome::Unchanged => {
-                check(&mut out, label, true, "present, as planned")
-            }
-            Ok(d) if d.outcome == crate::model::outcome::Outcome::Created => check(&mut out, label, false, "missing"),
-            Ok(d) => check(&mut out, label, false, format!("differs from the plan: {}", d.changes.join(", "))),
-            Err(e) => check(&mut out, label, false, e.to_string()),
-        }
-    }
-    for d in plan.of_kind(Kind::Deployment) {
-        let label = format!("rollout {}", d.name);
-        match k8s_apply::deployment_rollout(client, &plan.namespace, &d.name).await {
-            Ok(Rollout::Available) => check(&mut out, label, true, "available"),
-            Ok(Rollout::Progressing(w)) => check(&mut out, label, false, w),
-            Ok(Rollout::Stuck(w)) => check(&mut out, label, false, w),
-            Err(e) => check(&mut out, label, false, e.to_string()),
-        }
-    }
+        let (ok, detail) = match k8s_apply::apply(client, obj, k8s_apply::Mode::DRY_RUN).await {
+            Ok(d) if d.outcome == Outcome::Unchanged => (true, "present, as planned".to_owned()),
+            Ok(d) if d.outcome == Outcome::Created => (false, "missing".to_owned()),
+            Ok(d) => (false, format!("differs from the plan: {}", d.changes.join(", "))),
+            Err(e) => (false, e.to_string()),
+        };
+        Check { check: label, ok, detail }
+    });
+    futures::future::join_all(each).await
+}
+
+async fn rollout_checks(plan: &Plan, client: &Client) -> Vec<Check> {
+    let each = plan.of_kind(Kind::Deployment).map(|d| async move {
+        let check = format!("rollout {}", d.name);
+        let (ok, detail) = match k8s_apply::deployment_rollout(client, &plan.namespace, &d.name).await {
+            Ok(Rollout::Available) => (true, "available".to_owned()),
+            Ok(Rollout::Progressing(w)) | Ok(Rollout::Stuck(w)) => (false, w),
+            Err(e) => (false, e.to_string()),
+        };
+        Check { check, ok, detail }
+    });
+    futures::future::join_all(each).await
+}
+
+async fn endpoint_checks(plan: &Plan, client: &Client) -> Vec<Check> {
     let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), &plan.namespace);
-    for s in plan.of_kind(Kind::Service) {
-        let label = format!("endpoints {}", s.name);
-        let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={}", s.name));
-        match slices.list(&lp).await {
-            Ok(list) => {
-                let ready = list
-                    .items
-                    .iter()
-                    .flat_map(|sl| sl.endpoints.iter())
-                    .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false))
-                    .count();
-                check(&mut out, label, ready > 0, format!("{ready} ready endpoints"));
+    let each = plan.of_kind(Kind::Service).map(|s| {
+        let slices = &slices;
+        async move {
+            let check = format!("endpoints {}", s.name);
+            let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={}", s.name));
+            match slices.list(&lp).await {
+                Ok(list) => {
+                    let ready = list
+                        .items
+                        .iter()
+                        .flat_map(|sl| sl.endpoints.iter())
+                        .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false))
+                        .count();
+                    Check { check, ok: ready > 0, detail: format!("{ready} ready endpoints") }
+                }
+                Err(e) => Check { check, ok: false, detail: e.to_string() },
             }
-            Err(e) => check(&mut out, label, false, e.to_string()),
         }
-    }
-    // The apps answer: each Service's health path, through the API server's service proxy (no
-    // port-forward, no ingress controller needed), as the readiness probe asks it.
-    for svc in plan.of_kind(Kind::Service) {
-        let Settings::Service(s) = &svc.settings else { continue };
-        let probe = plan.of_kind(Kind::Deployment).find_map(|d| match &d.settings {
+    });
+    futures::future::join_all(each).await
+}
+
+/// The apps answer: each Service's health path, through the API server's service proxy (no
+/// port-forward, no ingress controller needed), as the readiness probe asks it.
+async fn http_checks(plan: &Plan, client: &Client) -> Vec<Check> {
+    let each = plan.of_kind(Kind::Service).filter_map(|svc| {
+        let Settings::Service(s) = &svc.settings else { return None };
+        let path = plan.of_kind(Kind::Deployment).find_map(|d| match &d.settings {
             Settings::Deployment(dep) if dep.component == s.component => Some(dep.readiness_probe.path.clone()),
             _ => None,
-        });
-        let Some(path) = probe else { continue };
-        let label = format!("http {}{path}", svc.name);
-        let url = format!("/api/v1/namespaces/{}/services/{}:{}/proxy{path}", s.namespace, svc.name, s.port);
-        let answer = match http::Request::get(&url).body(Vec::new()) {
-            Ok(req) => tokio::time::timeout(std::time::Duration::from_secs(10), client.request_text(req)).await,
-            Err(e) => {
-                check(&mut out, label, false, e.to_string());
-                continue;
-            }
-        };
-        match answer {
-            Ok(Ok(_)) => check(&mut out, label, true, "answers"),
-            Ok(Err(e)) => check(&mut out, label, false, crate::provision::kube::describe(&e)),
-            Err(_) => check(&mut out, label, false, "no answer within 10s"),
-        }
-    }
-    // IRSA: the service account names the role that exists, and the role trusts that account.
+        })?;
+        Some(async move {
+            let check = format!("http {}{path}", svc.name);
+            let url = format!("/api/v1/namespaces/{}/services/{}:{}/proxy{path}", s.namespace, svc.name, s.port);
+            let answer = match http::Request::get(&url).body(Vec::new()) {
+                Ok(req) => tokio::time::timeout(std::time::Duration::from_secs(10), client.request_text(req)).await,
+                Err(e) => return Check { check, ok: false, detail: e.to_string() },
+            };
+            let (ok, detail) = match answer {
+                Ok(Ok(_)) => (true, "answers".to_owned()),
+                Ok(Err(e)) => (false, crate::provision::kube::describe(&e)),
+                Err(_) => (false, "no answer within 10s".to_owned()),
+            };
+            Check { check, ok, detail }
+        })
+    });
+    futures::future::join_all(each).await
+}
+
+/// IRSA: the service account names the role that exists, and the role trusts that account.
+async fn irsa_checks(plan: &Plan, aws: &AwsCtx, client: &Client) -> Vec<Check> {
+    let mut out = Vec::new();
     if let (Some(sa), Some(role)) = (plan.of_kind(Kind::ServiceAccount).next(), plan.of_kind(Kind::IamRole).next()) {
         let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &plan.namespace);
         let annotated = accounts

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use aws_credential_types::Credentials;
 use k8s_openapi::api::core::v1::Namespace;
 use nexus_dev::model::profile::{ClusterProvider, Profile};
 use nexus_dev::promote::ecr::{Ecr, Repository};
@@ -14,21 +13,9 @@ use nexus_dev::promote::registry::{Copied, Registry, copy, digest_of};
 use nexus_dev::promote::target::{self, TargetError};
 
 use crate::support::TestBed;
-
-fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("${name} is not set; start the test bed (scripts/testbed up)"))
-}
-
-/// The test bed's EKS admin: account 123456789012, cluster-admin on the stand-in cluster.
-fn admin() -> Credentials {
-    Credentials::new(
-        var("NEXUS_TESTBED_EKS_ACCESS_KEY_ID"),
-        var("NEXUS_TESTBED_EKS_SECRET_ACCESS_KEY"),
-        None,
-        None,
-        "testbed",
-    )
-}
+use crate::support::eks::{
+    EcrStandIn, admin, clients, ensure_cluster, json, promote, standin_profile, synthetic_image, var,
+};
 
 /// The shipped eks-staging profile, its cluster the stand-in's and every AWS call to moto.
 fn profile(account: &str) -> Profile {
@@ -39,34 +26,6 @@ fn profile(account: &str) -> Profile {
     p.aws.endpoint = Some(var("NEXUS_TESTBED_AWS_ENDPOINT"));
     p.aws.account = account.into();
     p
-}
-
-async fn clients(region: &str) -> (aws_sdk_sts::Client, aws_sdk_eks::Client) {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(var("NEXUS_TESTBED_AWS_ENDPOINT"))
-        .region(aws_config::Region::new(region.to_owned()))
-        .credentials_provider(admin())
-        .load()
-        .await;
-    (aws_sdk_sts::Client::new(&config), aws_sdk_eks::Client::new(&config))
-}
-
-/// The stand-in cluster in moto, described as EKS would (moto is shared: it may exist).
-async fn ensure_cluster(eks: &aws_sdk_eks::Client) {
-    let made = eks
-        .create_cluster()
-        .name(var("NEXUS_TESTBED_EKS_CLUSTER"))
-        .role_arn("arn:aws:iam::123456789012:role/eks")
-        .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().subnet_ids("subnet-1").build())
-        .tags("nexus-testbed/endpoint", var("NEXUS_TESTBED_EKS_ENDPOINT"))
-        .tags("nexus-testbed/ca", var("NEXUS_TESTBED_EKS_CA_DATA"))
-        .tags("nexus-testbed/oidc-issuer", var("NEXUS_TESTBED_SA_ISSUER"))
-        .send()
-        .await;
-    if let Err(e) = made {
-        let code = e.as_service_error().map(|s| s.is_resource_in_use_exception());
-        assert_eq!(code, Some(true), "CreateCluster: {e:?}");
-    }
 }
 
 #[tokio::test]
@@ -118,73 +77,13 @@ async fn a_wrong_account_or_a_missing_cluster_stops_before_anything_is_written()
     assert!(matches!(target::resolve(&local, &region, &sts, &eks).await, Err(TargetError::NotEks { .. })));
 }
 
-/// A small image in `repo` of `registry`: an index with two platforms, each a config and a
-/// layer of its own plus one layer both share. Its digest.
-async fn synthetic_image(registry: &Registry, repo: &str, tag: &str) -> String {
-    use bytes::Bytes;
-    let mut platforms = Vec::new();
-    let shared = Bytes::from(format!("shared layer {tag}"));
-    registry.upload(repo, &digest_of(&shared), shared.clone()).await.unwrap();
-    for arch in ["amd64", "arm64"] {
-        let config = Bytes::from(format!(r#"{{"architecture":"{arch}","os":"linux","tag":"{tag}"}}"#));
-        let layer = Bytes::from(format!("layer of {arch} {tag}").repeat(1000));
-        registry.upload(repo, &digest_of(&config), config.clone()).await.unwrap();
-        registry.upload(repo, &digest_of(&layer), layer.clone()).await.unwrap();
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(&config), "size": config.len()},
-            "layers": [
-                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest_of(&shared), "size": shared.len()},
-                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest_of(&layer), "size": layer.len()}
-            ]
-        });
-        let body = Bytes::from(serde_json::to_vec(&manifest).unwrap());
-        let d = digest_of(&body);
-        registry.put_manifest(repo, &d, "application/vnd.oci.image.manifest.v1+json", body.clone()).await.unwrap();
-        platforms.push(serde_json::json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": body.len(),
-            "platform": {"architecture": arch, "os": "linux"}
-        }));
-    }
-    let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": platforms});
-    let body = Bytes::from(serde_json::to_vec(&index).unwrap());
-    registry.put_manifest(repo, tag, "application/vnd.oci.image.index.v1+json", body.clone()).await.unwrap();
-    digest_of(&body)
-}
-
-/// The ECR registry stand-in, started for this test (basic auth with moto's ECR credentials);
-/// its address. Stopped when the guard drops.
-struct EcrStandIn(String);
-
-impl EcrStandIn {
-    fn start(name: &str) -> (Self, String) {
-        let out =
-            std::process::Command::new(var("NEXUS_TESTBED_ECR_REGISTRY_CTL")).args(["start", name]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let url = text
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("ECR_URL="))
-            .unwrap_or_else(|| panic!("no ECR_URL in {text}"))
-            .to_owned();
-        (Self(name.to_owned()), url)
-    }
-}
-
-impl Drop for EcrStandIn {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new(var("NEXUS_TESTBED_ECR_REGISTRY_CTL")).args(["stop", &self.0]).output();
-    }
-}
-
 #[tokio::test]
 async fn images_are_copied_by_digest_with_every_platform_and_a_second_copy_moves_nothing() {
     let (bed, engine, _cleanup) = crate::support::env::setup("promote-copy").await;
     let source_cfg = crate::support::fixtures::standin_registry(&bed, vec![]);
     let source = nexus_dev::env::registry::ensure(&engine, &source_cfg).await.unwrap();
     let src = Registry::new(&source.endpoint, None, None).unwrap();
-    let digest = synthetic_image(&src, "myapp-backend", "v1").await;
+    let digest = synthetic_image(&src, "myapp-backend", "v1", 20_000).await;
 
     // The repository is made once; the credentials come from GetAuthorizationToken (moto's:
     // AWS / ACCOUNT-auth-token, which the stand-in takes).
@@ -288,5 +187,137 @@ async fn a_release_records_the_running_digests_once_and_refuses_a_tag() {
     assert!(path.contains(".nexus-dev/releases/") && std::path::Path::new(&path).is_file(), "{path}");
     let again = release("text");
     assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), path, "the same record");
+    let _ = namespaces.delete(&ns, &Default::default()).await;
+}
+
+#[tokio::test]
+async fn promote_checks_the_target_plans_copies_by_digest_and_reaches_running_then_has_nothing_to_do() {
+    let (bed, engine, _cleanup) = crate::support::env::setup("promote").await;
+    let (_, eks) = clients(&var("NEXUS_TESTBED_EKS_REGION")).await;
+    ensure_cluster(&eks).await;
+    let client = bed.kube().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // The spec, and the release of it as built locally: both images in the source registry.
+    let cap = crate::support::unique("prom");
+    let spec = dir.path().join("cap.yaml");
+    let example =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml"))
+            .unwrap()
+            .replace("myapp", &cap);
+    std::fs::write(&spec, &example).unwrap();
+    let source_cfg = crate::support::fixtures::standin_registry(&bed, vec![]);
+    let source = nexus_dev::env::registry::ensure(&engine, &source_cfg).await.unwrap();
+    let src = Registry::new(&source.endpoint, None, None).unwrap();
+    let host = source.endpoint.trim_start_matches("http://").to_owned();
+    let mut images = std::collections::BTreeMap::new();
+    for component in ["backend", "frontend"] {
+        let repo = format!("{cap}-{component}");
+        let digest = synthetic_image(&src, &repo, component, 20_000).await;
+        images.insert(component.to_owned(), format!("{host}/{repo}@{digest}"));
+    }
+    let loaded =
+        nexus_dev::input::spec::load_specs(&nexus_dev::input::spec::read_sources(std::slice::from_ref(&spec)).unwrap())
+            .unwrap()
+            .remove(0);
+    let release = nexus_dev::promote::release::Release {
+        capability: cap.clone(),
+        environment: "dev".into(),
+        spec_hash: nexus_dev::promote::release::spec_hash(&loaded.cr.spec),
+        plan_hash: "sha256:local".into(),
+        profile: "local".into(),
+        images: images.clone(),
+    };
+    let release_file = release.write(&dir.path().join(".nexus-dev/releases")).unwrap();
+    let (_ecr, url) = EcrStandIn::start(&crate::support::unique("ecr"));
+    let ecr_host = url.trim_start_matches("http://").to_owned();
+    let namespaces: kube::Api<Namespace> = kube::Api::all(client.clone());
+    let ns = format!("{cap}-dev");
+    let (spec_arg, release_arg) = (spec.to_str().unwrap(), release_file.to_str().unwrap());
+
+    // A wrong account stops before anything is read from the cluster or written.
+    let wrong = standin_profile(dir.path(), "999999999999", &ecr_host);
+    let out = promote(dir.path(), &["-f", spec_arg, "--to", &wrong, "--release", release_arg, "--yes"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("for account 999999999999") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert!(namespaces.get_opt(&ns).await.unwrap().is_none(), "nothing was written");
+
+    // The plan, reviewed and saved: two images to copy, everything to create.
+    let to = standin_profile(dir.path(), "123456789012", &ecr_host);
+    let common = ["-f", spec_arg, "--to", to.as_str(), "--release", release_arg];
+    let plan_file = dir.path().join("plan.json");
+    let planned =
+        json(&promote(dir.path(), &[&common[..], &["--plan-out", plan_file.to_str().unwrap(), "-o", "json"]].concat()));
+    let plan = &planned["plan"];
+    assert_eq!(
+        plan["target"]["clusterArn"].as_str().unwrap().rsplit('/').next(),
+        Some(var("NEXUS_TESTBED_EKS_CLUSTER").as_str())
+    );
+    assert!(
+        plan["images"].as_array().unwrap().iter().all(|i| i["present"] == false && i["size"].as_u64().unwrap() > 0),
+        "{plan}"
+    );
+    assert!(plan["aws"].as_array().unwrap().iter().all(|s| s["action"] == "created"), "{}", plan["aws"]);
+    assert!(
+        plan["kubernetes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["kind"] == "k8s.deployment" && s["action"] == "created"),
+        "{}",
+        plan["kubernetes"]
+    );
+    assert!(plan["parity"].as_array().unwrap().iter().any(|d| d["field"] == "settings.image"), "{}", plan["parity"]);
+    assert!(namespaces.get_opt(&ns).await.unwrap().is_none(), "a plan writes nothing");
+
+    // No terminal and no --yes: refused.
+    let out = promote(dir.path(), &common);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("needs confirmation") && err.contains("--yes"), "{err}");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("target: account 123456789012") && shown.contains("images: 2 of 2 to copy"), "{shown}");
+
+    // Promote: the same digests in the target's registry, Running on the stand-in cluster.
+    let done = json(&promote(dir.path(), &[&common[..], &["--yes", "-o", "json"]].concat()));
+    let applied = &done["applied"];
+    assert_eq!(applied["outcome"], "succeeded", "{applied:#}");
+    assert_eq!(applied["state"], "Running");
+    let copied: u64 = applied["images"].as_array().unwrap().iter().map(|i| i["blobsCopied"].as_u64().unwrap()).sum();
+    assert_eq!(copied, 10, "two images of five blobs each: {applied}");
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> = kube::Api::namespaced(client.clone(), &ns);
+    for (component, image) in &images {
+        let digest = image.split_once('@').unwrap().1;
+        let d = deployments.get(&format!("{cap}-dev-{component}")).await.unwrap();
+        let running = d.spec.unwrap().template.spec.unwrap().containers[0].image.clone().unwrap();
+        assert_eq!(running, format!("{ecr_host}/{cap}-{component}@{digest}"), "the digest, in the target's registry");
+    }
+    let history = std::fs::read_to_string(applied["history"].as_str().unwrap()).unwrap();
+    assert!(history.lines().last().unwrap().contains("\"outcome\":\"succeeded\""), "{history}");
+
+    // Again: nothing to copy, no AWS call that changes anything.
+    let again = json(&promote(dir.path(), &[&common[..], &["--yes", "-o", "json"]].concat()));
+    assert!(again["plan"]["images"].as_array().unwrap().iter().all(|i| i["present"] == true));
+    assert!(
+        again["plan"]["aws"].as_array().unwrap().iter().all(|s| s["action"] == "unchanged"),
+        "{}",
+        again["plan"]["aws"]
+    );
+    let kubernetes = again["plan"]["kubernetes"].as_array().unwrap();
+    assert!(kubernetes.iter().all(|s| s["action"] == "unchanged"), "{kubernetes:?}");
+    assert!(kubernetes.iter().any(|s| s["kind"] == "nexus.capability"), "the custom resource is in the plan");
+    assert_eq!(again["applied"]["state"], "Running");
+    assert_eq!(again["applied"]["mutatingCalls"], 0, "{}", again["applied"]);
+    let moved: u64 =
+        again["applied"]["images"].as_array().unwrap().iter().map(|i| i["blobsCopied"].as_u64().unwrap()).sum();
+    assert_eq!(moved, 0);
+
+    // The plan reviewed before the first promote no longer holds: refused, naming what changed.
+    let out = promote(dir.path(), &["-f", spec_arg, "--to", &to, "--plan", plan_file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("the target changed since the plan was made"), "{err}");
+    assert!(err.contains("planned: image backend") && err.contains("now:     image backend"), "{err}");
     let _ = namespaces.delete(&ns, &Default::default()).await;
 }

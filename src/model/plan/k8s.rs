@@ -185,10 +185,13 @@ fn deployment(ctx: &Ctx<'_>, component: &str, spec: &Workload, port: i32) -> Dep
 
     let mut aws_env = Vec::new();
     if let Some(endpoint) = ctx.profile.pod_endpoint() {
-        // Emulators accept any credentials; these are not secrets.
         aws_env.push(var("AWS_ENDPOINT_URL", endpoint.to_owned()));
-        aws_env.push(var("AWS_ACCESS_KEY_ID", "test".to_owned()));
-        aws_env.push(var("AWS_SECRET_ACCESS_KEY", "test".to_owned()));
+        if ctx.profile.is_emulated() {
+            // Emulators accept any credentials; these are not secrets. Elsewhere the pods
+            // sign with their IRSA role.
+            aws_env.push(var("AWS_ACCESS_KEY_ID", "test".to_owned()));
+            aws_env.push(var("AWS_SECRET_ACCESS_KEY", "test".to_owned()));
+        }
     }
 
     let res = spec.resources.clone().unwrap_or_default();

@@ -59,6 +59,56 @@ pub fn differences(a: &Plan, b: &Plan) -> Vec<String> {
     out
 }
 
+/// One profile-scoped field whose value differs between two plans of a spec.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopedDifference {
+    /// The resource's id (`kind/name`).
+    pub resource: String,
+    pub field: String,
+    pub from: Value,
+    pub to: Value,
+}
+
+/// The profile-scoped fields whose values differ between `a` and `b`: what may differ between
+/// two environments of one spec, and does.
+pub fn scoped_differences(a: &Plan, b: &Plan) -> Vec<ScopedDifference> {
+    let mut out = Vec::new();
+    for left in &a.resources {
+        let Some(right) = b.resources.iter().find(|r| r.id() == left.id()) else { continue };
+        let (l, r) = (serde_json::to_value(left).unwrap_or_default(), serde_json::to_value(right).unwrap_or_default());
+        for (_, scoped) in PROFILE_SCOPED.iter().filter(|(k, _)| *k == left.kind) {
+            let (path, only_for) = split(scoped);
+            if only_for.is_some_and(|s| !left.name.ends_with(s)) {
+                continue;
+            }
+            let path: Vec<&str> = path.split('.').collect();
+            let (from, to) = (get(&l, &path), get(&r, &path));
+            if from != to {
+                out.push(ScopedDifference { resource: left.id(), field: path.join("."), from, to });
+            }
+        }
+    }
+    out
+}
+
+/// A profile-scoped path and the name suffix it applies to (`settings.value@/aws/account-id`).
+fn split(scoped: &str) -> (&str, Option<&str>) {
+    match scoped.split_once('@') {
+        Some((p, suffix)) => (p, Some(suffix)),
+        None => (scoped, None),
+    }
+}
+
+/// The value at `path` (`[*]`: every item of a list, as a list); null where absent.
+fn get(v: &Value, path: &[&str]) -> Value {
+    let Some((first, rest)) = path.split_first() else { return v.clone() };
+    match first.strip_suffix("[*]") {
+        Some(key) => Value::Array(v[key].as_array().into_iter().flatten().map(|i| get(i, rest)).collect()),
+        None => get(&v[*first], rest),
+    }
+}
+
 fn masked(plan: &Plan) -> Vec<(String, Value)> {
     plan.resources
         .iter()
@@ -69,10 +119,7 @@ fn masked(plan: &Plan) -> Vec<(String, Value)> {
                 if *kind != r.kind {
                     continue;
                 }
-                let (path, only_for) = match path.split_once('@') {
-                    Some((p, suffix)) => (p, Some(suffix)),
-                    None => (*path, None),
-                };
+                let (path, only_for) = split(path);
                 if only_for.is_some_and(|s| !r.name.ends_with(s)) {
                     continue;
                 }

@@ -223,6 +223,26 @@ fn parity_between_local_and_eks_for_every_example() {
 }
 
 #[test]
+fn scoped_differences_name_each_profile_scoped_field_that_differs() {
+    let cr = example("minimal.yaml").cr;
+    let local = build(&cr, &profile("local"));
+    let eks = build(&cr, &profile("eks-staging"));
+    let scoped = parity::scoped_differences(&local, &eks);
+    let find = |resource: &str, field: &str| {
+        scoped
+            .iter()
+            .find(|d| d.resource.ends_with(resource) && d.field == field)
+            .unwrap_or_else(|| panic!("{resource} {field}: {scoped:#?}"))
+    };
+    let image = find("-backend", "settings.image");
+    assert!(image.from.as_str().unwrap().starts_with("localhost:5001/"), "{image:?}");
+    assert!(image.to.as_str().unwrap().contains(".dkr.ecr.ap-southeast-1."), "{image:?}");
+    assert_eq!(find("-app-ingress", "settings.ingressClassName").to, "alb");
+    assert!(scoped.iter().all(|d| d.from != d.to));
+    assert!(parity::scoped_differences(&local, &local).is_empty());
+}
+
+#[test]
 fn parity_catches_a_difference_outside_profile_scoped_fields() {
     let cr = example("nexus-ai-complete.yaml").cr;
     let local = build(&cr, &profile("local"));

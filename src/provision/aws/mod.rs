@@ -40,11 +40,20 @@ pub struct Target {
     pub region: String,
     /// Named credentials profile for real AWS.
     pub credentials_profile: Option<String>,
+    /// Sign with the usual credential chain even though `endpoint` is set. An EKS profile is
+    /// real AWS wherever its endpoint points (a VPC endpoint, or the test bed's stand-ins); an
+    /// emulator gets dummy credentials, so that real ones never go on the wire.
+    pub real_credentials: bool,
 }
 
 impl Target {
     pub fn emulator(endpoint: impl Into<String>, region: impl Into<String>) -> Self {
-        Self { endpoint: Some(endpoint.into()), region: region.into(), credentials_profile: None }
+        Self {
+            endpoint: Some(endpoint.into()),
+            region: region.into(),
+            credentials_profile: None,
+            real_credentials: false,
+        }
     }
 
     pub fn of(profile: &Profile, region: &str) -> Self {
@@ -52,6 +61,7 @@ impl Target {
             endpoint: profile.aws.endpoint.clone(),
             region: region.to_owned(),
             credentials_profile: profile.aws.credentials_profile.clone(),
+            real_credentials: !profile.is_emulated(),
         }
     }
 }
@@ -74,14 +84,11 @@ pub async fn sdk_config(target: &Target) -> SdkConfig {
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(3));
     if let Some(endpoint) = &target.endpoint {
+        loader = loader.endpoint_url(endpoint.clone());
+    }
+    if target.endpoint.is_some() && !target.real_credentials {
         // Emulators accept any credentials; these dummy ones keep real ones off the wire.
-        loader = loader.endpoint_url(endpoint.clone()).credentials_provider(Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "nexus-dev-emulator",
-        ));
+        loader = loader.credentials_provider(Credentials::new("test", "test", None, None, "nexus-dev-emulator"));
     } else if let Some(p) = &target.credentials_profile {
         loader = loader.profile_name(p);
     }

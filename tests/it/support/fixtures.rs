@@ -70,6 +70,7 @@ pub fn testbed_profile(bed: &TestBed) -> Profile {
             emulator: Some(bed.emulator),
             endpoint: Some(bed.aws_endpoint.clone()),
             pod_endpoint: None,
+            sts_endpoint: None,
             account: bed.account().into(),
             credentials_profile: None,
             auth_token_env: None,

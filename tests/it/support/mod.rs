@@ -4,6 +4,7 @@
 //! missing and how to start it; nothing passes by skipping (DESIGN.md §8).
 
 pub mod cpu;
+pub mod eks;
 pub mod env;
 pub mod fixtures;
 pub mod kind;
