@@ -57,7 +57,9 @@ pub fn init(verbose: u8, quiet: bool) {
     }
     let level = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        // The credential chain warns, with a whole HTTP response, for each provider that has
+        // nothing (no IMDS off EC2); the error that follows says what to do.
+        (false, 0) => "warn,aws_config::meta::credentials=error",
         (false, 1) => "info,nexus_dev=debug",
         (false, 2) => "debug",
         (false, _) => "trace",
