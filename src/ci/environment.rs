@@ -46,7 +46,8 @@ impl Environment {
 
     /// [`Environment::up`] with a profile and options of its own (`options.command` is not run).
     pub async fn up_with(dir: impl AsRef<Path>, profile: Option<&str>, options: Options) -> Result<Self, Failed> {
-        let session = Session::discover(dir.as_ref(), profile).map_err(|e| Stop(Verdict::Usage, e.to_string()))?;
+        let session = Session::discover(dir.as_ref(), profile, options.environment.as_deref())
+            .map_err(|e| Stop(Verdict::Usage, e.to_string()))?;
         // The futures of `up` are large; on the heap they fit a test thread's 2 MiB stack.
         let mut run = Run::new(session, options, Arc::new(Quiet));
         if let Err(stop) = Box::pin(run.setup()).await {
@@ -105,6 +106,7 @@ impl Default for Options {
             command: Vec::new(),
             command_stdout_to_stderr: false,
             daemon_in_process: false,
+            environment: None,
         }
     }
 }

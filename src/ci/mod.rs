@@ -58,6 +58,9 @@ pub struct Options {
     /// Run the project's daemon in this process (the library's [`Environment`]: a test binary
     /// cannot start `nexus-dev daemon`) instead of in the background.
     pub daemon_in_process: bool,
+    /// The project environment (`--env`) of the library's [`Environment`]; `nexus-dev ci`
+    /// gives it to the session.
+    pub environment: Option<String>,
 }
 
 /// How a run ended; each has its exit code (docs/ci.md).
@@ -249,9 +252,7 @@ impl Run {
             .map_err(|e| Stop(Verdict::Environment, format!("cannot create {}: {e}", self.dir.display())))?;
         *self.build_log.lock().unwrap_or_else(|e| e.into_inner()) =
             std::fs::File::create(self.dir.join("build.log")).ok();
-        let sources = crate::input::spec::read_sources(&self.session.project.spec_paths())
-            .map_err(|e| Stop(Verdict::Usage, e.to_string()))?;
-        self.specs = crate::input::spec::load_specs(&sources).map_err(|e| Stop(Verdict::Usage, e.to_string()))?;
+        self.specs = self.session.specs().map_err(|e| Stop(Verdict::Usage, e.to_string()))?;
 
         // Claim the machine; reap what a dead run left.
         let (claim, dead) = runs::claim(&runs_dir()).map_err(|e| Stop(Verdict::Environment, e.to_string()))?;
@@ -276,6 +277,7 @@ impl Run {
             profile: self.session.profile.origin_arg(),
             created_environment: self.created_environment,
             new_cluster: self.new_cluster.clone(),
+            environment: self.session.environment.clone(),
         };
         if let Some(c) = &self.claim {
             c.record(&record).map_err(|e| Stop(Verdict::Environment, format!("cannot write the run's record: {e}")))?;
@@ -599,7 +601,7 @@ async fn reap(dead: Option<runs::Run>) -> Result<((), String), Stop> {
     if !dead.created_environment {
         return Ok(((), format!("run {} had reused the environment: nothing of its own to remove", dead.id)));
     }
-    let s = Session::discover(&dead.project_dir, Some(&dead.profile))
+    let s = Session::discover(&dead.project_dir, Some(&dead.profile), dead.environment.as_deref())
         .map_err(|e| Stop(Verdict::Environment, format!("cannot reap run {}: {e}", dead.id)))?;
     let n = remove_environment(&s, dead.new_cluster.as_deref())
         .await

@@ -30,6 +30,9 @@ pub struct Run {
     /// short while kind made it carries no ownership marker yet; this is how it is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_cluster: Option<String>,
+    /// The project environment of the run (`--env`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 /// Another run holds the machine.
@@ -39,7 +42,7 @@ pub struct Run {
     .0.as_ref().map(|r| r.id.as_str()).unwrap_or("its id unknown"),
     .0.as_ref().map(|r| r.pid.to_string()).unwrap_or_else(|| "unknown".into())
 )]
-pub struct Busy(pub Option<Run>);
+pub struct Busy(pub Option<Box<Run>>);
 
 /// The machine, held for one run; released when dropped.
 #[derive(Debug)]
@@ -68,7 +71,7 @@ pub fn claim(dir: &Path) -> Result<(Claim, Option<Run>), ClaimError> {
     let record = dir.join("run.json");
     // SAFETY: flock on a descriptor this function owns; no memory is passed.
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(ClaimError::Busy(Busy(read(&record))));
+        return Err(ClaimError::Busy(Busy(read(&record).map(Box::new))));
     }
     let dead = read(&record);
     Ok((Claim { _lock: lock, record }, dead))
@@ -132,6 +135,7 @@ mod tests {
             profile: "local".into(),
             created_environment: true,
             new_cluster: None,
+            environment: None,
         }
     }
 

@@ -176,10 +176,10 @@ struct Loaded {
     plans: Vec<Plan>,
 }
 
-fn load(specs: &SpecArgs, profile: &ProfileArgs) -> anyhow::Result<Loaded> {
+fn load(specs_args: &SpecArgs, profile: &ProfileArgs) -> anyhow::Result<Loaded> {
     // Everything is read and validated before anything is touched.
-    let specs = load_specs(specs)?;
-    let profile = load_profile(profile)?;
+    let specs = load_specs(specs_args)?;
+    let profile = load_profile(profile, specs_args.environment.as_deref())?;
     let plans = specs.iter().map(|s| plan::build(&s.cr, &profile.profile)).collect();
     Ok(Loaded { specs, profile, plans })
 }

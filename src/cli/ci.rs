@@ -18,9 +18,13 @@ use crate::session::Session;
                         NEXUS_<CAPABILITY>_…, NEXUS_DEV_ENV_FILE; see docs/ci.md). Example:\n  \
                         nexus-dev ci --junit report.xml -- pytest --junitxml \"$NEXUS_DEV_JUNIT\"")]
 pub struct CiArgs {
-    /// Profile (default: the project file's `profile`).
+    /// Profile (default: the environment's, else the project file's `profile`).
     #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
+    /// The project environment (nexus-dev.yaml `environments:`): its settings layered under
+    /// each spec's, its name the specs' `environment`, its profile the default profile.
+    #[arg(long = "env", value_name = "NAME", env = crate::input::settings::ENVIRONMENT_ENV)]
+    pub environment: Option<String>,
     /// The whole run; when it runs out the run snapshots, tears down and exits 4.
     #[arg(long, default_value = ci::defaults::TIMEOUT, value_parser = humantime::parse_duration)]
     pub timeout: Duration,
@@ -70,13 +74,14 @@ impl Reporter for Printer {
 }
 
 pub async fn run(args: CiArgs) -> anyhow::Result<ExitCode> {
-    let session = match Session::discover(&std::env::current_dir()?, args.profile.as_deref()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(ci::Verdict::Usage.code()));
-        }
-    };
+    let session =
+        match Session::discover(&std::env::current_dir()?, args.profile.as_deref(), args.environment.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(ci::Verdict::Usage.code()));
+            }
+        };
     let options = ci::Options {
         timeout: args.timeout,
         up_timeout: args.up_timeout,
@@ -89,6 +94,7 @@ pub async fn run(args: CiArgs) -> anyhow::Result<ExitCode> {
         command: args.command,
         command_stdout_to_stderr: !args.output.is_text(),
         daemon_in_process: false,
+        environment: args.environment.clone(),
     };
     let text = args.output.is_text();
     if text {

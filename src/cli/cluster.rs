@@ -67,7 +67,7 @@ pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let profile = load_profile(&args.profile)?;
+    let profile = load_profile(&args.profile, None)?;
     let client = crate::provision::kube::client::for_profile(&profile.profile).await?;
     let api: Api<NexusAICapability> = match &args.namespace {
         Some(ns) => Api::namespaced(client, ns),
@@ -114,7 +114,7 @@ pub struct VerifyArgs {
 
 pub async fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let specs = load_specs(&args.specs)?;
-    let profile = load_profile(&args.profile)?;
+    let profile = load_profile(&args.profile, args.specs.environment.as_deref())?;
     let client = crate::provision::kube::client::for_profile(&profile.profile).await?;
     let mut all_ok = true;
     let mut json = Vec::new();
@@ -192,7 +192,7 @@ pub async fn run_operator(args: OperatorArgs) -> anyhow::Result<ExitCode> {
         print!("{}", super::manifests::render(&m)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let profile = load_profile(&args.profile)?;
+    let profile = load_profile(&args.profile, None)?;
     let client = match std::env::var_os("KUBERNETES_SERVICE_HOST") {
         // In a pod: the in-cluster service account.
         Some(_) => kube::Client::try_default().await?,

@@ -17,9 +17,13 @@ use crate::session::{self, Progress, Session, StepRow};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// Profile (default: the project file's `profile`).
+    /// Profile (default: the environment's, else the project file's `profile`).
     #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
+    /// The project environment (nexus-dev.yaml `environments:`): its settings layered under
+    /// each spec's, its name the specs' `environment`, its profile the default profile.
+    #[arg(long = "env", value_name = "NAME", env = crate::input::settings::ENVIRONMENT_ENV)]
+    pub environment: Option<String>,
     /// Keep the daemon attached to this terminal (for CI); Ctrl-C stops it.
     #[arg(long)]
     pub foreground: bool,
@@ -55,6 +59,10 @@ pub struct DownArgs {
 pub struct DoctorArgs {
     #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
+    /// The project environment (nexus-dev.yaml `environments:`): its settings layered under
+    /// each spec's, its name the specs' `environment`, its profile the default profile.
+    #[arg(long = "env", value_name = "NAME", env = crate::input::settings::ENVIRONMENT_ENV)]
+    pub environment: Option<String>,
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
@@ -77,10 +85,12 @@ pub struct DaemonArgs {
     pub project_dir: PathBuf,
     #[arg(short = 'p', long)]
     pub profile: String,
+    #[arg(long = "env")]
+    pub environment: Option<String>,
 }
 
-fn session(profile: Option<&str>) -> anyhow::Result<Session> {
-    Ok(Session::discover(&std::env::current_dir()?, profile)?)
+fn session(profile: Option<&str>, environment: Option<&str>) -> anyhow::Result<Session> {
+    Ok(Session::discover(&std::env::current_dir()?, profile, environment)?)
 }
 
 /// Prints what a session does: steps and warnings on stderr, for people (`text`); what stops
@@ -133,7 +143,7 @@ impl Progress for Printer {
 
 pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let text = args.output.is_text();
-    let s = session(args.profile.as_deref())?;
+    let s = session(args.profile.as_deref(), args.environment.as_deref())?;
     let options = session::up::Options {
         foreground: args.foreground,
         rollout_timeout: args.rollout_timeout,
@@ -228,13 +238,14 @@ pub async fn run_daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     let paths = Paths::for_project(id.as_str());
     let lock = daemon::lock(&paths)?;
     let client = crate::provision::kube::client::for_profile(&profile.profile).await?;
-    let d = Arc::new(Daemon::new(project, id.as_str(), profile.profile, client, paths));
+    let d =
+        Arc::new(Daemon::new(project, id.as_str(), profile.profile, client, paths).in_environment(args.environment));
     d.run(&lock, crate::session::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn run_down(args: DownArgs) -> anyhow::Result<ExitCode> {
-    let s = session(args.profile.as_deref())?;
+    let s = session(args.profile.as_deref(), None)?;
     for (mark, line) in session::down::down(&s, args.purge).await?.lines {
         eprintln!("  {mark} {line}");
     }
@@ -242,7 +253,9 @@ pub async fn run_down(args: DownArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn run_doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
-    let report = session::doctor::doctor(&std::env::current_dir()?, args.profile.as_deref()).await?;
+    let report =
+        session::doctor::doctor(&std::env::current_dir()?, args.profile.as_deref(), args.environment.as_deref())
+            .await?;
     match args.output {
         Output::Json | Output::Yaml => args.output.document(&report)?,
         Output::Text => {
@@ -273,7 +286,7 @@ pub async fn run_doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn run_logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
-    let paths = session(None)?.paths();
+    let paths = session(None, None)?.paths();
     let req = Request::Logs { capability: args.capability, component: args.component, follow: args.follow };
     protocol::call(&paths.socket, &req, |r| {
         if let Some(l) = &r.line {
@@ -286,7 +299,7 @@ pub async fn run_logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
 
 /// `status` through the project's daemon, when one runs here.
 pub async fn status_via_daemon() -> Option<anyhow::Result<Vec<CapabilityStatus>>> {
-    let paths = session(None).ok()?.paths();
+    let paths = session(None, None).ok()?.paths();
     if !daemon::running(&paths) {
         return None;
     }

@@ -31,7 +31,7 @@ fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> Value {
 
 /// The manifests as one YAML stream.
 pub fn render(args: &ManifestArgs) -> anyhow::Result<String> {
-    let profile = super::load_profile(&args.profile)?;
+    let profile = super::load_profile(&args.profile, None)?;
     let ns = args.namespace.as_str();
     let labels = json!({"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "nexus-dev"});
     let mut sa_annotations = serde_json::Map::new();

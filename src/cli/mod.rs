@@ -110,6 +110,10 @@ pub struct SpecArgs {
     /// Capability spec: a YAML file, a directory of them, or `-` for stdin. Repeatable.
     #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
     pub files: Vec<PathBuf>,
+    /// The project environment (nexus-dev.yaml `environments:`): its settings are layered under
+    /// each spec's, it becomes the specs' `environment`, and its profile the default profile.
+    #[arg(long = "env", value_name = "NAME", env = crate::input::settings::ENVIRONMENT_ENV)]
+    pub environment: Option<String>,
 }
 
 /// `--profile`, shared by commands that target somewhere.
@@ -163,26 +167,49 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Reads and validates the specs of `-f`, printing problems the way users read them.
+/// Reads and validates the specs of `-f`, printing problems the way users read them; inside a
+/// project, its layers (`defaults`, `environments`) are merged in.
 pub(crate) fn load_specs(args: &SpecArgs) -> Result<Vec<LoadedSpec>, LoadError> {
     let sources = crate::input::spec::read_sources(&args.files)?;
-    crate::input::spec::load_specs(&sources)
+    let mut specs = crate::input::spec::load_specs(&sources)?;
+    let environment = args.environment.as_deref();
+    match project_here() {
+        Ok(Some(p)) => crate::input::layers::apply(&mut specs, &p, environment)?,
+        Ok(None) => {
+            if let Some(name) = environment {
+                return Err(LoadError::NoProject { name: name.to_owned() });
+            }
+        }
+        Err(crate::input::project::ProjectError::Invalid(d)) => return Err(LoadError::Invalid(d)),
+        Err(crate::input::project::ProjectError::Read(e)) => return Err(e),
+        // An untrusted project file is not used; `load_profile` says why.
+        Err(_) => {}
+    }
+    Ok(specs)
 }
 
-pub(crate) fn load_profile(args: &ProfileArgs) -> anyhow::Result<LoadedProfile> {
+/// The project around the current directory: `None` outside one; a project file that is there
+/// but broken is an error, not a silent "no project" (issue #11).
+fn project_here() -> Result<Option<crate::model::project::LoadedProject>, crate::input::project::ProjectError> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    match crate::input::project::discover(&cwd) {
+        Ok(p) => Ok(Some(p)),
+        Err(crate::input::project::ProjectError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The profile of `--profile`, else of the project environment `environment`, else the
+/// project's, else `local`.
+pub(crate) fn load_profile(args: &ProfileArgs, environment: Option<&str>) -> anyhow::Result<LoadedProfile> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     // Inside a project, its profile is the default, as for `up` (issue #11: `status` without a
-    // daemon used `local` whatever the project said). A project file that is there but broken
-    // is an error, not a silent `local`.
+    // daemon used `local` whatever the project said).
     let project = match args.profile {
         Some(_) => None,
-        None => match crate::input::project::discover(&cwd) {
-            Ok(p) => Some(p),
-            Err(crate::input::project::ProjectError::NotFound { .. }) => None,
-            Err(e) => return Err(e.into()),
-        },
+        None => project_here()?,
     };
-    let name = crate::input::settings::profile_name(args.profile.as_deref(), project.as_ref());
+    let name = crate::input::settings::profile_name(args.profile.as_deref(), project.as_ref(), environment);
     let p = crate::input::profile::resolve(&name, &cwd)?;
     tracing::debug!(profile = %p.profile.name, origin = %p.origin, "profile loaded");
     Ok(p)

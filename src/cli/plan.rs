@@ -4,6 +4,7 @@ use clap::Args;
 
 use super::output::Output;
 use super::{ProfileArgs, SpecArgs, load_profile, load_specs};
+use crate::input::layers::Origin;
 use crate::model::plan::{self, ParamValue, Plan, Settings};
 
 #[derive(Debug, Args)]
@@ -12,6 +13,10 @@ pub struct PlanArgs {
     pub specs: SpecArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    /// Also show, for each layered setting (replicas, images, env, resources, ingress), the
+    /// level it came from: the spec, its environment, the project's defaults, or built in.
+    #[arg(long)]
+    pub explain: bool,
     /// `table` for people; `json` and `yaml` for scripts (one object per capability; a list
     /// when there are several).
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
@@ -20,20 +25,77 @@ pub struct PlanArgs {
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let specs = load_specs(&args.specs)?;
-    let profile = load_profile(&args.profile)?;
+    let profile = load_profile(&args.profile, args.specs.environment.as_deref())?;
     let plans: Vec<Plan> = specs.iter().map(|s| plan::build(&s.cr, &profile.profile)).collect();
-    match args.output {
-        Output::Json | Output::Yaml => args.output.documents(&plans)?,
-        Output::Text => {
-            for (i, p) in plans.iter().enumerate() {
+    match (args.output, args.explain) {
+        (Output::Json | Output::Yaml, false) => args.output.documents(&plans)?,
+        (Output::Json | Output::Yaml, true) => {
+            let explained: Vec<Explained> =
+                plans.iter().zip(&specs).map(|(plan, s)| Explained { plan, explain: &s.origins }).collect();
+            args.output.documents(&explained)?
+        }
+        (Output::Text, _) => {
+            for (i, (p, s)) in plans.iter().zip(&specs).enumerate() {
                 if i > 0 {
                     println!();
                 }
                 print!("{}", render_table(p));
+                if args.explain {
+                    print!("{}", render_origins(&s.origins));
+                }
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A plan with where its layered settings came from.
+#[derive(serde::Serialize)]
+struct Explained<'a> {
+    #[serde(flatten)]
+    plan: &'a Plan,
+    explain: &'a [Origin],
+}
+
+/// The layered settings, one line each: the setting, its value, the level and where it is written.
+pub fn render_origins(origins: &[Origin]) -> String {
+    let rows: Vec<[String; 4]> = origins
+        .iter()
+        .map(|o| {
+            let value = match &o.value {
+                serde_json::Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            [o.setting.clone(), value, o.level.clone(), o.at.clone().unwrap_or_default()]
+        })
+        .collect();
+    let mut out =
+        String::from("\nwhere the layered settings come from (spec > environment > project defaults > built in):\n");
+    out.push_str(&table(["SETTING", "VALUE", "FROM", "WHERE"], &rows));
+    out
+}
+
+/// Four columns, the first three padded to their widest cell, a header first.
+fn table(header: [&str; 4], rows: &[[String; 4]]) -> String {
+    let header = header.map(String::from);
+    let widths: Vec<usize> =
+        (0..3).map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(rows) {
+        let line = format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// The plan as a table: one line per resource, in apply order.
@@ -54,21 +116,7 @@ pub fn render_table(p: &Plan) -> String {
         .iter()
         .map(|r| [r.phase.to_string(), r.kind.to_string(), r.name.clone(), summary(&r.settings)])
         .collect();
-    let header = ["PHASE", "KIND", "NAME", "SETTINGS"].map(String::from);
-    let widths: Vec<usize> =
-        (0..3).map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0)).collect();
-    for row in std::iter::once(&header).chain(rows.iter()) {
-        out.push_str(&format!(
-            "{:w0$}  {:w1$}  {:w2$}  {}\n",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        ));
-    }
+    out.push_str(&table(["PHASE", "KIND", "NAME", "SETTINGS"], &rows));
     out.push_str(&format!(
         "{} resources ({} AWS, {} Kubernetes); deletionPolicy {}\n",
         p.resources.len(),

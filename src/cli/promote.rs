@@ -125,7 +125,7 @@ pub async fn run(args: PromoteArgs) -> anyhow::Result<ExitCode> {
             specs.len()
         );
     };
-    let to = load_profile(&ProfileArgs { profile: Some(args.to.clone()) })?;
+    let to = load_profile(&ProfileArgs { profile: Some(args.to.clone()) }, None)?;
     let (start, mut laps) = (std::time::Instant::now(), Laps::default());
     let saved = args.plan.as_deref().map(Plan::read).transpose()?;
 
@@ -144,7 +144,7 @@ pub async fn run(args: PromoteArgs) -> anyhow::Result<ExitCode> {
     // The release, and the environment it was made in.
     let dir = super::release::releases_dir()?;
     let from_name = args.from.clone().or_else(|| saved.as_ref().map(|p| p.from.clone()));
-    let from = load_profile(&ProfileArgs { profile: from_name })?;
+    let from = load_profile(&ProfileArgs { profile: from_name }, args.specs.environment.as_deref())?;
     let release = match (&saved, &args.release) {
         (Some(p), _) => p.release.clone(),
         (None, Some(file)) => Release::read(file)?,

@@ -38,7 +38,7 @@ pub(super) fn releases_dir() -> std::io::Result<std::path::PathBuf> {
 
 pub async fn run(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
     let specs = load_specs(&args.specs)?;
-    let profile = load_profile(&args.profile)?;
+    let profile = load_profile(&args.profile, args.specs.environment.as_deref())?;
     let client = crate::provision::kube::client::for_profile(&profile.profile).await?;
     let dir = releases_dir()?;
     let mut written = Vec::new();

@@ -16,6 +16,10 @@ pub struct WatchArgs {
     /// Profile (default: the project file's `profile`).
     #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
+    /// The project environment (nexus-dev.yaml `environments:`): its settings layered under
+    /// each spec's, its name the specs' `environment`, its profile the default profile.
+    #[arg(long = "env", value_name = "NAME", env = crate::input::settings::ENVIRONMENT_ENV)]
+    pub environment: Option<String>,
     /// Build and deploy every component once, then exit (non-zero if any failed).
     #[arg(long)]
     pub once: bool,
@@ -29,11 +33,10 @@ pub struct WatchArgs {
 
 pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let crate::session::Session { project, profile, .. } =
-        crate::session::Session::discover(&cwd, args.profile.as_deref())?;
+    let session = crate::session::Session::discover(&cwd, args.profile.as_deref(), args.environment.as_deref())?;
+    let specs = session.specs()?;
+    let crate::session::Session { project, profile, .. } = session;
     let profile = profile.profile;
-    let sources = crate::input::spec::read_sources(&project.spec_paths())?;
-    let specs = crate::input::spec::load_specs(&sources)?;
     if project.project.components.is_empty() {
         anyhow::bail!(
             "{} lists no components to watch\n  hint: add `components:` (see README)",

@@ -119,6 +119,8 @@ pub struct Daemon {
     pub emulator_check: Duration,
     /// Port-forwards to the capabilities' frontend and backend Services (`status` lists them).
     pub forwards: forward::Forwards,
+    /// The project environment whose layers the specs get (`up --env`).
+    pub environment: Option<String>,
 }
 
 impl Daemon {
@@ -134,7 +136,14 @@ impl Daemon {
             resync: Duration::from_secs(60),
             emulator_check: Duration::from_secs(5),
             forwards: Default::default(),
+            environment: None,
         }
+    }
+
+    /// The same daemon for the project environment `environment`.
+    pub fn in_environment(mut self, environment: Option<String>) -> Self {
+        self.environment = environment;
+        self
     }
 
     /// Runs until `shutdown` resolves or a client asks it to stop. The lock must be held.
@@ -188,8 +197,7 @@ impl Daemon {
 
 /// Applies the project's capabilities to the cluster, labelled as this project's.
 pub async fn apply_project(d: &Daemon) -> Result<Vec<String>, String> {
-    let sources = crate::input::spec::read_sources(&d.project.spec_paths()).map_err(|e| e.to_string())?;
-    let specs = crate::input::spec::load_specs(&sources).map_err(|e| e.to_string())?;
+    let specs = crate::input::project::specs(&d.project, d.environment.as_deref()).map_err(|e| e.to_string())?;
     let mut applied = Vec::new();
     for s in specs {
         let mut cr = s.cr.clone();

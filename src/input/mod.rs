@@ -4,6 +4,7 @@
 pub mod diag;
 #[cfg(test)]
 pub(crate) mod examples;
+pub mod layers;
 pub mod profile;
 pub mod project;
 pub mod schema_check;

@@ -7,7 +7,7 @@ use std::path::{Path as FsPath, PathBuf};
 
 use crate::input::diag::{Diagnostic, Diagnostics, Source, did_you_mean};
 use crate::input::schema_check;
-use crate::input::yaml::{Path, parse_documents};
+use crate::input::yaml::{Document, Path, parse_documents};
 use crate::model::project::{FILE_NAME, LoadedProject, Project};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,12 +69,24 @@ fn trusted(path: &FsPath, me: u32) -> Result<(), ProjectError> {
 pub fn load(file: &FsPath) -> Result<LoadedProject, ProjectError> {
     let source = crate::input::spec::read_file(file)?;
     let dir = file.parent().map(FsPath::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    let project = parse(&source, &dir)?;
-    Ok(LoadedProject { file: file.to_path_buf(), dir, project })
+    let (project, doc) = parse(&source, &dir)?;
+    Ok(LoadedProject { file: file.to_path_buf(), dir, project, doc })
+}
+
+/// The project's capability specs, read and checked, with its layers (`defaults`, and the
+/// environment `environment` selects, else each spec's own) merged in.
+pub fn specs(
+    project: &LoadedProject,
+    environment: Option<&str>,
+) -> Result<Vec<crate::input::spec::LoadedSpec>, crate::input::spec::LoadError> {
+    let sources = crate::input::spec::read_sources(&project.spec_paths())?;
+    let mut specs = crate::input::spec::load_specs(&sources)?;
+    crate::input::layers::apply(&mut specs, project, environment)?;
+    Ok(specs)
 }
 
 /// Parses and checks a project file; paths are checked against `dir`.
-pub fn parse(source: &Source, dir: &FsPath) -> Result<Project, ProjectError> {
+pub fn parse(source: &Source, dir: &FsPath) -> Result<(Project, Document), ProjectError> {
     let docs = parse_documents(source).map_err(|d| ProjectError::Invalid(d.into()))?;
     let [doc] = docs.as_slice() else {
         let d = Diagnostic::new(
@@ -165,7 +177,29 @@ pub fn parse(source: &Source, dir: &FsPath) -> Result<Project, ProjectError> {
         }
     }
     seed(&project, doc, &mut out);
-    if out.is_empty() { Ok(project) } else { Err(ProjectError::Invalid(Diagnostics(out))) }
+    layers(&project, doc, &mut out);
+    if out.is_empty() { Ok((project, doc.clone())) } else { Err(ProjectError::Invalid(Diagnostics(out))) }
+}
+
+/// Environments are named as a spec's `environment` is; a profile belongs to an environment.
+fn layers(project: &Project, doc: &Document, out: &mut Vec<Diagnostic>) {
+    if project.defaults.profile.is_some() {
+        out.push(
+            doc.diag(&Path::parse("defaults.profile"), "a profile belongs to an environment, not to the defaults")
+                .with_hint("set the project's profile with `profile:` at the top, or give each environment its own under `environments:`"),
+        );
+    }
+    for name in project.environments.keys() {
+        if let Err(why) = crate::input::validate::dns_label(name) {
+            out.push(
+                doc.diag_at_key(
+                    &Path::root().key("environments").key(name),
+                    format!("invalid environment name `{name}`: {why}"),
+                )
+                .with_hint("name environments as specs do: dev, staging, prod"),
+            );
+        }
+    }
 }
 
 /// Seed data names resources its capability has, and holds values a resource can take.
@@ -232,7 +266,7 @@ mod tests {
     fn a_valid_project_loads_with_defaults() {
         let dir = setup();
         let text = "specs: [cap.yaml]\ncomponents:\n  - name: api\n    component: backend\n    context: apps/api\n";
-        let p = parse(&Source::new("nexus-dev.yaml", text), dir.path()).unwrap();
+        let (p, _) = parse(&Source::new("nexus-dev.yaml", text), dir.path()).unwrap();
         assert_eq!(p.profile, "local");
         assert_eq!(p.components[0].dockerfile, "Dockerfile");
         assert_eq!(p.watch.debounce, "300ms");

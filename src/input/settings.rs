@@ -10,6 +10,8 @@ use crate::model::project::LoadedProject;
 
 /// `--profile`'s variable.
 pub const PROFILE_ENV: &str = "NEXUS_DEV_PROFILE";
+/// `--env`'s variable: the project environment to use.
+pub const ENVIRONMENT_ENV: &str = "NEXUS_DEV_ENV";
 /// Where nexus-dev keeps its state (daemons, locks, the regions a capability was applied to).
 pub const STATE_DIR_ENV: &str = "NEXUS_DEV_STATE_DIR";
 /// The emulator's image, replacing the profile's emulator default (a mirror, the test bed's).
@@ -24,12 +26,17 @@ pub const PROGRESS_ENV: &str = "NEXUS_DEV_PROGRESS";
 /// The built-in profile outside a project.
 pub const DEFAULT_PROFILE: &str = "local";
 
-/// The profile to use: `--profile` (or `NEXUS_DEV_PROFILE`), else the project file's, else
+/// The profile to use: `--profile` (or `NEXUS_DEV_PROFILE`), else the profile of the project
+/// environment `--env` (or `NEXUS_DEV_ENV`) selects, else the project file's, else
 /// [`DEFAULT_PROFILE`].
-pub fn profile_name(flag: Option<&str>, project: Option<&LoadedProject>) -> String {
+pub fn profile_name(flag: Option<&str>, project: Option<&LoadedProject>, environment: Option<&str>) -> String {
+    let of_environment = || {
+        let p = project?;
+        p.project.environments.get(environment?)?.profile.clone()
+    };
     match (flag, project) {
         (Some(name), _) => name.to_owned(),
-        (None, Some(p)) => p.project.profile.clone(),
+        (None, Some(p)) => of_environment().unwrap_or_else(|| p.project.profile.clone()),
         (None, None) => DEFAULT_PROFILE.to_owned(),
     }
 }
@@ -86,14 +93,19 @@ mod tests {
 
     #[test]
     fn the_flag_wins_then_the_project_then_local() {
+        let text = "specs: [app.yaml]\nprofile: eks-staging\nenvironments:\n  prod: {profile: eks-prod}\n  qa: {}\n";
+        let source = crate::input::diag::Source::new("nexus-dev.yaml", text);
         let project = LoadedProject {
             file: PathBuf::from("/p/nexus-dev.yaml"),
             dir: PathBuf::from("/p"),
-            project: serde_yaml::from_str("specs: [app.yaml]\nprofile: eks-staging\n").unwrap(),
+            project: serde_yaml::from_str(text).unwrap(),
+            doc: crate::input::yaml::parse_documents(&source).unwrap().remove(0),
         };
-        assert_eq!(profile_name(Some("x"), Some(&project)), "x");
-        assert_eq!(profile_name(None, Some(&project)), "eks-staging");
-        assert_eq!(profile_name(None, None), "local");
+        assert_eq!(profile_name(Some("x"), Some(&project), Some("prod")), "x");
+        assert_eq!(profile_name(None, Some(&project), Some("prod")), "eks-prod", "the environment's");
+        assert_eq!(profile_name(None, Some(&project), Some("qa")), "eks-staging", "qa names none");
+        assert_eq!(profile_name(None, Some(&project), None), "eks-staging");
+        assert_eq!(profile_name(None, None, None), "local");
     }
 
     #[test]

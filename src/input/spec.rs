@@ -29,6 +29,10 @@ pub enum LoadError {
     NoSpecs { what: String },
     #[error("{0}")]
     Invalid(Diagnostics),
+    #[error(
+        "--env {name}: there is no project file here to define environments\n  hint: run inside a project (a directory with nexus-dev.yaml and `environments:`), or leave out --env"
+    )]
+    NoProject { name: String },
 }
 
 /// A capability spec with the document it was read from, for locating later problems.
@@ -36,6 +40,8 @@ pub enum LoadError {
 pub struct LoadedSpec {
     pub doc: Document,
     pub cr: NexusAICapability,
+    /// Where each layered setting came from (`input::layers`); empty until layers are merged.
+    pub origins: Vec<crate::input::layers::Origin>,
 }
 
 impl LoadedSpec {
@@ -115,7 +121,7 @@ pub fn load_specs(sources: &[Source]) -> Result<Vec<LoadedSpec>, LoadError> {
         };
         for doc in docs {
             match load_document(&doc) {
-                Ok(cr) => specs.push(LoadedSpec { doc, cr }),
+                Ok(cr) => specs.push(LoadedSpec { doc, cr, origins: Vec::new() }),
                 Err(mut ds) => problems.0.append(&mut ds),
             }
         }

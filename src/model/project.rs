@@ -26,6 +26,18 @@ pub struct Project {
     /// provisioning, never over what is there (unless `up --reseed`), and never into real AWS.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub seed: BTreeMap<String, Seed>,
+    /// Settings for every capability of the project unless an environment or the spec sets
+    /// them (the project level of seed 002's hierarchy).
+    #[serde(default, skip_serializing_if = "is_empty_layer")]
+    pub defaults: Layer,
+    /// Environments by name (a DNS label, as a spec's `environment`): what each sets over the
+    /// defaults, and the profile it deploys to. `--env NAME` selects one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environments: BTreeMap<String, Layer>,
+}
+
+fn is_empty_layer(l: &Layer) -> bool {
+    *l == Layer::default()
 }
 
 /// One capability's seed data, by the names of its resources' purposes.
@@ -46,6 +58,55 @@ pub struct Seed {
     /// placeholder nexus-dev created, never over a value someone set.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// One level of the layered configuration (seed 002): what the project's `defaults` or one of
+/// its `environments` sets for every capability, unless the capability's spec sets it.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Layer {
+    /// Environments only: the profile the environment deploys to (`--env` selects it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<WorkloadLayer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<WorkloadLayer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressLayer>,
+}
+
+/// A workload's settings in a layer; each as in the spec.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkloadLayer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub replicas: Option<i32>,
+    /// Container image reference, such as a tag per environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub image: Option<String>,
+    /// Environment variables by name; merged name by name with the spec's `env`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<crate::model::spec::Resources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^/"))]
+    pub health_check_path: Option<String>,
+}
+
+/// The ingress settings a layer can give.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngressLayer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<crate::model::spec::IngressScheme>,
 }
 
 fn default_profile() -> String {
@@ -140,6 +201,8 @@ pub struct LoadedProject {
     pub file: PathBuf,
     pub dir: PathBuf,
     pub project: Project,
+    /// The file as parsed, for locating its settings in messages and `plan --explain`.
+    pub doc: crate::input::yaml::Document,
 }
 
 impl LoadedProject {

@@ -17,14 +17,13 @@ pub struct Report {
 
 /// Checks for the project found from `dir` (its profile and the services its specs use), or,
 /// outside a project, for the profile alone.
-pub async fn doctor(dir: &std::path::Path, profile: Option<&str>) -> Result<Report> {
+pub async fn doctor(dir: &std::path::Path, profile: Option<&str>, environment: Option<&str>) -> Result<Report> {
     let (profile, id, needed) = match crate::input::project::discover(dir) {
         Ok(project) => {
-            let name = crate::input::settings::profile_name(profile, Some(&project));
+            let name = crate::input::settings::profile_name(profile, Some(&project), environment);
             let profile = crate::input::profile::resolve(&name, &project.dir).map_err(Error::input)?.profile;
-            let needed = crate::input::spec::read_sources(&project.spec_paths())
+            let needed = crate::input::project::specs(&project, environment)
                 .ok()
-                .and_then(|s| crate::input::spec::load_specs(&s).ok())
                 .map(|specs| {
                     specs
                         .iter()
@@ -36,7 +35,7 @@ pub async fn doctor(dir: &std::path::Path, profile: Option<&str>) -> Result<Repo
             (profile, ProjectId::from_dir(&project.dir), needed)
         }
         Err(_) => {
-            let name = crate::input::settings::profile_name(profile, None);
+            let name = crate::input::settings::profile_name(profile, None, None);
             let profile = crate::input::profile::resolve(&name, dir).map_err(Error::input)?.profile;
             (profile, ProjectId::from_dir(dir), Vec::new())
         }

@@ -53,16 +53,30 @@ pub struct Session {
     pub project: LoadedProject,
     pub profile: LoadedProfile,
     pub id: ProjectId,
+    /// The project environment `--env` selected, if any.
+    pub environment: Option<String>,
 }
 
 impl Session {
-    /// The project found from `dir` upwards, with `--profile` (or the project's own).
-    pub fn discover(dir: &std::path::Path, profile: Option<&str>) -> Result<Self> {
+    /// The project found from `dir` upwards, with `--profile` (or that of the environment
+    /// `--env` selects, or the project's own).
+    pub fn discover(dir: &std::path::Path, profile: Option<&str>, environment: Option<&str>) -> Result<Self> {
         let project = crate::input::project::discover(dir).map_err(Error::input)?;
-        let name = crate::input::settings::profile_name(profile, Some(&project));
+        if let Some(name) = environment
+            && !project.project.environments.contains_key(name)
+        {
+            // The same located error as for the specs.
+            crate::input::project::specs(&project, Some(name)).map_err(Error::input)?;
+        }
+        let name = crate::input::settings::profile_name(profile, Some(&project), environment);
         let profile = crate::input::profile::resolve(&name, &project.dir).map_err(Error::input)?;
         let id = ProjectId::from_dir(&project.dir);
-        Ok(Self { project, profile, id })
+        Ok(Self { project, profile, id, environment: environment.map(str::to_owned) })
+    }
+
+    /// The project's specs with its layers merged in, for this session's environment.
+    pub fn specs(&self) -> Result<Vec<crate::input::spec::LoadedSpec>, crate::input::spec::LoadError> {
+        crate::input::project::specs(&self.project, self.environment.as_deref())
     }
 
     /// Where the project's daemon keeps its lock, socket and log.

@@ -64,8 +64,7 @@ pub async fn up(session: &Session, options: &Options, progress: &dyn Progress) -
     let h = session;
     let profile = &h.profile.profile;
     // Everything is read and checked before anything is touched.
-    let sources = crate::input::spec::read_sources(&h.project.spec_paths()).map_err(Error::input)?;
-    let specs = crate::input::spec::load_specs(&sources).map_err(Error::input)?;
+    let specs = h.specs().map_err(Error::input)?;
     let mut needed: Vec<String> = specs
         .iter()
         .flat_map(|s| crate::model::plan::build(&s.cr, profile).aws_services().into_iter().map(str::to_owned))
@@ -212,7 +211,10 @@ pub async fn up(session: &Session, options: &Options, progress: &dyn Progress) -
     if already {
         steps.run("daemon", async { Ok::<_, String>(((), "running".to_owned())) }).await?;
     } else if options.foreground {
-        let d = Arc::new(Daemon::new(h.project.clone(), h.id.as_str(), profile.clone(), client.clone(), paths.clone()));
+        let d = Arc::new(
+            Daemon::new(h.project.clone(), h.id.as_str(), profile.clone(), client.clone(), paths.clone())
+                .in_environment(h.environment.clone()),
+        );
         let held = daemon::lock(&paths).map_err(Error::input)?;
         foreground = Some(tokio::spawn(async move {
             let r = d.run(&held, crate::session::shutdown_signal()).await;
@@ -449,6 +451,7 @@ fn spawn_daemon(session: &Session, paths: &Paths) -> std::io::Result<std::proces
         .arg(&session.project.dir)
         .arg("--profile")
         .arg(session.profile.origin_arg())
+        .args(session.environment.iter().flat_map(|e| ["--env", e.as_str()]))
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

@@ -28,6 +28,7 @@ mod env_emulator;
 mod env_kind;
 mod env_preflight;
 mod env_registry;
+mod environments;
 mod hostile_input;
 mod kind_e2e;
 mod loader_fuzz;
