@@ -149,11 +149,20 @@ fn summary(s: &Settings) -> String {
         Settings::CognitoUserPoolClient(c) => format!("code + PKCE, no secret, callback {}", c.callback_urls.join(" ")),
         Settings::CognitoUserPoolDomain(d) => format!("hosted UI of {}", d.user_pool),
         Settings::CognitoGroup(g) => format!("precedence {}", g.precedence),
-        Settings::Namespace(_) => String::new(),
         Settings::ServiceAccount(a) => {
             a.annotations.get("eks.amazonaws.com/role-arn").map(|r| format!("role {r}")).unwrap_or_default()
         }
-        Settings::Deployment(d) => format!("{} ×{} port {}", d.image, d.replicas, d.port),
+        Settings::Namespace(n) => n
+            .labels
+            .get(crate::model::plan::POD_SECURITY_LABEL)
+            .map(|level| format!("pod security {level}"))
+            .unwrap_or_default(),
+        Settings::Deployment(d) => format!(
+            "{} {} port {}",
+            d.image,
+            if d.autoscaled { "autoscaled".to_owned() } else { format!("×{}", d.replicas) },
+            d.port
+        ),
         Settings::Service(s) => format!("{} :{} → {}", s.service_type, s.port, s.component),
         Settings::Ingress(i) => format!(
             "class {}{}: {}",
@@ -161,5 +170,16 @@ fn summary(s: &Settings) -> String {
             i.host.as_ref().map(|h| format!(", host {h}")).unwrap_or_default(),
             i.paths.iter().map(|p| format!("{} → {}", p.path, p.service)).collect::<Vec<_>>().join(", ")
         ),
+        Settings::Autoscaler(a) => format!(
+            "{} {}–{} replicas at cpu {}%, memory {}%",
+            a.deployment, a.min_replicas, a.max_replicas, a.cpu_percent, a.memory_percent
+        ),
+        Settings::DisruptionBudget(b) => format!("{}: at most {} unavailable", b.component, b.max_unavailable),
+        Settings::NetworkPolicy(p) if p.ingress.is_empty() && p.egress.is_empty() => "deny all".into(),
+        Settings::NetworkPolicy(p) => {
+            let rules: Vec<&str> =
+                p.ingress.iter().chain(&p.egress).chain(&p.aws_egress).map(|r| r.purpose.as_str()).collect();
+            format!("allow {}", rules.join(", "))
+        }
     }
 }

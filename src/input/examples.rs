@@ -10,6 +10,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("minimal", include_str!("../../examples/minimal.yaml")),
     ("nexus-ai-complete", include_str!("../../examples/nexus-ai-complete.yaml")),
     ("with-cognito", include_str!("../../examples/with-cognito.yaml")),
+    ("hardened", include_str!("../../examples/hardened.yaml")),
 ];
 
 /// The names of the shipped examples.

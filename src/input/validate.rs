@@ -269,6 +269,36 @@ fn component(doc: &Document, path: &Path, c: &Workload, out: &mut Vec<Diagnostic
             );
         }
     }
+    if let Some(probes) = &c.probes {
+        for (which, probe) in
+            [("startup", &probes.startup), ("readiness", &probes.readiness), ("liveness", &probes.liveness)]
+        {
+            if let Some(p) = probe.as_ref().and_then(|p| p.path.as_ref()) {
+                http_path(doc, &path.key("probes").key(which).key("path"), p, out);
+            }
+        }
+    }
+    if let Some(a) = &c.autoscaling
+        && a.min > a.max
+    {
+        out.push(
+            doc.diag(&path.key("autoscaling").key("min"), format!("min {} is larger than max {}", a.min, a.max))
+                .with_hint("raise max or lower min"),
+        );
+    }
+    if let Some(sec) = &c.security_context {
+        for (i, p) in sec.writable_paths.iter().enumerate() {
+            if p.trim_end_matches('/').is_empty() || !p.starts_with('/') || p.contains("..") {
+                out.push(
+                    doc.diag(
+                        &path.key("securityContext").key("writablePaths").index(i),
+                        format!("invalid writable path `{p}`"),
+                    )
+                    .with_hint("use an absolute directory other than `/`, such as /app/cache"),
+                );
+            }
+        }
+    }
     if let Some(res) = &c.resources {
         let rp = path.key("resources");
         let mut cpu = [None, None];

@@ -120,6 +120,24 @@ impl Names {
         format!("{}-app-ingress", self.stem())
     }
 
+    pub fn autoscaler(&self, component: &str) -> String {
+        format!("{}-{component}-hpa", self.stem())
+    }
+
+    pub fn disruption_budget(&self, component: &str) -> String {
+        format!("{}-{component}-pdb", self.stem())
+    }
+
+    /// The namespace's deny-everything NetworkPolicy.
+    pub fn deny_policy(&self) -> String {
+        format!("{}-default-deny", self.stem())
+    }
+
+    /// The NetworkPolicy that lets the capability's own traffic through the deny.
+    pub fn allow_policy(&self) -> String {
+        format!("{}-allow-app", self.stem())
+    }
+
     pub fn user_pool(&self) -> String {
         format!("{}-user-pool", self.stem())
     }

@@ -95,6 +95,15 @@ pub struct WorkloadLayer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^/"))]
     pub health_check_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<crate::model::spec::Probes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<crate::model::spec::WorkloadSecurity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<crate::model::spec::Autoscaling>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 3600))]
+    pub termination_grace_period_seconds: Option<i64>,
 }
 
 /// The ingress settings a layer can give.

@@ -63,6 +63,28 @@ pub struct NexusAICapabilitySpec {
     /// them: losing data must be opt-in.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// `default-deny` (seed 004's zero-trust policy): the namespace's pods accept and open only
+    /// the connections the capability needs. `none` (the default) adds no NetworkPolicy.
+    #[serde(default, skip_serializing_if = "NetworkPolicyMode::is_none")]
+    pub network_policy: NetworkPolicyMode,
+}
+
+/// Whether the capability's namespace gets NetworkPolicies.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum NetworkPolicyMode {
+    #[default]
+    #[serde(rename = "none")]
+    None,
+    /// Deny everything, then allow: traffic to the workloads' ports (the ingress controller and
+    /// the frontend → backend path), DNS, and AWS (or the emulator) on its port.
+    #[serde(rename = "default-deny")]
+    DefaultDeny,
+}
+
+impl NetworkPolicyMode {
+    pub fn is_none(&self) -> bool {
+        *self == Self::None
+    }
 }
 
 /// A frontend or backend workload.
@@ -87,6 +109,102 @@ pub struct Workload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^/"))]
     pub health_check_path: Option<String>,
+    /// Startup, readiness and liveness probes; each on the health path unless it names its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<Probes>,
+    /// The container's user, group and root filesystem; seed 004's hardened values by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<WorkloadSecurity>,
+    /// A HorizontalPodAutoscaler between `min` and `max` replicas; `replicas` is then its to set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
+    /// Seconds a pod has to finish after SIGTERM before it is killed (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 3600))]
+    pub termination_grace_period_seconds: Option<i64>,
+}
+
+/// The three probes of a workload; any left out keeps its default.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Probes {
+    /// Until it succeeds the other two wait: a slow starter is given `periodSeconds ×
+    /// failureThreshold` (default 5 s × 24 = 2 minutes) instead of being killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<ProbeSpec>,
+    /// Whether the pod gets traffic (default every 10 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<ProbeSpec>,
+    /// Whether the container is restarted (default every 30 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<ProbeSpec>,
+}
+
+/// One HTTP probe; unset fields keep the probe's defaults.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProbeSpec {
+    /// HTTP path, such as `/ready` or `/live`; default the workload's health path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^/"))]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 3600))]
+    pub initial_delay_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub period_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 600))]
+    pub timeout_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub failure_threshold: Option<i32>,
+}
+
+/// What an image may need changed from the hardened defaults. Non-root, no privilege
+/// escalation, no capabilities and the runtime's seccomp profile stay in every case (the
+/// namespace enforces the `restricted` Pod Security Standard).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkloadSecurity {
+    /// Default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 2147483647))]
+    pub run_as_user: Option<i64>,
+    /// Default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2147483647))]
+    pub run_as_group: Option<i64>,
+    /// Group owning the writable volumes; default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2147483647))]
+    pub fs_group: Option<i64>,
+    /// Default true; `/tmp` and `writablePaths` are writable either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_root_filesystem: Option<bool>,
+    /// Directories the app writes to, each an emptyDir (`/tmp` always is one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20), inner(regex(pattern = r"^/[^:]*$")))]
+    pub writable_paths: Vec<String>,
+}
+
+/// A HorizontalPodAutoscaler (autoscaling/v2) with seed 004's stabilization windows.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Autoscaling {
+    #[schemars(range(min = 1, max = 1000))]
+    pub min: i32,
+    #[schemars(range(min = 1, max = 1000))]
+    pub max: i32,
+    /// Target average CPU use, percent of the request (default 70).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub cpu: Option<i32>,
+    /// Target average memory use, percent of the request (default 80).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub memory: Option<i32>,
 }
 
 pub const DEFAULT_REPLICAS: i32 = 2;

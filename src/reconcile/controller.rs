@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::{self, ObjectRef};
@@ -153,6 +153,9 @@ pub async fn run_with(
         .watches(Api::<Deployment>::all(client.clone()), managed.clone(), owner)
         .watches(Api::<Service>::all(client.clone()), managed.clone(), owner)
         .watches(Api::<Ingress>::all(client.clone()), managed.clone(), owner)
+        // A policy deleted or loosened by hand is put back at once; autoscalers and budgets,
+        // whose status changes all the time, wait for the resync.
+        .watches(Api::<NetworkPolicy>::all(client.clone()), managed.clone(), owner)
         .watches(Api::<ServiceAccount>::all(client.clone()), managed, owner)
         .reconcile_on(retrigger)
         .graceful_shutdown_on(shutdown)

@@ -181,6 +181,9 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
             applied.push((r.clone(), done));
         }
     }
+    if !aws_recent {
+        prune_objects(cr, &owner, ctx).await;
+    }
 
     // Rollouts.
     let mut rollouts = Vec::new();
@@ -310,4 +313,21 @@ fn endpoints(plan: &Plan) -> Vec<Endpoint> {
         }
     }
     out
+}
+
+/// Deletes the Kubernetes objects the spec no longer wants (an autoscaler, a disruption budget,
+/// the NetworkPolicies, the ingress), those that are the capability's. Checked when the AWS part
+/// is, so that an unchanged capability pays no reads for it; a failure is logged and retried then.
+async fn prune_objects(cr: &NexusAICapability, owner: &str, ctx: &Context) {
+    for r in plan::unplanned_objects(cr, &ctx.profile) {
+        let Some(obj) = objects::object(&r, owner) else { continue };
+        match k8s_apply::delete(&ctx.client, &obj, false).await {
+            Ok(done) if done.outcome == Outcome::Deleted => {
+                let message = format!("{} {} no longer in the spec: deleted", r.kind, r.name);
+                ctx.event(cr, EventType::Normal, "Pruned", message).await;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(capability = %owner, error = %e, "pruning {} {}", r.kind, r.name),
+        }
+    }
 }

@@ -536,6 +536,93 @@ async fn a_data_service_turned_off_is_pruned_by_the_controller(#[case] emulator:
     ctl.abort();
 }
 
+/// Issue 18: seed 004's objects (an autoscaler, disruption budgets, the default-deny
+/// NetworkPolicies, the namespace's Pod Security label) are applied and verified, and the ones the
+/// spec turns off are pruned by the controller.
+#[apply(emulators)]
+#[tokio::test]
+async fn workload_hardening_objects_are_applied_verified_and_pruned_when_turned_off(#[case] emulator: Emulator) {
+    use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+
+    let h = harness("ctl-hard", emulator).await;
+    let (cap, mut cr) = capability("hardened", "hard");
+    cr.spec.deletion_policy = DeletionPolicy::Delete;
+    let name = cr.metadata.name.clone().unwrap();
+    let ns = format!("{cap}-prod");
+    let ctl = h.start();
+    let created = h.create(cr).await;
+    h.phase(&name, Phase::Running, Duration::from_secs(120)).await;
+
+    let names = |list: Vec<String>| {
+        let mut list = list;
+        list.sort();
+        list
+    };
+    let hpas = Api::<HorizontalPodAutoscaler>::namespaced(h.client.clone(), &ns);
+    let pdbs = Api::<PodDisruptionBudget>::namespaced(h.client.clone(), &ns);
+    let policies = Api::<NetworkPolicy>::namespaced(h.client.clone(), &ns);
+    let listed = || async {
+        let lp = ListParams::default();
+        let of = |metas: Vec<Option<String>>| names(metas.into_iter().flatten().collect());
+        (
+            of(hpas.list(&lp).await.unwrap().items.into_iter().map(|o| o.metadata.name).collect()),
+            of(pdbs.list(&lp).await.unwrap().items.into_iter().map(|o| o.metadata.name).collect()),
+            of(policies.list(&lp).await.unwrap().items.into_iter().map(|o| o.metadata.name).collect()),
+        )
+    };
+    let (hpa, pdb, netpol) = listed().await;
+    assert_eq!(hpa, [format!("{cap}-prod-backend-hpa")]);
+    assert_eq!(pdb, [format!("{cap}-prod-backend-pdb"), format!("{cap}-prod-frontend-pdb")]);
+    assert_eq!(netpol, [format!("{cap}-prod-allow-app"), format!("{cap}-prod-default-deny")]);
+    let namespace = Api::<Namespace>::all(h.client.clone()).get(&ns).await.unwrap();
+    let labels = namespace.metadata.labels.unwrap_or_default();
+    assert_eq!(labels.get("pod-security.kubernetes.io/enforce").map(String::as_str), Some("restricted"));
+    // The API server enforces it: the workloads' pods were admitted under `restricted`.
+    let backend =
+        Api::<Deployment>::namespaced(h.client.clone(), &ns).get(&format!("{cap}-prod-backend")).await.unwrap();
+    let pod = backend.spec.unwrap().template.spec.unwrap();
+    assert_eq!(pod.containers[0].startup_probe.as_ref().and_then(|p| p.failure_threshold), Some(12));
+
+    // verify checks each of them, as planned.
+    let profile = testbed_profile(&h.bed);
+    let plan = nexus_dev::model::plan::build(&created, &profile);
+    let aws = h.aws("eu-west-1").await;
+    let owner = nexus_dev::reconcile::key(&created);
+    let checks = nexus_dev::reconcile::verify::verify(&plan, &aws, &h.client, &owner).await;
+    for kind in ["k8s.hpa", "k8s.pdb", "k8s.networkpolicy"] {
+        let of_kind: Vec<_> = checks.iter().filter(|c| c.check.starts_with(kind)).collect();
+        assert!(!of_kind.is_empty() && of_kind.iter().all(|c| c.ok), "{kind}: {of_kind:#?}");
+    }
+    // A policy changed by hand is named.
+    let patch = serde_json::json!({"spec": {"egress": []}});
+    policies.patch(&format!("{cap}-prod-allow-app"), &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let checks = nexus_dev::reconcile::verify::verify(&plan, &aws, &h.client, &owner).await;
+    let broken = checks.iter().find(|c| c.check == format!("k8s.networkpolicy {cap}-prod-allow-app")).unwrap();
+    assert!(!broken.ok && broken.detail.contains("differs"), "{broken:?}");
+
+    // Turned off: the policies, the autoscaler and the budget of a single replica go.
+    let patch = serde_json::json!({"spec": {"networkPolicy": null, "backend": {"autoscaling": null, "replicas": 1}}});
+    h.api().patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    eventually("the objects turned off to be pruned", Duration::from_secs(60), || async {
+        match listed().await {
+            (hpa, pdb, netpol)
+                if hpa.is_empty() && netpol.is_empty() && pdb == [format!("{cap}-prod-frontend-pdb")] =>
+            {
+                Ok(())
+            }
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    h.phase(&name, Phase::Running, Duration::from_secs(60)).await;
+    delete_and_wait(&h, &name).await;
+    assert!(listed().await.1.is_empty(), "the frontend's budget goes with the capability");
+    ctl.abort();
+}
+
 /// Issue 13: a capability whose bucket is somebody else's goes to Failed, with a message that
 /// names the bucket, and is retried: once that bucket is gone, the capability reaches Running.
 #[apply(emulators)]

@@ -10,6 +10,9 @@
 //! - a pod reads its own DynamoDB table through the emulator, by the injected endpoint;
 //! - in `watch`: a source edit → the new answer (rebuild path); a broken build → the old answer
 //!   stays; a synced file → served without a rebuild (sync path);
+//! - seed 004's hardening (issue 18): a `restricted` namespace, a slow starter kept alive by its
+//!   startup probe, a read-only image writing to its writable path, and the default-deny
+//!   NetworkPolicy letting the frontend reach the backend and the backend the emulator;
 //! - `down --purge` leaves no container, network or cluster of ours behind.
 //!
 //! One kind cluster serves all of it (creating one takes about 15 s of the 2 cores), so this is
@@ -388,6 +391,79 @@ async fn up_serves_the_example_on_real_pods_and_every_user_flow_works() {
         watch.seen
     );
     watch.stop();
+
+    // ---- seed 004 on real pods (issue 18): the namespace enforces `restricted`; a slow starter
+    // (12 s) kept alive by its startup probe under a liveness probe that alone would kill it
+    // after 6 s; a
+    // read-only image writing to its writable path; the default-deny NetworkPolicy still lets
+    // the frontend reach the backend and the backend reach the emulator.
+    let spec = env.project.join("../minimal.yaml");
+    let minimal = std::fs::read_to_string(&spec).unwrap();
+    let hardened = minimal
+        .replace("  deletionPolicy: Delete\n", "  deletionPolicy: Delete\n  networkPolicy: default-deny\n")
+        .replace(
+            "    image: \"ACCOUNT.dkr.ecr.REGION.amazonaws.com/myapp-frontend:latest\"\n",
+            "    image: \"ACCOUNT.dkr.ecr.REGION.amazonaws.com/myapp-frontend:latest\"\n    env: [{name: BACKEND_URL, value: \"http://myapp-dev-backend-svc-internal:8000\"}]\n",
+        )
+        .replace(
+            "    image: \"ACCOUNT.dkr.ecr.REGION.amazonaws.com/myapp-backend:latest\"\n",
+            "    image: \"ACCOUNT.dkr.ecr.REGION.amazonaws.com/myapp-backend:latest\"
+    env: [{name: START_DELAY, value: \"12\"}, {name: WRITE_TO, value: /app/cache}]
+    probes:
+      startup: {periodSeconds: 2, failureThreshold: 30}
+      liveness: {periodSeconds: 2, failureThreshold: 3}
+    securityContext: {writablePaths: [/app/cache]}
+",
+        );
+    assert_eq!(hardened.matches("networkPolicy").count() + hardened.matches("BACKEND_URL").count(), 2, "{hardened}");
+    assert!(hardened.contains("START_DELAY"), "{hardened}");
+    save(&spec, &hardened);
+    let applied = env.nexus(&["apply", "-f", "../minimal.yaml", "-p", "local", "--wait", "--timeout", "3m"]);
+    assert!(applied.status.success(), "{}", text(&applied));
+    let ns = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()).get(NAMESPACE).await.unwrap();
+    let labels = ns.metadata.labels.unwrap_or_default();
+    assert_eq!(labels.get("pod-security.kubernetes.io/enforce").map(String::as_str), Some("restricted"));
+    eventually("the slow backend to be Ready with no restart", Duration::from_secs(120), || async {
+        let list = pods.list(&ListParams::default().labels("app.kubernetes.io/component=backend")).await;
+        let list = list.map_err(|e| e.to_string())?;
+        let live: Vec<_> = list.items.iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
+        let states: Vec<(bool, i32, bool)> = live
+            .iter()
+            .map(|p| {
+                let cs = &p.status.as_ref().and_then(|s| s.container_statuses.clone()).unwrap_or_default();
+                let env = p.spec.as_ref().unwrap().containers[0].env.clone().unwrap_or_default();
+                let slow = env.iter().any(|e| e.name == "START_DELAY");
+                cs.first().map(|c| (c.ready, c.restart_count, slow)).unwrap_or((false, 0, slow))
+            })
+            .collect();
+        if states.len() == 2 && states.iter().all(|(ready, restarts, slow)| *ready && *restarts == 0 && *slow) {
+            Ok(())
+        } else {
+            Err(format!("{states:?} (ready, restarts, slow)"))
+        }
+    })
+    .await;
+    let (status, cache) = get(&format!("{api}api/cache")).await.unwrap();
+    assert!(
+        status == 200 && cache.starts_with("started at"),
+        "the read-only image wrote to /app/cache: {status} {cache}"
+    );
+    eventually("the frontend to reach the backend through the policy", Duration::from_secs(60), || async {
+        match get(&format!("{web}backend/api/hello")).await {
+            Ok((200, b)) if b.contains("hello again, rebuilt") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    eventually("the backend to reach the emulator through the policy", Duration::from_secs(30), || async {
+        match get(&format!("{api}api/table")).await {
+            Ok((200, b)) if b.contains(&marker) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let policies = Api::<k8s_openapi::api::networking::v1::NetworkPolicy>::namespaced(client.clone(), NAMESPACE);
+    assert_eq!(policies.list(&ListParams::default()).await.unwrap().items.len(), 2);
 
     // ---- down --purge: nothing of ours is left, the cluster is gone
     let purge = env.nexus(&["down", "--purge"]);

@@ -5,6 +5,8 @@
 #                        is rebuilt and rolled out
 #   GET /api/table       a DynamoDB Scan (Limit 1) of the capability's license table, through the
 #                        endpoint the pod is given (AWS_ENDPOINT_URL: the emulator, by name)
+#   GET /api/cache       what the server wrote at start under WRITE_TO (a writable path of a
+#                        read-only image: securityContext.writablePaths)
 #   anything else        a file under the static directory. Files synced live (sync rule
 #                        static -> /tmp/static) are served first: hardened pods mount /
 #                        read-only and /tmp is their one writable volume.
@@ -16,6 +18,15 @@ my $greeting = "hello from the example api";
 
 my $port = $ENV{PORT} || 8000;
 my @roots = ('/tmp/static', '/app/static');
+$| = 1;
+# A slow starter, on demand: nothing listens for START_DELAY seconds (a startup probe keeps the
+# liveness probe from killing it meanwhile).
+if (my $delay = $ENV{START_DELAY}) { print "starting in ${delay}s\n"; sleep $delay }
+if (my $dir = $ENV{WRITE_TO}) {
+  open(my $fh, '>', "$dir/started") or die "cannot write to $dir: $!\n";
+  print $fh "started at " . time() . "\n";
+  close $fh;
+}
 my $server = IO::Socket::INET->new(LocalPort => $port, Listen => 16, ReuseAddr => 1, Proto => 'tcp')
   or die "cannot listen on $port: $!\n";
 $| = 1;
@@ -68,6 +79,9 @@ while (my $client = $server->accept) {
     my ($code, $body) = dynamodb('Scan', qq({"TableName": "$table", "Limit": 1}));
     print "GET /api/table: DynamoDB Scan $table: $code\n";
     answer($client, $code == 200 ? '200 OK' : '502 Bad Gateway', 'application/json', $body);
+  } elsif ($path eq '/api/cache' && $ENV{WRITE_TO} && open(my $fh, '<', "$ENV{WRITE_TO}/started")) {
+    local $/;
+    answer($client, '200 OK', 'text/plain', <$fh>);
   } elsif ($path =~ m{\.\.}) {
     answer($client, '400 Bad Request', 'text/plain', "bad path\n");
   } else {

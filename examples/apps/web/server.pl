@@ -1,6 +1,8 @@
 #!/usr/bin/perl
 # The example frontend: a tiny static file server (Debian's essential perl-base has sockets).
 #   GET /health   "ok" (the spec's default probe path)
+#   GET /backend/PATH  the backend's answer to GET /PATH, in the cluster (BACKEND_URL, such as
+#                 http://myapp-dev-backend-svc-internal:8000): the frontend → backend path
 #   anything else a file under the static directory; files synced live (sync rule
 #                 static -> /tmp/static, the hardened pod's writable volume) are served first.
 use strict;
@@ -22,6 +24,22 @@ sub answer {
   print $client "HTTP/1.0 $status\r\nContent-Type: $type\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
 }
 
+# GET BACKEND_URL/PATH: (status line, body).
+sub backend {
+  my ($path) = @_;
+  my ($host, $bport) = ($ENV{BACKEND_URL} // '') =~ m{^http://([^/:]+)(?::(\d+))?}
+    or return ('502 Bad Gateway', "BACKEND_URL is not set\n");
+  my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $bport || 80, Proto => 'tcp', Timeout => 5)
+    or return ('502 Bad Gateway', "cannot reach $host: $!\n");
+  print $s "GET $path HTTP/1.0\r\nHost: $host\r\n\r\n";
+  local $/;
+  my $reply = <$s> // '';
+  close $s;
+  my ($code) = $reply =~ m{^HTTP/\S+ (\d+)};
+  my (undef, $body) = split /\r?\n\r?\n/, $reply, 2;
+  return (($code // 0) == 200 ? '200 OK' : '502 Bad Gateway', $body // '');
+}
+
 while (my $client = $server->accept) {
   my $request = <$client> // '';
   while (my $line = <$client>) { last if $line =~ /^\r?\n$/ }
@@ -30,6 +48,9 @@ while (my $client = $server->accept) {
   $path =~ s/\?.*//;
   if ($path eq '/health') {
     answer($client, '200 OK', 'text/plain', "ok\n");
+  } elsif ($path =~ m{^/backend(/.*)$}) {
+    my ($status, $body) = backend($1);
+    answer($client, $status, 'text/plain', $body);
   } elsif ($path =~ m{\.\.}) {
     answer($client, '400 Bad Request', 'text/plain', "bad path\n");
   } else {

@@ -5,7 +5,16 @@ use std::collections::BTreeMap;
 use super::settings::*;
 use super::{Ctx, Kind, Resource, id};
 use crate::model::names::{BUCKET_PURPOSES, TABLE_PURPOSES};
-use crate::model::spec::{Phase, Workload};
+use crate::model::spec::{NetworkPolicyMode, Phase, ProbeSpec, Workload};
+
+/// The namespace label that makes the API server enforce a Pod Security Standard.
+pub const POD_SECURITY_LABEL: &str = "pod-security.kubernetes.io/enforce";
+
+/// The user and group the workloads run as unless the spec says otherwise.
+const DEFAULT_USER: i64 = 1000;
+/// Seed 004's autoscaling targets.
+const DEFAULT_CPU_PERCENT: i32 = 70;
+const DEFAULT_MEMORY_PERCENT: i32 = 80;
 
 /// Default requests and limits when a component names none.
 const DEFAULT_REQUESTS: (&str, &str) = ("100m", "128Mi");
@@ -15,7 +24,14 @@ pub(super) fn objects(ctx: &Ctx<'_>, out: &mut Vec<Resource>) {
     let n = ctx.names;
     let ns = n.namespace();
     let ns_id = id(Kind::Namespace, &ns);
-    out.push(Resource::new(&ns, Phase::Deploying, Settings::Namespace(Namespace { labels: labels(ctx, None) })));
+    let mut ns_labels = labels(ctx, None);
+    // Seed 004: the namespace enforces the `restricted` Pod Security Standard, which the
+    // workloads meet whatever their securityContext overrides.
+    ns_labels.insert(POD_SECURITY_LABEL.to_owned(), "restricted".to_owned());
+    out.push(Resource::new(&ns, Phase::Deploying, Settings::Namespace(Namespace { labels: ns_labels })));
+    if ctx.spec.network_policy == NetworkPolicyMode::DefaultDeny {
+        network_policies(ctx, &ns_id, out);
+    }
 
     let sa = n.service_account();
     let sa_id = id(Kind::ServiceAccount, &sa);
@@ -37,21 +53,51 @@ pub(super) fn objects(ctx: &Ctx<'_>, out: &mut Vec<Resource>) {
         ("backend", &ctx.spec.backend, backend_port, Phase::DeployingBackend),
         ("frontend", &ctx.spec.frontend, frontend_port, Phase::DeployingFrontend),
     ] {
+        let deployment = deployment(ctx, component, spec, port);
+        let replicas = deployment.replicas;
+        let selector = selector(ctx, component);
         out.push(
-            Resource::new(
-                n.deployment(component),
-                phase,
-                Settings::Deployment(Box::new(deployment(ctx, component, spec, port))),
-            )
-            .after([ns_id.clone(), sa_id.clone()]),
+            Resource::new(n.deployment(component), phase, Settings::Deployment(Box::new(deployment)))
+                .after([ns_id.clone(), sa_id.clone()]),
         );
+        if let Some(a) = &spec.autoscaling {
+            let deployment_id = id(Kind::Deployment, &n.deployment(component));
+            let settings = Autoscaler {
+                namespace: ns.clone(),
+                component: component.to_owned(),
+                deployment: n.deployment(component),
+                min_replicas: a.min,
+                max_replicas: a.max,
+                cpu_percent: a.cpu.unwrap_or(DEFAULT_CPU_PERCENT),
+                memory_percent: a.memory.unwrap_or(DEFAULT_MEMORY_PERCENT),
+                scale_up_window_seconds: 60,
+                scale_down_window_seconds: 300,
+                labels: labels(ctx, Some(component)),
+            };
+            out.push(
+                Resource::new(n.autoscaler(component), phase, Settings::Autoscaler(settings)).after([deployment_id]),
+            );
+        }
+        if replicas > 1 {
+            let settings = DisruptionBudget {
+                namespace: ns.clone(),
+                component: component.to_owned(),
+                max_unavailable: 1,
+                selector: selector.clone(),
+                labels: labels(ctx, Some(component)),
+            };
+            out.push(
+                Resource::new(n.disruption_budget(component), phase, Settings::DisruptionBudget(settings))
+                    .after([ns_id.clone()]),
+            );
+        }
         let mut services = vec![n.service(component)];
         if component == "backend" {
             // In-cluster callers use the internal service; the ingress targets `-svc` (seed 000).
             services.push(n.internal_service(component));
         }
         for svc in services {
-            let selector = selector(ctx, component);
+            let selector = selector.clone();
             let settings = Service {
                 namespace: ns.clone(),
                 component: component.to_owned(),
@@ -117,6 +163,61 @@ pub(super) fn objects(ctx: &Ctx<'_>, out: &mut Vec<Resource>) {
             id(Kind::Service, &n.service("frontend")),
         ]));
     }
+}
+
+/// Seed 004's zero-trust policy: deny everything in the namespace, then allow what the
+/// capability needs. Ingress: only the workloads' ports (from the ingress controller, the
+/// frontend calling the backend, kubelet probes). Egress: DNS, the capability's own pods (frontend → backend),
+/// and AWS on its endpoint's port (the emulator locally, HTTPS on EKS).
+fn network_policies(ctx: &Ctx<'_>, ns_id: &str, out: &mut Vec<Resource>) {
+    let n = ctx.names;
+    let ns = n.namespace();
+    let both = || vec!["Ingress".to_owned(), "Egress".to_owned()];
+    let deny = NetworkPolicy {
+        namespace: ns.clone(),
+        pod_selector: Tags::new(),
+        policy_types: both(),
+        ingress: vec![],
+        egress: vec![],
+        aws_egress: vec![],
+        labels: labels(ctx, None),
+    };
+    out.push(Resource::new(n.deny_policy(), Phase::Deploying, Settings::NetworkPolicy(deny)).after([ns_id.to_owned()]));
+    let own: Tags = [("app.kubernetes.io/instance".to_owned(), n.stem())].into_iter().collect();
+    let ports = vec![("TCP".to_owned(), ctx.spec.frontend_port()), ("TCP".to_owned(), ctx.spec.backend_port())];
+    let rule = |purpose: &str, peer, ports| NetworkRule { purpose: purpose.to_owned(), peer, ports };
+    let allow = NetworkPolicy {
+        namespace: ns.clone(),
+        pod_selector: own.clone(),
+        policy_types: both(),
+        ingress: vec![rule(
+            "the workloads' ports: the ingress controller, the frontend, probes",
+            NetworkPeer::Anywhere,
+            ports.clone(),
+        )],
+        egress: vec![
+            rule("DNS", NetworkPeer::Anywhere, vec![("UDP".to_owned(), 53), ("TCP".to_owned(), 53)]),
+            rule("frontend → backend", NetworkPeer::SamePods(own), ports),
+        ],
+        aws_egress: vec![rule(
+            "AWS",
+            NetworkPeer::Addresses("0.0.0.0/0".into()),
+            vec![("TCP".to_owned(), aws_port(ctx))],
+        )],
+        labels: labels(ctx, None),
+    };
+    out.push(
+        Resource::new(n.allow_policy(), Phase::Deploying, Settings::NetworkPolicy(allow)).after([ns_id.to_owned()]),
+    );
+}
+
+/// The port pods reach AWS on: the endpoint's (the emulator's), else HTTPS.
+fn aws_port(ctx: &Ctx<'_>) -> i32 {
+    ctx.profile
+        .pod_endpoint()
+        .and_then(|e| url::Url::parse(e).ok())
+        .and_then(|u| u.port_or_known_default())
+        .map_or(443, i32::from)
 }
 
 /// The ingress host: the spec's, else `{cap}-{env}.{profile domain}`, else none (any host).
@@ -199,18 +300,41 @@ fn deployment(ctx: &Ctx<'_>, component: &str, spec: &Workload, port: i32) -> Dep
         cpu: list.as_ref().and_then(|l| l.cpu.clone()).unwrap_or_else(|| default.0.to_owned()),
         memory: list.as_ref().and_then(|l| l.memory.clone()).unwrap_or_else(|| default.1.to_owned()),
     };
-    let probe = |initial, period, failures| Probe {
-        path: spec.health_path().to_owned(),
-        port,
-        initial_delay_seconds: initial,
-        period_seconds: period,
-        failure_threshold: failures,
+    let probes = spec.probes.clone().unwrap_or_default();
+    let probe = |given: &Option<ProbeSpec>, default: ProbeSpec| {
+        let given = given.clone().unwrap_or_default();
+        Probe {
+            path: given.path.unwrap_or_else(|| spec.health_path().to_owned()),
+            port,
+            initial_delay_seconds: given.initial_delay_seconds.or(default.initial_delay_seconds).unwrap_or(0),
+            period_seconds: given.period_seconds.or(default.period_seconds).unwrap_or(10),
+            timeout_seconds: given.timeout_seconds.or(default.timeout_seconds).unwrap_or(2),
+            failure_threshold: given.failure_threshold.or(default.failure_threshold).unwrap_or(3),
+        }
+    };
+    let every = |period, failures| ProbeSpec {
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        ..ProbeSpec::default()
+    };
+    let security = spec.security_context.clone().unwrap_or_default();
+    let mut writable_paths = vec!["/tmp".to_owned()];
+    for p in &security.writable_paths {
+        let p = p.trim_end_matches('/').to_owned();
+        if !writable_paths.contains(&p) {
+            writable_paths.push(p);
+        }
+    }
+    let replicas = match &spec.autoscaling {
+        Some(a) => a.min,
+        None => spec.replicas,
     };
     Deployment {
         namespace: n.namespace(),
         component: component.to_owned(),
         image: image(ctx, component, &spec.image),
-        replicas: spec.replicas,
+        replicas,
+        autoscaled: spec.autoscaling.is_some(),
         port,
         service_account: n.service_account(),
         labels: labels(ctx, Some(component)),
@@ -218,21 +342,26 @@ fn deployment(ctx: &Ctx<'_>, component: &str, spec: &Workload, port: i32) -> Dep
         aws_env,
         requests: pick(&res.requests, DEFAULT_REQUESTS),
         limits: pick(&res.limits, DEFAULT_LIMITS),
-        readiness_probe: probe(5, 10, 3),
-        liveness_probe: probe(15, 20, 3),
+        // Seed 004: a startup probe (up to 2 minutes) holds the other two off, so a slow
+        // starter is not killed; then readiness every 10 s and liveness every 30 s.
+        startup_probe: probe(&probes.startup, every(5, 24)),
+        readiness_probe: probe(&probes.readiness, every(10, 3)),
+        liveness_probe: probe(&probes.liveness, every(30, 3)),
         max_surge: 1,
         max_unavailable: 0,
         security: Security {
             run_as_non_root: true,
-            run_as_user: 1000,
-            run_as_group: 1000,
-            fs_group: 1000,
+            run_as_user: security.run_as_user.unwrap_or(DEFAULT_USER),
+            run_as_group: security.run_as_group.unwrap_or(DEFAULT_USER),
+            fs_group: security.fs_group.unwrap_or(DEFAULT_USER),
             allow_privilege_escalation: false,
-            read_only_root_filesystem: true,
+            read_only_root_filesystem: security.read_only_root_filesystem.unwrap_or(true),
             drop_capabilities: vec!["ALL".into()],
             seccomp_profile: "RuntimeDefault".into(),
-            tmp_volume: "/tmp".into(),
+            writable_paths,
         },
+        termination_grace_period_seconds: spec.termination_grace_period_seconds.unwrap_or(30),
+        spread_by: "kubernetes.io/hostname".into(),
     }
 }
 

@@ -11,11 +11,12 @@ mod settings;
 
 use serde::Serialize;
 
+pub use k8s::POD_SECURITY_LABEL;
 pub use settings::*;
 
 use crate::model::names::Names;
 use crate::model::profile::Profile;
-use crate::model::spec::{NexusAICapability, Phase};
+use crate::model::spec::{Autoscaling, NetworkPolicyMode, NexusAICapability, Phase};
 
 /// The kinds of resource a plan holds (the `kind` field of `plan -o json`, a contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -54,10 +55,16 @@ pub enum Kind {
     Service,
     #[serde(rename = "k8s.ingress")]
     Ingress,
+    #[serde(rename = "k8s.hpa")]
+    Autoscaler,
+    #[serde(rename = "k8s.pdb")]
+    DisruptionBudget,
+    #[serde(rename = "k8s.networkpolicy")]
+    NetworkPolicy,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 20] = [
         Kind::DynamoTable,
         Kind::S3Bucket,
         Kind::GlueDatabase,
@@ -75,6 +82,9 @@ impl Kind {
         Kind::Deployment,
         Kind::Service,
         Kind::Ingress,
+        Kind::Autoscaler,
+        Kind::DisruptionBudget,
+        Kind::NetworkPolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +106,9 @@ impl Kind {
             Kind::Deployment => "k8s.deployment",
             Kind::Service => "k8s.service",
             Kind::Ingress => "k8s.ingress",
+            Kind::Autoscaler => "k8s.hpa",
+            Kind::DisruptionBudget => "k8s.pdb",
+            Kind::NetworkPolicy => "k8s.networkpolicy",
         }
     }
 
@@ -222,17 +235,37 @@ impl Plan {
 /// #11): `diff` reports it, `apply` prunes it under `deletionPolicy: Delete`. The OIDC provider
 /// is the cluster's and never an orphan.
 pub fn unplanned(cr: &NexusAICapability, profile: &Profile) -> Vec<Resource> {
+    unplanned_where(cr, profile, |k| k.is_aws() && k != Kind::IamOidcProvider)
+}
+
+/// Kubernetes objects the capability could own but its plan no longer wants: an autoscaler, a
+/// disruption budget, the NetworkPolicies, the ingress, once the spec turns them off. They hold
+/// no data, so the reconciler deletes those that are the capability's whatever the
+/// deletionPolicy.
+pub fn unplanned_objects(cr: &NexusAICapability, profile: &Profile) -> Vec<Resource> {
+    unplanned_where(cr, profile, |k| !k.is_aws())
+}
+
+/// The resources of `kinds` that the spec with every optional part on would have and its plan
+/// has not.
+fn unplanned_where(cr: &NexusAICapability, profile: &Profile, kinds: impl Fn(Kind) -> bool) -> Vec<Resource> {
     let planned = build(cr, profile);
     let mut everything = cr.clone();
-    everything.spec.enable_cognito = true;
-    let ds = &mut everything.spec.data_services;
+    let spec = &mut everything.spec;
+    spec.enable_cognito = true;
+    let ds = &mut spec.data_services;
     for t in [&mut ds.dynamodb, &mut ds.s3, &mut ds.glue] {
         t.enabled = true;
+    }
+    spec.ingress.enabled = true;
+    spec.network_policy = NetworkPolicyMode::DefaultDeny;
+    for w in [&mut spec.frontend, &mut spec.backend] {
+        w.autoscaling = Some(Autoscaling { min: 2, max: 2, cpu: None, memory: None });
     }
     build(&everything, profile)
         .resources
         .into_iter()
-        .filter(|r| r.kind.is_aws() && r.kind != Kind::IamOidcProvider && planned.get(r.kind, &r.name).is_none())
+        .filter(|r| kinds(r.kind) && planned.get(r.kind, &r.name).is_none())
         .collect()
 }
 

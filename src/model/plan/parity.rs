@@ -28,6 +28,8 @@ pub const PROFILE_SCOPED: &[(Kind, &str)] = &[
     (Kind::Ingress, "settings.annotations"),
     (Kind::Ingress, "settings.host"),
     (Kind::Ingress, "settings.tls"),
+    // The port pods reach AWS on: the emulator's locally, HTTPS on EKS.
+    (Kind::NetworkPolicy, "settings.awsEgress"),
     (Kind::CognitoUserPoolClient, "settings.callbackUrls"),
     (Kind::CognitoUserPoolClient, "settings.logoutUrls"),
 ];

@@ -27,6 +27,9 @@ pub enum Settings {
     Deployment(Box<Deployment>),
     Service(Service),
     Ingress(Ingress),
+    Autoscaler(Autoscaler),
+    DisruptionBudget(DisruptionBudget),
+    NetworkPolicy(NetworkPolicy),
 }
 
 impl Settings {
@@ -49,6 +52,9 @@ impl Settings {
             Settings::Deployment(_) => Kind::Deployment,
             Settings::Service(_) => Kind::Service,
             Settings::Ingress(_) => Kind::Ingress,
+            Settings::Autoscaler(_) => Kind::Autoscaler,
+            Settings::DisruptionBudget(_) => Kind::DisruptionBudget,
+            Settings::NetworkPolicy(_) => Kind::NetworkPolicy,
         }
     }
 }
@@ -276,6 +282,7 @@ pub struct Probe {
     pub port: i32,
     pub initial_delay_seconds: i32,
     pub period_seconds: i32,
+    pub timeout_seconds: i32,
     pub failure_threshold: i32,
 }
 
@@ -291,8 +298,9 @@ pub struct Security {
     pub read_only_root_filesystem: bool,
     pub drop_capabilities: Vec<String>,
     pub seccomp_profile: String,
-    /// Writable emptyDir mounted here, since the root filesystem is read-only.
-    pub tmp_volume: String,
+    /// Directories that are writable emptyDirs (`/tmp` first), since the root filesystem is
+    /// read-only.
+    pub writable_paths: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -303,7 +311,11 @@ pub struct Deployment {
     pub component: String,
     /// The spec's image, with the profile's registry when it rewrites images.
     pub image: String,
+    /// The replicas applied; with an autoscaler, its minimum, and the Deployment leaves the
+    /// count to the autoscaler.
     pub replicas: i32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub autoscaled: bool,
     pub port: i32,
     pub service_account: String,
     pub labels: Tags,
@@ -313,11 +325,15 @@ pub struct Deployment {
     pub aws_env: Vec<EnvVar>,
     pub requests: ResourceQuantities,
     pub limits: ResourceQuantities,
+    pub startup_probe: Probe,
     pub readiness_probe: Probe,
     pub liveness_probe: Probe,
     pub max_surge: i32,
     pub max_unavailable: i32,
     pub security: Security,
+    pub termination_grace_period_seconds: i64,
+    /// Replicas preferably on different nodes, by this topology key.
+    pub spread_by: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -354,4 +370,73 @@ pub struct Ingress {
     pub labels: Tags,
     /// `/api` → backend first, then `/` → frontend (the most specific prefix first).
     pub paths: Vec<IngressPath>,
+}
+
+/// A HorizontalPodAutoscaler (autoscaling/v2) of one Deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Autoscaler {
+    pub namespace: String,
+    pub component: String,
+    pub deployment: String,
+    pub min_replicas: i32,
+    pub max_replicas: i32,
+    /// Target average utilization of the requests, percent.
+    pub cpu_percent: i32,
+    pub memory_percent: i32,
+    /// Seed 004's stabilization windows: scale up after a minute of load, down after five quiet.
+    pub scale_up_window_seconds: i32,
+    pub scale_down_window_seconds: i32,
+    pub labels: Tags,
+}
+
+/// A PodDisruptionBudget: a drain takes at most one replica at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisruptionBudget {
+    pub namespace: String,
+    pub component: String,
+    pub max_unavailable: i32,
+    pub selector: Tags,
+    pub labels: Tags,
+}
+
+/// A NetworkPolicy. An empty `podSelector` is every pod of the namespace; a policy type with
+/// no rules denies that direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicy {
+    pub namespace: String,
+    pub pod_selector: Tags,
+    /// `Ingress`, `Egress`.
+    pub policy_types: Vec<String>,
+    pub ingress: Vec<NetworkRule>,
+    pub egress: Vec<NetworkRule>,
+    /// Profile-scoped: egress to AWS on the emulator's port locally, HTTPS on EKS.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aws_egress: Vec<NetworkRule>,
+    pub labels: Tags,
+}
+
+/// One allow rule: these ports, to or from these peers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkRule {
+    /// What it is for, for people reading the plan.
+    pub purpose: String,
+    pub peer: NetworkPeer,
+    /// `(protocol, port)`.
+    pub ports: Vec<(String, i32)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NetworkPeer {
+    /// Any source or destination: pods, nodes (kubelet probes, the API server's proxy) and
+    /// addresses outside the cluster.
+    Anywhere,
+    /// The capability's own pods.
+    SamePods(Tags),
+    /// An address block, such as `0.0.0.0/0`.
+    Addresses(String),
 }

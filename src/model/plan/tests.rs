@@ -270,3 +270,93 @@ fn image_rewrite_keeps_repository_and_tag() {
     assert_eq!(rewrite_image("nginx:1.27", "localhost:5001"), "localhost:5001/nginx:1.27");
     assert_eq!(rewrite_image("acme/api@sha256:abc", "r:5000"), "r:5000/acme/api@sha256:abc");
 }
+
+fn deployment<'p>(plan: &'p Plan, name: &str) -> &'p Deployment {
+    match &plan.get(Kind::Deployment, name).unwrap_or_else(|| panic!("no deployment {name}")).settings {
+        Settings::Deployment(d) => d,
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn workloads_get_seed_004_defaults_a_disruption_budget_and_a_restricted_namespace() {
+    let plan = build(&example("minimal.yaml").cr, &profile("local"));
+    let d = deployment(&plan, "myapp-dev-backend");
+    assert_eq!((d.startup_probe.period_seconds, d.startup_probe.failure_threshold), (5, 24), "2 minutes to start");
+    assert_eq!(d.readiness_probe.period_seconds, 10);
+    assert_eq!(d.liveness_probe.period_seconds, 30);
+    assert!([&d.startup_probe, &d.readiness_probe, &d.liveness_probe].iter().all(|p| p.path == "/health"));
+    assert_eq!(d.security.writable_paths, ["/tmp"]);
+    assert_eq!((d.security.run_as_user, d.security.read_only_root_filesystem), (1000, true));
+    assert_eq!(d.termination_grace_period_seconds, 30);
+    assert!(!d.autoscaled);
+    assert_eq!(names_of(&plan, Kind::DisruptionBudget), ["myapp-dev-backend-pdb", "myapp-dev-frontend-pdb"]);
+    assert!(names_of(&plan, Kind::Autoscaler).is_empty());
+    assert!(names_of(&plan, Kind::NetworkPolicy).is_empty());
+    let Settings::Namespace(ns) = &plan.of_kind(Kind::Namespace).next().unwrap().settings else { panic!() };
+    assert_eq!(ns.labels.get(POD_SECURITY_LABEL).map(String::as_str), Some("restricted"));
+
+    // One replica: a budget would block every drain.
+    let mut cr = example("minimal.yaml").cr;
+    cr.spec.backend.replicas = 1;
+    assert_eq!(names_of(&build(&cr, &profile("local")), Kind::DisruptionBudget), ["myapp-dev-frontend-pdb"]);
+}
+
+#[test]
+fn the_hardened_example_plans_its_probes_user_paths_autoscaler_and_network_policies() {
+    let plan = build(&example("hardened.yaml").cr, &profile("local"));
+    let d = deployment(&plan, "shop-prod-backend");
+    assert_eq!((d.startup_probe.path.as_str(), d.startup_probe.failure_threshold), ("/health", 12));
+    assert_eq!((d.readiness_probe.path.as_str(), d.readiness_probe.period_seconds), ("/ready", 10));
+    assert_eq!((d.liveness_probe.path.as_str(), d.liveness_probe.period_seconds), ("/live", 30));
+    assert_eq!((d.security.run_as_user, d.security.fs_group), (1001, 1001));
+    assert_eq!(d.security.writable_paths, ["/tmp", "/app/cache"]);
+    assert_eq!(d.termination_grace_period_seconds, 45);
+    assert!(d.autoscaled && d.replicas == 2, "the autoscaler's minimum");
+    let Settings::Autoscaler(a) = &plan.get(Kind::Autoscaler, "shop-prod-backend-hpa").unwrap().settings else {
+        panic!()
+    };
+    assert_eq!((a.min_replicas, a.max_replicas, a.cpu_percent, a.memory_percent), (2, 5, 70, 80));
+    assert_eq!((a.scale_up_window_seconds, a.scale_down_window_seconds), (60, 300));
+    assert_eq!(names_of(&plan, Kind::NetworkPolicy), ["shop-prod-default-deny", "shop-prod-allow-app"]);
+    let port = |plan: &Plan| match &plan.get(Kind::NetworkPolicy, "shop-prod-allow-app").unwrap().settings {
+        Settings::NetworkPolicy(p) => p.aws_egress[0].ports[0].1,
+        _ => unreachable!(),
+    };
+    assert_eq!(port(&plan), 4566, "the emulator's port");
+    assert_eq!(port(&build(&example("hardened.yaml").cr, &profile("eks-prod"))), 443);
+    // Every new object comes after what it needs.
+    let ids: Vec<String> = plan.resources.iter().map(Resource::id).collect();
+    for r in plan.resources.iter().filter(|r| matches!(r.kind, Kind::Autoscaler | Kind::NetworkPolicy)) {
+        for dep in &r.depends_on {
+            let (at, of) = (ids.iter().position(|i| i == dep).unwrap(), ids.iter().position(|i| *i == r.id()).unwrap());
+            assert!(at < of, "{} before {dep}", r.id());
+        }
+    }
+}
+
+#[test]
+fn objects_turned_off_are_unplanned_for_pruning() {
+    let hardened = example("hardened.yaml").cr;
+    assert_eq!(
+        unplanned_objects(&hardened, &profile("local")).iter().map(Resource::id).collect::<Vec<_>>(),
+        ["k8s.hpa/shop-prod-frontend-hpa"],
+        "only the frontend has no autoscaler"
+    );
+    let mut off = hardened.clone();
+    off.spec.network_policy = crate::model::spec::NetworkPolicyMode::None;
+    off.spec.backend.autoscaling = None;
+    off.spec.backend.replicas = 1;
+    off.spec.ingress.enabled = false;
+    let ids: Vec<String> = unplanned_objects(&off, &profile("local")).iter().map(Resource::id).collect();
+    for want in [
+        "k8s.networkpolicy/shop-prod-default-deny",
+        "k8s.networkpolicy/shop-prod-allow-app",
+        "k8s.hpa/shop-prod-backend-hpa",
+        "k8s.pdb/shop-prod-backend-pdb",
+        "k8s.ingress/shop-prod-app-ingress",
+    ] {
+        assert!(ids.iter().any(|i| i == want), "{want} not in {ids:?}");
+    }
+    assert!(ids.iter().all(|i| i.starts_with("k8s.")), "{ids:?}");
+}

@@ -3,8 +3,10 @@
 //! only; deletes treat not-found as done.
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Client, Resource};
 use serde::Serialize;
@@ -199,6 +201,24 @@ pub async fn apply(client: &Client, obj: &Object, mode: Mode) -> Result<Done, Ap
             converge(api::<Ingress>(client, o.metadata.namespace.as_deref()), "ingress", obj.name(), o.as_ref(), mode)
                 .await
         }
+        Object::Autoscaler(o) => {
+            converge(
+                api::<HorizontalPodAutoscaler>(client, o.metadata.namespace.as_deref()),
+                "hpa",
+                obj.name(),
+                o,
+                mode,
+            )
+            .await
+        }
+        Object::DisruptionBudget(o) => {
+            converge(api::<PodDisruptionBudget>(client, o.metadata.namespace.as_deref()), "pdb", obj.name(), o, mode)
+                .await
+        }
+        Object::NetworkPolicy(o) => {
+            let api = api::<NetworkPolicy>(client, o.metadata.namespace.as_deref());
+            converge(api, "networkpolicy", obj.name(), o.as_ref(), mode).await
+        }
     }
 }
 
@@ -235,13 +255,7 @@ where
 /// anything else is kept. Not-found is success.
 pub async fn delete(client: &Client, obj: &Object, dry_run: bool) -> Result<Done, ApplyError> {
     let name = obj.name();
-    let meta = match obj {
-        Object::Namespace(o) => &o.metadata,
-        Object::ServiceAccount(o) => &o.metadata,
-        Object::Deployment(o) => &o.metadata,
-        Object::Service(o) => &o.metadata,
-        Object::Ingress(o) => &o.metadata,
-    };
+    let meta = obj.meta();
     let Some(owner) = planned_owner(meta) else {
         return Ok(Done::with_changes(Outcome::Retained, vec!["kept: the plan names no owner for it".into()]));
     };
@@ -270,6 +284,13 @@ pub async fn delete(client: &Client, obj: &Object, dry_run: bool) -> Result<Done
         Object::Deployment(_) => remove(api::<Deployment>(client, ns), "deployment", name, &owner, dry_run).await,
         Object::Service(_) => remove(api::<Service>(client, ns), "service", name, &owner, dry_run).await,
         Object::Ingress(_) => remove(api::<Ingress>(client, ns), "ingress", name, &owner, dry_run).await,
+        Object::Autoscaler(_) => remove(api::<HorizontalPodAutoscaler>(client, ns), "hpa", name, &owner, dry_run).await,
+        Object::DisruptionBudget(_) => {
+            remove(api::<PodDisruptionBudget>(client, ns), "pdb", name, &owner, dry_run).await
+        }
+        Object::NetworkPolicy(_) => {
+            remove(api::<NetworkPolicy>(client, ns), "networkpolicy", name, &owner, dry_run).await
+        }
     }
 }
 

@@ -4,15 +4,22 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HPAScalingRules, HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior,
+    HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget, ResourceMetricSource,
+};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, Namespace, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecurityContext, Service, ServiceAccount,
-    ServicePort, ServiceSpec, Volume, VolumeMount,
+    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, Namespace,
+    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount,
+    WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
-    IngressTLS, ServiceBackendPort,
+    HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule, IngressServiceBackend,
+    IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec, ServiceBackendPort,
 };
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -31,18 +38,27 @@ pub enum Object {
     Deployment(Box<Deployment>),
     Service(Box<Service>),
     Ingress(Box<Ingress>),
+    Autoscaler(Box<HorizontalPodAutoscaler>),
+    DisruptionBudget(Box<PodDisruptionBudget>),
+    NetworkPolicy(Box<NetworkPolicy>),
 }
 
 impl Object {
-    pub fn name(&self) -> &str {
-        let meta = match self {
+    pub fn meta(&self) -> &ObjectMeta {
+        match self {
             Object::Namespace(o) => &o.metadata,
             Object::ServiceAccount(o) => &o.metadata,
             Object::Deployment(o) => &o.metadata,
             Object::Service(o) => &o.metadata,
             Object::Ingress(o) => &o.metadata,
-        };
-        meta.name.as_deref().unwrap_or_default()
+            Object::Autoscaler(o) => &o.metadata,
+            Object::DisruptionBudget(o) => &o.metadata,
+            Object::NetworkPolicy(o) => &o.metadata,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.meta().name.as_deref().unwrap_or_default()
     }
 }
 
@@ -118,8 +134,99 @@ pub fn object(r: &plan::Resource, owner: &str) -> Option<Object> {
                 ..Default::default()
             }))
         }
+        Settings::Autoscaler(a) => Object::Autoscaler(Box::new(autoscaler(name, a, owner))),
+        Settings::DisruptionBudget(b) => Object::DisruptionBudget(Box::new(PodDisruptionBudget {
+            metadata: meta(name, Some(&b.namespace), &b.labels, owner),
+            spec: Some(PodDisruptionBudgetSpec {
+                max_unavailable: Some(IntOrString::Int(b.max_unavailable)),
+                selector: Some(LabelSelector { match_labels: Some(b.selector.clone()), ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })),
+        Settings::NetworkPolicy(p) => Object::NetworkPolicy(Box::new(network_policy(name, p, owner))),
         _ => return None,
     })
+}
+
+fn autoscaler(name: &str, a: &plan::Autoscaler, owner: &str) -> HorizontalPodAutoscaler {
+    let target = |resource: &str, percent| MetricSpec {
+        type_: "Resource".into(),
+        resource: Some(ResourceMetricSource {
+            name: resource.into(),
+            target: MetricTarget {
+                type_: "Utilization".into(),
+                average_utilization: Some(percent),
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    };
+    let window = |seconds| HPAScalingRules { stabilization_window_seconds: Some(seconds), ..Default::default() };
+    HorizontalPodAutoscaler {
+        metadata: meta(name, Some(&a.namespace), &a.labels, owner),
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("apps/v1".into()),
+                kind: "Deployment".into(),
+                name: a.deployment.clone(),
+            },
+            min_replicas: Some(a.min_replicas),
+            max_replicas: a.max_replicas,
+            metrics: Some(vec![target("cpu", a.cpu_percent), target("memory", a.memory_percent)]),
+            behavior: Some(HorizontalPodAutoscalerBehavior {
+                scale_up: Some(window(a.scale_up_window_seconds)),
+                scale_down: Some(window(a.scale_down_window_seconds)),
+            }),
+        }),
+        ..Default::default()
+    }
+}
+
+fn network_policy(name: &str, p: &plan::NetworkPolicy, owner: &str) -> NetworkPolicy {
+    let peers = |peer: &plan::NetworkPeer| match peer {
+        plan::NetworkPeer::Anywhere => None,
+        plan::NetworkPeer::SamePods(labels) => Some(vec![NetworkPolicyPeer {
+            pod_selector: Some(LabelSelector { match_labels: Some(labels.clone()), ..Default::default() }),
+            ..Default::default()
+        }]),
+        plan::NetworkPeer::Addresses(cidr) => Some(vec![NetworkPolicyPeer {
+            ip_block: Some(IPBlock { cidr: cidr.clone(), except: None }),
+            ..Default::default()
+        }]),
+    };
+    let ports = |r: &plan::NetworkRule| {
+        Some(
+            r.ports
+                .iter()
+                .map(|(protocol, port)| NetworkPolicyPort {
+                    protocol: Some(protocol.clone()),
+                    port: Some(IntOrString::Int(*port)),
+                    ..Default::default()
+                })
+                .collect(),
+        )
+    };
+    NetworkPolicy {
+        metadata: meta(name, Some(&p.namespace), &p.labels, owner),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: (!p.pod_selector.is_empty()).then(|| p.pod_selector.clone()),
+                ..Default::default()
+            }),
+            policy_types: Some(p.policy_types.clone()),
+            ingress: Some(
+                p.ingress.iter().map(|r| NetworkPolicyIngressRule { from: peers(&r.peer), ports: ports(r) }).collect(),
+            ),
+            egress: Some(
+                p.egress
+                    .iter()
+                    .chain(&p.aws_egress)
+                    .map(|r| NetworkPolicyEgressRule { to: peers(&r.peer), ports: ports(r) })
+                    .collect(),
+            ),
+        }),
+    }
 }
 
 fn quantity(cpu: &str, memory: &str) -> BTreeMap<String, Quantity> {
@@ -138,7 +245,7 @@ fn probe(p: &plan::Probe) -> Probe {
         initial_delay_seconds: Some(p.initial_delay_seconds),
         period_seconds: Some(p.period_seconds),
         failure_threshold: Some(p.failure_threshold),
-        timeout_seconds: Some(2),
+        timeout_seconds: Some(p.timeout_seconds),
         ..Default::default()
     }
 }
@@ -157,6 +264,13 @@ fn deployment(name: &str, d: &plan::Deployment, owner: &str) -> Deployment {
         .map(|e| EnvVar { name: e.name.clone(), value: Some(e.value.clone()), ..Default::default() })
         .collect();
     let sec = &d.security;
+    // `/tmp` is `tmp`; each other writable path `writable-1`, `writable-2`, ….
+    let volumes: Vec<(String, String)> = sec
+        .writable_paths
+        .iter()
+        .enumerate()
+        .map(|(i, path)| (if i == 0 { "tmp".to_owned() } else { format!("writable-{i}") }, path.clone()))
+        .collect();
     let container = Container {
         name: d.component.clone(),
         image: Some(d.image.clone()),
@@ -172,6 +286,7 @@ fn deployment(name: &str, d: &plan::Deployment, owner: &str) -> Deployment {
             limits: Some(quantity(&d.limits.cpu, &d.limits.memory)),
             ..Default::default()
         }),
+        startup_probe: Some(probe(&d.startup_probe)),
         readiness_probe: Some(probe(&d.readiness_probe)),
         liveness_probe: Some(probe(&d.liveness_probe)),
         security_context: Some(SecurityContext {
@@ -181,11 +296,12 @@ fn deployment(name: &str, d: &plan::Deployment, owner: &str) -> Deployment {
             capabilities: Some(Capabilities { drop: Some(sec.drop_capabilities.clone()), ..Default::default() }),
             ..Default::default()
         }),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "tmp".into(),
-            mount_path: sec.tmp_volume.clone(),
-            ..Default::default()
-        }]),
+        volume_mounts: Some(
+            volumes
+                .iter()
+                .map(|(name, path)| VolumeMount { name: name.clone(), mount_path: path.clone(), ..Default::default() })
+                .collect(),
+        ),
         ..Default::default()
     };
     let mut template_meta = ObjectMeta { labels: Some(d.labels.clone()), ..Default::default() };
@@ -193,8 +309,9 @@ fn deployment(name: &str, d: &plan::Deployment, owner: &str) -> Deployment {
     Deployment {
         metadata: meta(name, Some(&d.namespace), &d.labels, owner),
         spec: Some(DeploymentSpec {
-            replicas: Some(d.replicas),
-            selector: LabelSelector { match_labels: Some(selector), ..Default::default() },
+            // An autoscaled Deployment's count is the autoscaler's: applying one would fight it.
+            replicas: (!d.autoscaled).then_some(d.replicas),
+            selector: LabelSelector { match_labels: Some(selector.clone()), ..Default::default() },
             strategy: Some(DeploymentStrategy {
                 type_: Some("RollingUpdate".into()),
                 rolling_update: Some(RollingUpdateDeployment {
@@ -220,12 +337,36 @@ fn deployment(name: &str, d: &plan::Deployment, owner: &str) -> Deployment {
                         ..Default::default()
                     }),
                     containers: vec![container],
-                    volumes: Some(vec![Volume {
-                        name: "tmp".into(),
-                        empty_dir: Some(EmptyDirVolumeSource::default()),
+                    volumes: Some(
+                        volumes
+                            .iter()
+                            .map(|(name, _)| Volume {
+                                name: name.clone(),
+                                empty_dir: Some(EmptyDirVolumeSource::default()),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    ),
+                    termination_grace_period_seconds: Some(d.termination_grace_period_seconds),
+                    // Replicas preferably on different nodes (seed 004), never required: one
+                    // node (kind) still runs them all.
+                    affinity: Some(Affinity {
+                        pod_anti_affinity: Some(PodAntiAffinity {
+                            preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
+                                weight: 100,
+                                pod_affinity_term: PodAffinityTerm {
+                                    label_selector: Some(LabelSelector {
+                                        match_labels: Some(selector),
+                                        ..Default::default()
+                                    }),
+                                    topology_key: d.spread_by.clone(),
+                                    ..Default::default()
+                                },
+                            }]),
+                            ..Default::default()
+                        }),
                         ..Default::default()
-                    }]),
-                    termination_grace_period_seconds: Some(30),
+                    }),
                     ..Default::default()
                 }),
             },
@@ -253,7 +394,7 @@ mod tests {
     fn workloads_are_hardened_as_seed_004_asks() {
         let plan = plan::build(&example("nexus-ai-complete"), &local_profile());
         let objs = objects(&plan, "nexus-ai-prod/nexus-ai-prod");
-        assert_eq!(objs.len(), 8);
+        assert_eq!(objs.len(), 10, "with a disruption budget per workload");
         let Object::Deployment(d) = &objs.iter().find(|(r, _)| r.name == "nexus-ai-prod-backend").unwrap().1 else {
             panic!()
         };
@@ -267,6 +408,11 @@ mod tests {
         assert_eq!(sc.read_only_root_filesystem, Some(true));
         assert_eq!(sc.capabilities.as_ref().unwrap().drop.as_deref(), Some(&["ALL".to_owned()][..]));
         assert_eq!(c.readiness_probe.as_ref().unwrap().http_get.as_ref().unwrap().path.as_deref(), Some("/health"));
+        assert_eq!(c.startup_probe.as_ref().unwrap().failure_threshold, Some(24));
+        let spread = pod.affinity.as_ref().unwrap().pod_anti_affinity.as_ref().unwrap();
+        let term = &spread.preferred_during_scheduling_ignored_during_execution.as_ref().unwrap()[0];
+        assert_eq!(term.pod_affinity_term.topology_key, "kubernetes.io/hostname");
+        assert_eq!(d.spec.as_ref().unwrap().replicas, Some(3), "the spec's");
         assert!(c.resources.as_ref().unwrap().limits.is_some());
         assert_eq!(pod.volumes.as_ref().unwrap()[0].name, "tmp");
         let strategy = d.spec.as_ref().unwrap().strategy.as_ref().unwrap().rolling_update.as_ref().unwrap();
@@ -275,6 +421,43 @@ mod tests {
         assert_eq!(pod.service_account_name.as_deref(), Some("nexus-ai-prod-app-sa"));
         let env: Vec<_> = c.env.as_ref().unwrap().iter().map(|e| e.name.as_str()).collect();
         assert!(env.contains(&"AWS_ENDPOINT_URL") && env.contains(&"NEXUS_SSM_PREFIX") && env.contains(&"AWS_REGION"));
+    }
+
+    #[test]
+    fn the_hardened_example_becomes_an_autoscaler_writable_volumes_and_network_policies() {
+        let plan = plan::build(&example("hardened"), &local_profile());
+        let objs = objects(&plan, "ns/n");
+        let find = |name: &str| &objs.iter().find(|(r, _)| r.name == name).unwrap_or_else(|| panic!("{name}")).1;
+        let Object::Deployment(d) = find("shop-prod-backend") else { panic!() };
+        let spec = d.spec.as_ref().unwrap();
+        assert_eq!(spec.replicas, None, "the autoscaler's to set");
+        let pod = spec.template.spec.as_ref().unwrap();
+        let mounts: Vec<_> = pod.containers[0]
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| (m.name.as_str(), m.mount_path.as_str()))
+            .collect();
+        assert_eq!(mounts, [("tmp", "/tmp"), ("writable-1", "/app/cache")]);
+        assert_eq!(pod.volumes.as_ref().unwrap().len(), 2);
+        assert_eq!(pod.security_context.as_ref().unwrap().run_as_user, Some(1001));
+        assert_eq!(pod.termination_grace_period_seconds, Some(45));
+        let Object::Autoscaler(h) = find("shop-prod-backend-hpa") else { panic!() };
+        let hs = h.spec.as_ref().unwrap();
+        assert_eq!(
+            (hs.scale_target_ref.name.as_str(), hs.min_replicas, hs.max_replicas),
+            ("shop-prod-backend", Some(2), 5)
+        );
+        let Object::NetworkPolicy(deny) = find("shop-prod-default-deny") else { panic!() };
+        let ds = deny.spec.as_ref().unwrap();
+        assert_eq!(ds.pod_selector.as_ref().unwrap().match_labels, None, "every pod");
+        assert_eq!((ds.ingress.as_ref().unwrap().len(), ds.egress.as_ref().unwrap().len()), (0, 0));
+        let Object::NetworkPolicy(allow) = find("shop-prod-allow-app") else { panic!() };
+        let egress = allow.spec.as_ref().unwrap().egress.as_ref().unwrap();
+        assert_eq!(egress.len(), 3, "DNS, frontend → backend, AWS");
+        assert_eq!(egress[2].to.as_ref().unwrap()[0].ip_block.as_ref().unwrap().cidr, "0.0.0.0/0");
+        let Object::DisruptionBudget(b) = find("shop-prod-frontend-pdb") else { panic!() };
+        assert_eq!(b.spec.as_ref().unwrap().max_unavailable, Some(IntOrString::Int(1)));
     }
 
     #[test]

@@ -11,6 +11,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("minimal", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/minimal.yaml"))),
     ("nexus-ai-complete", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nexus-ai-complete.yaml"))),
     ("with-cognito", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/with-cognito.yaml"))),
+    ("hardened", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hardened.yaml"))),
 ];
 
 /// A capability to test with: `Spec::example("nexus-ai-complete").capability("t-x1").build()`.
@@ -18,7 +19,7 @@ const EXAMPLES: &[(&str, &str)] = &[
 pub struct Spec(NexusAICapability);
 
 impl Spec {
-    /// One of the shipped examples (`minimal`, `nexus-ai-complete`, `with-cognito`).
+    /// One of the shipped examples (`minimal`, `nexus-ai-complete`, `with-cognito`, `hardened`).
     pub fn example(name: &str) -> Self {
         let (_, text) = EXAMPLES.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("no example {name}"));
         let mut specs = load_specs(&[Source::new(format!("examples/{name}.yaml"), *text)]).expect("examples are valid");
