@@ -50,7 +50,7 @@ pub fn render(args: &ManifestArgs) -> anyhow::Result<String> {
             rule(&["nexus.ai"], &["nexuscapabilities/finalizers"], &["update"]),
             json!({"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["create"]}),
             json!({"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "resourceNames": ["nexuscapabilities.nexus.ai"], "verbs": ["get", "patch", "watch", "list"]}),
-            rule(&[""], &["namespaces", "serviceaccounts", "services"], &rw),
+            rule(&[""], &["namespaces", "serviceaccounts", "services", "secrets"], &rw),
             rule(&["apps"], &["deployments"], &rw),
             rule(&["networking.k8s.io"], &["ingresses", "networkpolicies"], &rw),
             rule(&["autoscaling"], &["horizontalpodautoscalers"], &rw),

@@ -175,6 +175,11 @@ fn summary(s: &Settings) -> String {
             a.deployment, a.min_replicas, a.max_replicas, a.cpu_percent, a.memory_percent
         ),
         Settings::DisruptionBudget(b) => format!("{}: at most {} unavailable", b.component, b.max_unavailable),
+        Settings::PodSecret(s) => format!(
+            "{} secrets as {}, values read when applied",
+            s.sources.len(),
+            if s.mount == "env" { "environment variables" } else { "files" }
+        ),
         Settings::NetworkPolicy(p) if p.ingress.is_empty() && p.egress.is_empty() => "deny all".into(),
         Settings::NetworkPolicy(p) => {
             let rules: Vec<&str> =

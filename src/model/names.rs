@@ -120,6 +120,11 @@ impl Names {
         format!("{}-app-ingress", self.stem())
     }
 
+    /// The Kubernetes Secret holding the capability's Secrets Manager values for its pods.
+    pub fn pod_secret(&self) -> String {
+        format!("{}-secrets", self.stem())
+    }
+
     pub fn autoscaler(&self, component: &str) -> String {
         format!("{}-{component}-hpa", self.stem())
     }

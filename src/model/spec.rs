@@ -67,6 +67,36 @@ pub struct NexusAICapabilitySpec {
     /// the connections the capability needs. `none` (the default) adds no NetworkPolicy.
     #[serde(default, skip_serializing_if = "NetworkPolicyMode::is_none")]
     pub network_policy: NetworkPolicyMode,
+    /// The capability's Secrets Manager values handed to its pods (seed 003), for services that
+    /// expect them as environment variables or files: copied into a Kubernetes Secret the
+    /// capability owns, refreshed when they change. Absent: pods call Secrets Manager themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<SecretsDelivery>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsDelivery {
+    pub mount: SecretMount,
+}
+
+/// How pods get the values: each key `{TYPE}_{KEY}` (`OPENAI_API_KEY`) as an environment
+/// variable, or as a file of that name under `/var/run/secrets/nexus`.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum SecretMount {
+    #[serde(rename = "env")]
+    Env,
+    #[serde(rename = "file")]
+    File,
+}
+
+impl SecretMount {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Env => "env",
+            Self::File => "file",
+        }
+    }
 }
 
 /// Whether the capability's namespace gets NetworkPolicies.

@@ -144,7 +144,14 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         Some(l) if l.metadata.generation == cr.metadata.generation => plan::build(&l, &ctx.profile),
         _ => plan,
     };
-    let objs = objects::objects(&plan, &owner);
+    let mut objs = objects::objects(&plan, &owner);
+    if let Err(e) = crate::provision::kube::secrets::fill(&mut objs, &aws).await {
+        let (kind, name) =
+            (Kind::PodSecret, plan.of_kind(Kind::PodSecret).next().map(|r| r.name.clone()).unwrap_or_default());
+        let message = format!("reading the values for the pods: {e}");
+        fail(&api, &mut current, &mut status, generation, &format!("{kind} {name}: {message}"), ctx).await?;
+        return Err(Error::Aws { kind, name, message, done: Box::new(merged(reports)) });
+    }
     let mut applied: Vec<(plan::Resource, crate::model::outcome::Done)> = Vec::new();
     for phase in decide::KUBERNETES_PHASES {
         if show_phases {

@@ -30,7 +30,7 @@ fn check(out: &mut Vec<Check>, check: impl Into<String>, ok: bool, detail: impl 
 pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> Vec<Check> {
     let (a, objects, rollouts, endpoints, http, irsa) = futures::join!(
         aws_checks(plan, aws),
-        object_checks(plan, client, owner),
+        object_checks(plan, aws, client, owner),
         rollout_checks(plan, client),
         endpoint_checks(plan, client),
         http_checks(plan, client),
@@ -57,9 +57,12 @@ async fn aws_checks(plan: &Plan, aws: &AwsCtx) -> Vec<Check> {
     out
 }
 
-/// Kubernetes objects present and as planned.
-async fn object_checks(plan: &Plan, client: &Client, owner: &str) -> Vec<Check> {
-    let objects = objects::objects(plan, owner);
+/// Kubernetes objects present and as planned (the pods' Secret with the current values).
+async fn object_checks(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> Vec<Check> {
+    let mut objects = objects::objects(plan, owner);
+    if let Err(e) = crate::provision::kube::secrets::fill(&mut objects, aws).await {
+        return vec![Check { check: "secret values".into(), ok: false, detail: e.to_string() }];
+    }
     let each = objects.iter().map(|(r, obj)| async move {
         let label = format!("{} {}", r.kind, r.name);
         let (ok, detail) = match k8s_apply::apply(client, obj, k8s_apply::Mode::DRY_RUN).await {

@@ -12,7 +12,7 @@ use crate::support::fixtures::{Spec, testbed_profile};
 use crate::support::{TestBed, TestNamespace, eventually, unique};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -537,8 +537,9 @@ async fn a_data_service_turned_off_is_pruned_by_the_controller(#[case] emulator:
 }
 
 /// Issue 18: seed 004's objects (an autoscaler, disruption budgets, the default-deny
-/// NetworkPolicies, the namespace's Pod Security label) are applied and verified, and the ones the
-/// spec turns off are pruned by the controller.
+/// NetworkPolicies, the namespace's Pod Security label) and the pods' Secret (seed 003) are
+/// applied and verified, a changed secret value reaches the Secret and rolls the pods, and what
+/// the spec turns off is pruned by the controller.
 #[apply(emulators)]
 #[tokio::test]
 async fn workload_hardening_objects_are_applied_verified_and_pruned_when_turned_off(#[case] emulator: Emulator) {
@@ -603,8 +604,60 @@ async fn workload_hardening_objects_are_applied_verified_and_pruned_when_turned_
     let broken = checks.iter().find(|c| c.check == format!("k8s.networkpolicy {cap}-prod-allow-app")).unwrap();
     assert!(!broken.ok && broken.detail.contains("differs"), "{broken:?}");
 
-    // Turned off: the policies, the autoscaler and the budget of a single replica go.
-    let patch = serde_json::json!({"spec": {"networkPolicy": null, "backend": {"autoscaling": null, "replicas": 1}}});
+    // The pods' Secret holds the Secrets Manager values, the pods take them as variables, and a
+    // value changed in Secrets Manager reaches the Secret and rolls the pods (a new hash).
+    let secrets = Api::<Secret>::namespaced(h.client.clone(), &ns);
+    let pod_secret = format!("{cap}-prod-secrets");
+    let value = |key: &'static str| {
+        let (secrets, pod_secret) = (secrets.clone(), pod_secret.clone());
+        async move {
+            let s = secrets.get(&pod_secret).await.map_err(|e| e.to_string())?;
+            let data = s.data.unwrap_or_default();
+            Ok::<_, String>(data.get(key).map(|v| String::from_utf8_lossy(&v.0).into_owned()))
+        }
+    };
+    assert_eq!(value("OPENAI_API_KEY").await.unwrap().as_deref(), Some("CHANGE_ME"), "the placeholder");
+    assert_eq!(value("WXCC_CLIENT_SECRET").await.unwrap().as_deref(), Some("CHANGE_ME"));
+    let deployments = Api::<Deployment>::namespaced(h.client.clone(), &ns);
+    let template = || async {
+        let d = deployments.get(&format!("{cap}-prod-backend")).await.unwrap();
+        d.spec.unwrap().template
+    };
+    let t = template().await;
+    let from = t.spec.as_ref().unwrap().containers[0].env_from.clone().unwrap_or_default();
+    assert_eq!(from[0].secret_ref.as_ref().map(|r| r.name.as_str()), Some(pod_secret.as_str()));
+    let hash = |t: &k8s_openapi::api::core::v1::PodTemplateSpec| {
+        t.metadata.as_ref().and_then(|m| m.annotations.as_ref()).and_then(|a| a.get("nexus.ai/secrets-hash").cloned())
+    };
+    let before = hash(&t).expect("the values' hash on the pod template");
+    aws.clients
+        .secrets
+        .put_secret_value()
+        .secret_id(format!("{cap}/prod/openai"))
+        .secret_string(r#"{"api_key": "sk-from-the-test"}"#)
+        .send()
+        .await
+        .unwrap();
+    eventually("the new value in the pods' Secret", Duration::from_secs(60), || async {
+        match value("OPENAI_API_KEY").await? {
+            Some(v) if v == "sk-from-the-test" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    eventually("the pods to roll for the new value", Duration::from_secs(30), || async {
+        match hash(&template().await) {
+            Some(h) if h != before => Ok(()),
+            other => Err(format!("hash still {other:?}")),
+        }
+    })
+    .await;
+
+    // Turned off: the policies, the autoscaler, the pods' Secret and the budget of a single
+    // replica go.
+    let patch = serde_json::json!({"spec": {
+        "networkPolicy": null, "secrets": null, "backend": {"autoscaling": null, "replicas": 1}
+    }});
     h.api().patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     eventually("the objects turned off to be pruned", Duration::from_secs(60), || async {
         match listed().await {
@@ -618,6 +671,7 @@ async fn workload_hardening_objects_are_applied_verified_and_pruned_when_turned_
     })
     .await;
     h.phase(&name, Phase::Running, Duration::from_secs(60)).await;
+    assert!(secrets.get_opt(&pod_secret).await.unwrap().is_none(), "the pods' Secret is pruned");
     delete_and_wait(&h, &name).await;
     assert!(listed().await.1.is_empty(), "the frontend's budget goes with the capability");
     ctl.abort();

@@ -12,7 +12,8 @@
 //!   stays; a synced file → served without a rebuild (sync path);
 //! - seed 004's hardening (issue 18): a `restricted` namespace, a slow starter kept alive by its
 //!   startup probe, a read-only image writing to its writable path, and the default-deny
-//!   NetworkPolicy letting the frontend reach the backend and the backend the emulator;
+//!   NetworkPolicy letting the frontend reach the backend and the backend the emulator; a secret
+//!   value set in the emulator in the pods' environment, and a change of it reaching them;
 //! - `down --purge` leaves no container, network or cluster of ours behind.
 //!
 //! One kind cluster serves all of it (creating one takes about 15 s of the 2 cores), so this is
@@ -175,13 +176,18 @@ fn forward_url(up: &serde_json::Value, component: &str) -> String {
 
 /// A DynamoDB call to the emulator from this machine (MiniStack checks no signature).
 async fn dynamodb(target: &str, body: serde_json::Value) -> serde_json::Value {
+    aws_json("dynamodb", "application/x-amz-json-1.0", &format!("DynamoDB_20120810.{target}"), body).await
+}
+
+/// A call of an AWS JSON-protocol service to the emulator from this machine.
+async fn aws_json(service: &str, content_type: &str, target: &str, body: serde_json::Value) -> serde_json::Value {
     let r = reqwest::Client::new()
         .post("http://127.0.0.1:4566/")
-        .header("Content-Type", "application/x-amz-json-1.0")
-        .header("X-Amz-Target", format!("DynamoDB_20120810.{target}"))
+        .header("Content-Type", content_type)
+        .header("X-Amz-Target", target)
         .header(
             "Authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20260101/ap-southeast-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+            format!("AWS4-HMAC-SHA256 Credential=test/20260101/ap-southeast-1/{service}/aws4_request, SignedHeaders=host, Signature=0"),
         )
         .body(body.to_string())
         .send()
@@ -400,7 +406,10 @@ async fn up_serves_the_example_on_real_pods_and_every_user_flow_works() {
     let spec = env.project.join("../minimal.yaml");
     let minimal = std::fs::read_to_string(&spec).unwrap();
     let hardened = minimal
-        .replace("  deletionPolicy: Delete\n", "  deletionPolicy: Delete\n  networkPolicy: default-deny\n")
+        .replace(
+            "  deletionPolicy: Delete\n",
+            "  deletionPolicy: Delete\n  networkPolicy: default-deny\n  secrets: {mount: env}\n",
+        )
         .replace(
             "    image: \"ACCOUNT.dkr.ecr.REGION.amazonaws.com/myapp-frontend:latest\"\n",
             "    image: \"ACCOUNT.dkr.ecr.REGION.amazonaws.com/myapp-frontend:latest\"\n    env: [{name: BACKEND_URL, value: \"http://myapp-dev-backend-svc-internal:8000\"}]\n",
@@ -418,6 +427,13 @@ async fn up_serves_the_example_on_real_pods_and_every_user_flow_works() {
     assert_eq!(hardened.matches("networkPolicy").count() + hardened.matches("BACKEND_URL").count(), 2, "{hardened}");
     assert!(hardened.contains("START_DELAY"), "{hardened}");
     save(&spec, &hardened);
+    // A secret value set in Secrets Manager (the emulator), for the pods' environment.
+    let put_openai = |value: &str| {
+        let body =
+            serde_json::json!({"SecretId": "myapp/dev/openai", "SecretString": format!(r#"{{"api_key": "{value}"}}"#)});
+        aws_json("secretsmanager", "application/x-amz-json-1.1", "secretsmanager.PutSecretValue", body)
+    };
+    put_openai("sk-e2e-0123456789").await;
     let applied = env.nexus(&["apply", "-f", "../minimal.yaml", "-p", "local", "--wait", "--timeout", "3m"]);
     assert!(applied.status.success(), "{}", text(&applied));
     let ns = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()).get(NAMESPACE).await.unwrap();
@@ -464,6 +480,12 @@ async fn up_serves_the_example_on_real_pods_and_every_user_flow_works() {
     .await;
     let policies = Api::<k8s_openapi::api::networking::v1::NetworkPolicy>::namespaced(client.clone(), NAMESPACE);
     assert_eq!(policies.list(&ListParams::default()).await.unwrap().items.len(), 2);
+    // The secret is in the pods' environment (the app shows its length only), and a change in
+    // Secrets Manager reaches the pods at the next pass (the resync is a minute), rolling them.
+    let length = format!("{api}api/env-length/OPENAI_API_KEY");
+    assert_eq!(body(&length).await, "17\n", "sk-e2e-0123456789 in the backend's environment");
+    put_openai("sk-e2e-changed-0123456789").await;
+    until_served(&length, "25", Duration::from_secs(180)).await;
 
     // ---- down --purge: nothing of ours is left, the cluster is gone
     let purge = env.nexus(&["down", "--purge"]);

@@ -7,6 +7,8 @@
 #                        endpoint the pod is given (AWS_ENDPOINT_URL: the emulator, by name)
 #   GET /api/cache       what the server wrote at start under WRITE_TO (a writable path of a
 #                        read-only image: securityContext.writablePaths)
+#   GET /api/env-length/NAME  the length of the environment variable NAME (only its length:
+#                        a secret handed to the pod, `secrets: {mount: env}`, is never shown)
 #   anything else        a file under the static directory. Files synced live (sync rule
 #                        static -> /tmp/static) are served first: hardened pods mount /
 #                        read-only and /tmp is their one writable volume.
@@ -79,6 +81,9 @@ while (my $client = $server->accept) {
     my ($code, $body) = dynamodb('Scan', qq({"TableName": "$table", "Limit": 1}));
     print "GET /api/table: DynamoDB Scan $table: $code\n";
     answer($client, $code == 200 ? '200 OK' : '502 Bad Gateway', 'application/json', $body);
+  } elsif ($path =~ m{^/api/env-length/(\w+)$}) {
+    defined $ENV{$1} ? answer($client, '200 OK', 'text/plain', length($ENV{$1}) . "\n")
+                     : answer($client, '404 Not Found', 'text/plain', "$1 is not set\n");
   } elsif ($path eq '/api/cache' && $ENV{WRITE_TO} && open(my $fh, '<', "$ENV{WRITE_TO}/started")) {
     local $/;
     answer($client, '200 OK', 'text/plain', <$fh>);

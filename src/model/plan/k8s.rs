@@ -4,11 +4,14 @@ use std::collections::BTreeMap;
 
 use super::settings::*;
 use super::{Ctx, Kind, Resource, id};
-use crate::model::names::{BUCKET_PURPOSES, TABLE_PURPOSES};
-use crate::model::spec::{NetworkPolicyMode, Phase, ProbeSpec, Workload};
+use crate::model::names::{BUCKET_PURPOSES, SECRET_TYPES, TABLE_PURPOSES};
+use crate::model::spec::{NetworkPolicyMode, Phase, ProbeSpec, SecretMount, Workload};
 
 /// The namespace label that makes the API server enforce a Pod Security Standard.
 pub const POD_SECURITY_LABEL: &str = "pod-security.kubernetes.io/enforce";
+
+/// Where `secrets: {mount: file}` puts the values, a file per key.
+pub const SECRETS_PATH: &str = "/var/run/secrets/nexus";
 
 /// The user and group the workloads run as unless the spec says otherwise.
 const DEFAULT_USER: i64 = 1000;
@@ -46,6 +49,22 @@ pub(super) fn objects(ctx: &Ctx<'_>, out: &mut Vec<Resource>) {
         )
         .after([ns_id.clone(), id(Kind::IamRole, &n.app_role())]),
     );
+
+    if let Some(delivery) = ctx.spec.secrets {
+        let sources: Vec<SecretSource> = SECRET_TYPES
+            .iter()
+            .map(|t| SecretSource { secret: n.secret(t), prefix: t.replace('-', "_").to_ascii_uppercase() })
+            .collect();
+        let deps: Vec<String> =
+            std::iter::once(ns_id.clone()).chain(sources.iter().map(|s| id(Kind::Secret, &s.secret))).collect();
+        let settings = PodSecret {
+            namespace: ns.clone(),
+            sources,
+            mount: delivery.mount.as_str().to_owned(),
+            labels: labels(ctx, None),
+        };
+        out.push(Resource::new(n.pod_secret(), Phase::Deploying, Settings::PodSecret(settings)).after(deps));
+    }
 
     let backend_port = ctx.spec.backend_port();
     let frontend_port = ctx.spec.frontend_port();
@@ -362,6 +381,11 @@ fn deployment(ctx: &Ctx<'_>, component: &str, spec: &Workload, port: i32) -> Dep
         },
         termination_grace_period_seconds: spec.termination_grace_period_seconds.unwrap_or(30),
         spread_by: "kubernetes.io/hostname".into(),
+        secrets: s.secrets.map(|d| SecretsMount {
+            secret: n.pod_secret(),
+            mount: d.mount.as_str().to_owned(),
+            path: (d.mount == SecretMount::File).then(|| SECRETS_PATH.to_owned()),
+        }),
     }
 }
 

@@ -16,7 +16,7 @@ pub use settings::*;
 
 use crate::model::names::Names;
 use crate::model::profile::Profile;
-use crate::model::spec::{Autoscaling, NetworkPolicyMode, NexusAICapability, Phase};
+use crate::model::spec::{Autoscaling, NetworkPolicyMode, NexusAICapability, Phase, SecretMount, SecretsDelivery};
 
 /// The kinds of resource a plan holds (the `kind` field of `plan -o json`, a contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -61,10 +61,12 @@ pub enum Kind {
     DisruptionBudget,
     #[serde(rename = "k8s.networkpolicy")]
     NetworkPolicy,
+    #[serde(rename = "k8s.secret")]
+    PodSecret,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 21] = [
         Kind::DynamoTable,
         Kind::S3Bucket,
         Kind::GlueDatabase,
@@ -85,6 +87,7 @@ impl Kind {
         Kind::Autoscaler,
         Kind::DisruptionBudget,
         Kind::NetworkPolicy,
+        Kind::PodSecret,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -109,6 +112,7 @@ impl Kind {
             Kind::Autoscaler => "k8s.hpa",
             Kind::DisruptionBudget => "k8s.pdb",
             Kind::NetworkPolicy => "k8s.networkpolicy",
+            Kind::PodSecret => "k8s.secret",
         }
     }
 
@@ -239,7 +243,8 @@ pub fn unplanned(cr: &NexusAICapability, profile: &Profile) -> Vec<Resource> {
 }
 
 /// Kubernetes objects the capability could own but its plan no longer wants: an autoscaler, a
-/// disruption budget, the NetworkPolicies, the ingress, once the spec turns them off. They hold
+/// disruption budget, the NetworkPolicies, the pods' Secret, the ingress, once the spec turns
+/// them off. They hold
 /// no data, so the reconciler deletes those that are the capability's whatever the
 /// deletionPolicy.
 pub fn unplanned_objects(cr: &NexusAICapability, profile: &Profile) -> Vec<Resource> {
@@ -259,6 +264,7 @@ fn unplanned_where(cr: &NexusAICapability, profile: &Profile, kinds: impl Fn(Kin
     }
     spec.ingress.enabled = true;
     spec.network_policy = NetworkPolicyMode::DefaultDeny;
+    spec.secrets = Some(SecretsDelivery { mount: SecretMount::Env });
     for w in [&mut spec.frontend, &mut spec.backend] {
         w.autoscaling = Some(Autoscaling { min: 2, max: 2, cpu: None, memory: None });
     }

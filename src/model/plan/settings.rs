@@ -30,6 +30,7 @@ pub enum Settings {
     Autoscaler(Autoscaler),
     DisruptionBudget(DisruptionBudget),
     NetworkPolicy(NetworkPolicy),
+    PodSecret(PodSecret),
 }
 
 impl Settings {
@@ -55,6 +56,7 @@ impl Settings {
             Settings::Autoscaler(_) => Kind::Autoscaler,
             Settings::DisruptionBudget(_) => Kind::DisruptionBudget,
             Settings::NetworkPolicy(_) => Kind::NetworkPolicy,
+            Settings::PodSecret(_) => Kind::PodSecret,
         }
     }
 }
@@ -334,6 +336,44 @@ pub struct Deployment {
     pub termination_grace_period_seconds: i64,
     /// Replicas preferably on different nodes, by this topology key.
     pub spread_by: String,
+    /// The capability's secret values, when the spec hands them to pods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<SecretsMount>,
+}
+
+/// How a Deployment's pods get the pods' Secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretsMount {
+    /// The Kubernetes Secret.
+    pub secret: String,
+    /// `env` or `file`.
+    pub mount: String,
+    /// Where the files are, in `file` mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// A Kubernetes Secret holding the values of the capability's Secrets Manager secrets, copied
+/// at apply time (the plan never holds a value): each key of a secret's JSON becomes
+/// `{TYPE}_{KEY}`, such as `OPENAI_API_KEY`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSecret {
+    pub namespace: String,
+    /// The Secrets Manager secrets, by name, with the variable prefix of each.
+    pub sources: Vec<SecretSource>,
+    /// `env` or `file`.
+    pub mount: String,
+    pub labels: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretSource {
+    pub secret: String,
+    /// `OPENAI` for `myapp/dev/openai`.
+    pub prefix: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

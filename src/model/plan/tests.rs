@@ -360,3 +360,28 @@ fn objects_turned_off_are_unplanned_for_pruning() {
     }
     assert!(ids.iter().all(|i| i.starts_with("k8s.")), "{ids:?}");
 }
+
+#[test]
+fn secrets_for_pods_plan_one_secret_from_the_six_and_mount_it_in_both_workloads() {
+    use crate::model::spec::{SecretMount, SecretsDelivery};
+    let mut cr = example("minimal.yaml").cr;
+    assert!(names_of(&build(&cr, &profile("local")), Kind::PodSecret).is_empty(), "opt-in");
+    cr.spec.secrets = Some(SecretsDelivery { mount: SecretMount::File });
+    let plan = build(&cr, &profile("local"));
+    let r = plan.get(Kind::PodSecret, "myapp-dev-secrets").expect("the pods' Secret");
+    let Settings::PodSecret(p) = &r.settings else { panic!() };
+    let prefixes: Vec<&str> = p.sources.iter().map(|s| s.prefix.as_str()).collect();
+    assert_eq!(prefixes, ["API_KEYS", "WXCC", "OPENAI", "LICENSE", "ANTHROPIC", "GITHUB"]);
+    assert!(r.depends_on.contains(&"secretsmanager.secret/myapp/dev/openai".to_owned()), "{:?}", r.depends_on);
+    for component in ["backend", "frontend"] {
+        let d = deployment(&plan, &format!("myapp-dev-{component}"));
+        let mount = d.secrets.as_ref().unwrap();
+        assert_eq!((mount.secret.as_str(), mount.mount.as_str()), ("myapp-dev-secrets", "file"));
+        assert_eq!(mount.path.as_deref(), Some("/var/run/secrets/nexus"));
+    }
+    assert!(!serde_json::to_string(&plan).unwrap().contains("CHANGE_ME"), "no value in the plan");
+    // Turned off: the Secret is an orphan to prune.
+    cr.spec.secrets = None;
+    let ids: Vec<String> = unplanned_objects(&cr, &profile("local")).iter().map(Resource::id).collect();
+    assert!(ids.contains(&"k8s.secret/myapp-dev-secrets".to_owned()), "{ids:?}");
+}

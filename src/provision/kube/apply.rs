@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, Patch, PatchParams};
@@ -219,6 +219,10 @@ pub async fn apply(client: &Client, obj: &Object, mode: Mode) -> Result<Done, Ap
             let api = api::<NetworkPolicy>(client, o.metadata.namespace.as_deref());
             converge(api, "networkpolicy", obj.name(), o.as_ref(), mode).await
         }
+        Object::Secret(o) => {
+            converge(api::<Secret>(client, o.metadata.namespace.as_deref()), "secret", obj.name(), o.as_ref(), mode)
+                .await
+        }
     }
 }
 
@@ -291,6 +295,7 @@ pub async fn delete(client: &Client, obj: &Object, dry_run: bool) -> Result<Done
         Object::NetworkPolicy(_) => {
             remove(api::<NetworkPolicy>(client, ns), "networkpolicy", name, &owner, dry_run).await
         }
+        Object::Secret(_) => remove(api::<Secret>(client, ns), "secret", name, &owner, dry_run).await,
     }
 }
 
@@ -300,7 +305,7 @@ pub async fn delete(client: &Client, obj: &Object, dry_run: bool) -> Result<Done
 async fn foreign_objects(client: &Client, namespace: &str, owner: &Owner) -> Result<Vec<String>, kube::Error> {
     use k8s_openapi::api::apps::v1::{DaemonSet, StatefulSet};
     use k8s_openapi::api::batch::v1::{CronJob, Job};
-    use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
+    use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
 
     async fn others<K>(
         client: &Client,

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod client;
 pub mod objects;
+pub mod secrets;
 
 use std::time::Duration;
 

@@ -9,10 +9,10 @@ use k8s_openapi::api::autoscaling::v2::{
     HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, Namespace,
-    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-    SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount,
-    WeightedPodAffinityTerm,
+    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar, HTTPGetAction,
+    Namespace, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, Secret, SecretEnvSource, SecretVolumeSource, SecurityContext, Service,
+    ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule, IngressServiceBackend,
@@ -41,6 +41,8 @@ pub enum Object {
     Autoscaler(Box<HorizontalPodAutoscaler>),
     DisruptionBudget(Box<PodDisruptionBudget>),
     NetworkPolicy(Box<NetworkPolicy>),
+    /// The pods' Secret; its values are read in by [`super::secrets::fill`] before it is applied.
+    Secret(Box<Secret>),
 }
 
 impl Object {
@@ -54,6 +56,7 @@ impl Object {
             Object::Autoscaler(o) => &o.metadata,
             Object::DisruptionBudget(o) => &o.metadata,
             Object::NetworkPolicy(o) => &o.metadata,
+            Object::Secret(o) => &o.metadata,
         }
     }
 
@@ -145,6 +148,11 @@ pub fn object(r: &plan::Resource, owner: &str) -> Option<Object> {
             ..Default::default()
         })),
         Settings::NetworkPolicy(p) => Object::NetworkPolicy(Box::new(network_policy(name, p, owner))),
+        Settings::PodSecret(s) => Object::Secret(Box::new(Secret {
+            metadata: meta(name, Some(&s.namespace), &s.labels, owner),
+            type_: Some("Opaque".into()),
+            ..Default::default()
+        })),
         _ => return None,
     })
 }
@@ -271,6 +279,14 @@ fn deployment(name: &str, d: &plan::Deployment, owner: &str) -> Deployment {
         .enumerate()
         .map(|(i, path)| (if i == 0 { "tmp".to_owned() } else { format!("writable-{i}") }, path.clone()))
         .collect();
+    let secrets = d.secrets.as_ref();
+    let from_secret = secrets.filter(|m| m.mount == "env").map(|m| {
+        vec![EnvFromSource {
+            secret_ref: Some(SecretEnvSource { name: m.secret.clone(), optional: Some(false) }),
+            ..Default::default()
+        }]
+    });
+    let secret_files = secrets.and_then(|m| Some((m.secret.clone(), m.path.clone()?)));
     let container = Container {
         name: d.component.clone(),
         image: Some(d.image.clone()),
@@ -296,10 +312,17 @@ fn deployment(name: &str, d: &plan::Deployment, owner: &str) -> Deployment {
             capabilities: Some(Capabilities { drop: Some(sec.drop_capabilities.clone()), ..Default::default() }),
             ..Default::default()
         }),
+        env_from: from_secret,
         volume_mounts: Some(
             volumes
                 .iter()
                 .map(|(name, path)| VolumeMount { name: name.clone(), mount_path: path.clone(), ..Default::default() })
+                .chain(secret_files.iter().map(|(_, path)| VolumeMount {
+                    name: "secrets".into(),
+                    mount_path: path.clone(),
+                    read_only: Some(true),
+                    ..Default::default()
+                }))
                 .collect(),
         ),
         ..Default::default()
@@ -345,6 +368,16 @@ fn deployment(name: &str, d: &plan::Deployment, owner: &str) -> Deployment {
                                 empty_dir: Some(EmptyDirVolumeSource::default()),
                                 ..Default::default()
                             })
+                            .chain(secret_files.iter().map(|(secret, _)| Volume {
+                                name: "secrets".into(),
+                                // Readable by the pod's group (fsGroup) only.
+                                secret: Some(SecretVolumeSource {
+                                    secret_name: Some(secret.clone()),
+                                    default_mode: Some(0o440),
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            }))
                             .collect(),
                     ),
                     termination_grace_period_seconds: Some(d.termination_grace_period_seconds),
@@ -458,6 +491,32 @@ mod tests {
         assert_eq!(egress[2].to.as_ref().unwrap()[0].ip_block.as_ref().unwrap().cidr, "0.0.0.0/0");
         let Object::DisruptionBudget(b) = find("shop-prod-frontend-pdb") else { panic!() };
         assert_eq!(b.spec.as_ref().unwrap().max_unavailable, Some(IntOrString::Int(1)));
+    }
+
+    #[test]
+    fn secrets_reach_pods_as_variables_or_as_read_only_files() {
+        use crate::model::spec::{SecretMount, SecretsDelivery};
+        let mut cr = example("minimal");
+        let container = |cr: &crate::model::spec::NexusAICapability| {
+            let objs = objects(&plan::build(cr, &local_profile()), "ns/n");
+            let Object::Deployment(d) = &objs.iter().find(|(r, _)| r.name == "myapp-dev-backend").unwrap().1 else {
+                panic!()
+            };
+            let pod = d.spec.clone().unwrap().template.spec.unwrap();
+            (pod.containers[0].clone(), pod.volumes.unwrap_or_default())
+        };
+        cr.spec.secrets = Some(SecretsDelivery { mount: SecretMount::Env });
+        let (c, volumes) = container(&cr);
+        let from = c.env_from.unwrap();
+        assert_eq!(from[0].secret_ref.as_ref().unwrap().name, "myapp-dev-secrets");
+        assert!(volumes.iter().all(|v| v.secret.is_none()));
+        cr.spec.secrets = Some(SecretsDelivery { mount: SecretMount::File });
+        let (c, volumes) = container(&cr);
+        assert!(c.env_from.is_none());
+        let mount = c.volume_mounts.unwrap().into_iter().find(|m| m.name == "secrets").unwrap();
+        assert_eq!((mount.mount_path.as_str(), mount.read_only), ("/var/run/secrets/nexus", Some(true)));
+        let secret = volumes.iter().find_map(|v| v.secret.clone()).unwrap();
+        assert_eq!((secret.secret_name.as_deref(), secret.default_mode), (Some("myapp-dev-secrets"), Some(0o440)));
     }
 
     #[test]
