@@ -5,6 +5,7 @@
 
 pub mod forward;
 mod heal;
+mod orphan;
 pub mod protocol;
 mod server;
 
@@ -154,6 +155,8 @@ impl Daemon {
     ) -> Result<(), DaemonError> {
         crate::provision::kube::install_crd(&self.client).await.map_err(|e| DaemonError::Kube(e.to_string()))?;
         let listener = server::listen(&self.paths.socket)?;
+        let made = orphan::Identity::now(&self.paths.lock, &self.paths.socket, &self.project.file)
+            .map_err(|source| DaemonError::Prepare { path: self.paths.dir.display().to_string(), source })?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let ctx = Context::new(self.client.clone(), self.profile.clone()).with(self.resync, Duration::from_secs(1));
         let selector = format!("{PROJECT_LABEL}={}", self.project_id);
@@ -179,9 +182,14 @@ impl Daemon {
         let serving = tokio::spawn(server::serve(self.clone(), listener, stop_tx.clone(), stop_rx.clone()));
         tracing::info!(project = %self.project_id, "daemon running");
         let mut rx = stop_rx.clone();
+        let mut orphaned = false;
         tokio::select! {
             _ = shutdown => {}
             _ = rx.wait_for(|s| *s) => {}
+            why = orphan::watch(made) => {
+                tracing::warn!(project = %self.project_id, "daemon orphaned: {why}; stopping");
+                orphaned = true;
+            }
         }
         let _ = stop_tx.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(10), controller).await;
@@ -189,7 +197,10 @@ impl Daemon {
         healer.abort();
         forwarding.abort();
         self.forwards.stop_all();
-        let _ = std::fs::remove_file(&self.paths.socket);
+        // An orphan's socket path may be another daemon's by now: it is left alone.
+        if !orphaned {
+            let _ = std::fs::remove_file(&self.paths.socket);
+        }
         tracing::info!(project = %self.project_id, "daemon stopped");
         Ok(())
     }

@@ -520,3 +520,33 @@ async fn what_a_spec_change_leaves_behind_is_reported_and_pruned_by_policy(#[cas
     assert!(tables.table_names().iter().all(|t| !t.starts_with(&cap)), "{:?}", tables.table_names());
     aws_only(dir.path(), &profile, &spec, "delete");
 }
+
+/// A spec applied by hand (`nexus-dev apply` in a project whose daemon runs) keeps what the
+/// daemon and watch mode put on the capability: its project label, without which the daemon no
+/// longer sees it, and the images watch mode pinned. A capability that pins images sets exactly
+/// those (promote).
+#[tokio::test]
+async fn applying_a_spec_by_hand_keeps_the_project_label_and_the_pinned_images() {
+    use nexus_dev::provision::kube::put_capability;
+    let bed = TestBed::from_env();
+    let client = bed.kube().await;
+    nexus_dev::provision::kube::install_crd(&client).await.unwrap();
+    let cap = unique("byhand");
+    let (api, web) = (format!("r/api@sha256:{}", "a".repeat(64)), format!("r/web@sha256:{}", "b".repeat(64)));
+    let cr = Spec::example("minimal").capability(&cap).build();
+    let mut from_daemon = cr.clone();
+    from_daemon.metadata.labels = Some([("nexus.ai/project".to_owned(), "p1".to_owned())].into());
+    from_daemon.metadata.annotations = Some([("nexus.ai/built-image.backend".to_owned(), api.clone())].into());
+    put_capability(&client, &from_daemon).await.unwrap();
+    let by_hand = put_capability(&client, &cr).await.unwrap();
+    let labels = by_hand.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(labels.get("nexus.ai/project").map(String::as_str), Some("p1"), "the daemon still sees it");
+    let pinned = |c: &NexusAICapability| plan::built_images(c).into_iter().collect::<Vec<_>>();
+    assert_eq!(pinned(&by_hand), [("backend".to_owned(), api.clone())]);
+    let mut promoted = cr.clone();
+    promoted.metadata.annotations = Some([("nexus.ai/built-image.frontend".to_owned(), web.clone())].into());
+    let live = put_capability(&client, &promoted).await.unwrap();
+    assert_eq!(pinned(&live), [("frontend".to_owned(), web.clone())], "exactly the pinned ones");
+    let ns = cr.metadata.namespace.clone().unwrap();
+    let _ = Api::<Namespace>::all(client.clone()).delete(&ns, &Default::default()).await;
+}

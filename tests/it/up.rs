@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::project::{self, ScratchProject, text};
+use crate::support::project::{self, ScratchProject, files_under, text};
 use crate::support::{TestBed, eventually, unique};
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
@@ -78,7 +78,7 @@ async fn up_status_logs_down_through_the_daemon() {
     assert_eq!(seed_step(&v), Some(format!("\"{cap}: 0 loaded, 1 kept\"")), "{v:#}");
 
     // The socket is the owner's only; a second daemon is refused.
-    let sockets: Vec<_> = walk(p.state.as_path()).into_iter().filter(|f| f.ends_with("daemon.sock")).collect();
+    let sockets: Vec<_> = files_under(p.state.as_path()).into_iter().filter(|f| f.ends_with("daemon.sock")).collect();
     assert_eq!(sockets.len(), 1);
     assert_eq!(std::fs::metadata(&sockets[0]).unwrap().permissions().mode() & 0o777, 0o600);
     let profile = p.profile();
@@ -126,19 +126,6 @@ async fn up_status_logs_down_through_the_daemon() {
         docker.inspect_container(&foreign, None::<bollard::query_parameters::InspectContainerOptions>).await.unwrap();
     assert_eq!(f.state.unwrap().running, Some(true), "a foreign container is never touched");
     let _ = docker.remove_container(&foreign, Some(RemoveContainerOptionsBuilder::default().force(true).build())).await;
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,7 +254,7 @@ async fn the_localstack_token_never_shows_even_at_trace_level() {
     let all = text(&out);
     assert!(all.contains("LOCALSTACK_AUTH_TOKEN=<redacted>"), "the create body was logged, masked:\n{all}");
     let mut seen = all.matches(&token).count();
-    for f in walk(&p.state) {
+    for f in files_under(&p.state) {
         seen += std::fs::read_to_string(&f).unwrap_or_default().matches(&token).count();
     }
     assert_eq!(seen, 0, "the token appears {seen} times in the output or the state directory");

@@ -104,16 +104,38 @@ pub async fn put_capability(client: &Client, cr: &NexusAICapability) -> Result<N
     }
     let api: Api<NexusAICapability> = Api::namespaced(client.clone(), &ns);
     let name = cr.metadata.name.clone().unwrap_or_else(|| names.stem());
+    let (mut labels, mut annotations) = (cr.metadata.labels.clone(), cr.metadata.annotations.clone());
     if let Some(existing) = api.get_opt(&name).await? {
         let other = Owner::new(&existing.spec.capability_name, &existing.spec.environment);
         if other != owner {
             return Err(PutError::NotOwned { namespace: ns, name, other, owner });
         }
+        // What the project's daemon and watch mode put on it stays when someone applies the
+        // spec by hand (same field manager: leaving them out would remove them, and the daemon
+        // would lose the capability, the Deployments their built images).
+        let keep = |from: &Option<std::collections::BTreeMap<String, String>>,
+                    to: &mut Option<std::collections::BTreeMap<String, String>>,
+                    kept: fn(&str) -> bool| {
+            for (k, v) in from.iter().flatten().filter(|(k, _)| kept(k)) {
+                to.get_or_insert_with(Default::default).entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        };
+        keep(&existing.metadata.labels, &mut labels, |k| k == crate::daemon::PROJECT_LABEL);
+        let pins = |a: &Option<std::collections::BTreeMap<String, String>>| {
+            a.iter().flatten().any(|(k, _)| k.starts_with(crate::model::plan::BUILT_IMAGE_ANNOTATION))
+        };
+        // A capability that pins no images (a spec as written) keeps the ones pinned before;
+        // one that pins images (promote) sets exactly those.
+        if !pins(&annotations) {
+            keep(&existing.metadata.annotations, &mut annotations, |k| {
+                k.starts_with(crate::model::plan::BUILT_IMAGE_ANNOTATION)
+            });
+        }
     }
     let body = serde_json::json!({
         "apiVersion": crate::model::spec::API_VERSION,
         "kind": crate::model::spec::KIND,
-        "metadata": {"name": name, "namespace": ns, "labels": cr.metadata.labels, "annotations": cr.metadata.annotations},
+        "metadata": {"name": name, "namespace": ns, "labels": labels, "annotations": annotations},
         "spec": cr.spec,
     });
     Ok(api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await?)
