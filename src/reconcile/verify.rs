@@ -60,9 +60,13 @@ async fn aws_checks(plan: &Plan, aws: &AwsCtx) -> Vec<Check> {
 /// Kubernetes objects present and as planned (the pods' Secret with the current values).
 async fn object_checks(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> Vec<Check> {
     let mut objects = objects::objects(plan, owner);
-    if let Err(e) = crate::provision::kube::secrets::fill(&mut objects, aws).await {
-        return vec![Check { check: "secret values".into(), ok: false, detail: e.to_string() }];
-    }
+    // Unreadable values fail their own check; the objects are still compared (the pods' Secret
+    // and, in env mode, the Deployments then show as differing).
+    let values = crate::provision::kube::secrets::fill(&mut objects, aws).await.err().map(|e| Check {
+        check: "secret values for the pods".into(),
+        ok: false,
+        detail: e.to_string(),
+    });
     let each = objects.iter().map(|(r, obj)| async move {
         let label = format!("{} {}", r.kind, r.name);
         let (ok, detail) = match k8s_apply::apply(client, obj, k8s_apply::Mode::DRY_RUN).await {
@@ -73,7 +77,7 @@ async fn object_checks(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) 
         };
         Check { check: label, ok, detail }
     });
-    futures::future::join_all(each).await
+    values.into_iter().chain(futures::future::join_all(each).await).collect()
 }
 
 async fn rollout_checks(plan: &Plan, client: &Client) -> Vec<Check> {

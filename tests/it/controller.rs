@@ -597,12 +597,25 @@ async fn workload_hardening_objects_are_applied_verified_and_pruned_when_turned_
         let of_kind: Vec<_> = checks.iter().filter(|c| c.check.starts_with(kind)).collect();
         assert!(!of_kind.is_empty() && of_kind.iter().all(|c| c.ok), "{kind}: {of_kind:#?}");
     }
-    // A policy changed by hand is named.
+    // A policy changed by hand: verify names it (the controller stopped, or it would already
+    // have put it back), and the controller, which watches policies, puts it back.
+    ctl.abort();
+    let _ = ctl.await;
+    let allow = format!("{cap}-prod-allow-app");
     let patch = serde_json::json!({"spec": {"egress": []}});
-    policies.patch(&format!("{cap}-prod-allow-app"), &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    policies.patch(&allow, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     let checks = nexus_dev::reconcile::verify::verify(&plan, &aws, &h.client, &owner).await;
-    let broken = checks.iter().find(|c| c.check == format!("k8s.networkpolicy {cap}-prod-allow-app")).unwrap();
+    let broken = checks.iter().find(|c| c.check == format!("k8s.networkpolicy {allow}")).unwrap();
     assert!(!broken.ok && broken.detail.contains("differs"), "{broken:?}");
+    let ctl = h.start();
+    eventually("the loosened policy to be put back", Duration::from_secs(30), || async {
+        let p = policies.get(&allow).await.map_err(|e| e.to_string())?;
+        match p.spec.and_then(|s| s.egress).map(|e| e.len()) {
+            Some(3) => Ok(()),
+            other => Err(format!("{other:?} egress rules")),
+        }
+    })
+    .await;
 
     // The pods' Secret holds the Secrets Manager values, the pods take them as variables, and a
     // value changed in Secrets Manager reaches the Secret and rolls the pods (a new hash).

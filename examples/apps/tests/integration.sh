@@ -41,9 +41,19 @@ dynamodb() { # TARGET BODY
     -d "$2"
 }
 
+# The backend's read, retried: on a cluster a minute old the pod's first lookup of the emulator's
+# name (CoreDNS, then the node's Docker DNS) can still miss, as any client of it would retry.
+backend_table() {
+  for attempt in 1 2 3 4 5; do
+    curl -fsS "${NEXUS_MYAPP_URL_BACKEND}api/table" | grep -q "$marker" && return 0
+    sleep 2
+  done
+  curl -fsS "${NEXUS_MYAPP_URL_BACKEND}api/table" | grep -q "$marker"
+}
+
 table_round_trip() {
   dynamodb PutItem "{\"TableName\": \"$NEXUS_MYAPP_DYNAMODB_LICENSE_TABLE\", \"Item\": {\"pk\": {\"S\": \"$marker\"}, \"sk\": {\"S\": \"ci\"}}}" >/dev/null &&
-    curl -fsS "${NEXUS_MYAPP_URL_BACKEND}api/table" | grep -q "$marker" &&
+    backend_table &&
     dynamodb DeleteItem "{\"TableName\": \"$NEXUS_MYAPP_DYNAMODB_LICENSE_TABLE\", \"Key\": {\"pk\": {\"S\": \"$marker\"}, \"sk\": {\"S\": \"ci\"}}}" >/dev/null
 }
 
