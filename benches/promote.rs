@@ -14,7 +14,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use crate::support::eks::{EcrStandIn, ensure_cluster, json, promote, standin_profile, synthetic_image, var};
+use crate::support::eks::{
+    EcrStandIn, ensure_cluster, json, promote, release_of, standin_profile, synthetic_image, var,
+};
 use crate::support::proxy::Proxy;
 use nexus_dev::promote::registry::Registry;
 
@@ -67,18 +69,7 @@ async fn main() {
         let digest = synthetic_image(&registry, &repo, component, LAYER_BYTES).await;
         images.insert(component.to_owned(), format!("{}/{repo}@{digest}", src.addr()));
     }
-    let loaded =
-        nexus_dev::input::spec::load_specs(&nexus_dev::input::spec::read_sources(std::slice::from_ref(&spec)).unwrap())
-            .unwrap()
-            .remove(0);
-    let release = nexus_dev::promote::release::Release {
-        capability: cap.clone(),
-        environment: "dev".into(),
-        spec_hash: nexus_dev::promote::release::spec_hash(&loaded.cr.spec),
-        plan_hash: "sha256:bench".into(),
-        profile: "local".into(),
-        images,
-    };
+    let release = release_of(&spec, images, "sha256:bench");
     let release_file = release.write(&dir.path().join(".nexus-dev/releases")).unwrap();
     let profile = standin_profile(dir.path(), "123456789012", &dst.addr().to_string());
     let profile = {

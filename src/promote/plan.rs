@@ -127,16 +127,8 @@ pub async fn observe(
     if !differences.is_empty() {
         return Err(PromoteError::Parity(differences));
     }
-    let aws = Ctx::new(
-        Clients::connect(&AwsTarget::of(&conn.profile, &planned.target.region)).await,
-        conn.profile.aws.account.clone(),
-    )
-    .dry_run(true);
-    let (images, aws, kubernetes) = futures::join!(
-        super::images(conn, release),
-        aws_steps(&aws, &planned),
-        kubernetes_steps(conn, &aws, cr, &planned)
-    );
+    let (images, aws, kubernetes) =
+        futures::join!(super::images(conn, release), aws_steps(conn, &planned), kubernetes_steps(conn, cr, &planned));
     let (aws, kubernetes) = (aws, kubernetes?);
     let failed = |section: &'static str, steps: &[Step]| -> Vec<String> {
         steps.iter().filter(|s| s.action == "failed").map(|s| format!("{section} {}", s.line())).collect()
@@ -161,9 +153,18 @@ pub async fn observe(
     Ok(plan)
 }
 
+/// The target's AWS, read only.
+async fn target_aws(conn: &Connection, planned: &model::Plan) -> Ctx {
+    Ctx::new(
+        Clients::connect(&AwsTarget::of(&conn.profile, &planned.target.region)).await,
+        conn.profile.aws.account.clone(),
+    )
+    .dry_run(true)
+}
+
 /// The AWS part: the executor's dry run, as `diff` runs it.
-async fn aws_steps(aws: &Ctx, planned: &model::Plan) -> Vec<Step> {
-    let report = provision::apply(planned, aws, &Options::default()).await;
+async fn aws_steps(conn: &Connection, planned: &model::Plan) -> Vec<Step> {
+    let report = provision::apply(planned, &target_aws(conn, planned).await, &Options::default()).await;
     report
         .resources
         .iter()
@@ -180,14 +181,15 @@ async fn aws_steps(aws: &Ctx, planned: &model::Plan) -> Vec<Step> {
 /// with dry run, all at once.
 async fn kubernetes_steps(
     conn: &Connection,
-    aws: &Ctx,
     cr: &NexusAICapability,
     planned: &model::Plan,
 ) -> Result<Vec<Step>, PromoteError> {
     let mut objects = objects::objects(planned, &crate::reconcile::key(cr));
     // The pods' Secret compared with the target's values; before the first promote they do not
     // exist yet, and the Secret shows as a change, its values read when it is applied.
-    if let Err(e) = crate::provision::kube::secrets::fill(&mut objects, aws).await {
+    if planned.of_kind(model::Kind::PodSecret).next().is_some()
+        && let Err(e) = crate::provision::kube::secrets::fill(&mut objects, &target_aws(conn, planned).await).await
+    {
         tracing::debug!(error = %e, "the target's secret values are not readable yet");
     }
     let each = objects.iter().map(|(r, obj)| async move {

@@ -14,7 +14,7 @@ use nexus_dev::promote::target::{self, TargetError};
 
 use crate::support::TestBed;
 use crate::support::eks::{
-    EcrStandIn, admin, clients, ensure_cluster, json, promote, standin_profile, synthetic_image, var,
+    EcrStandIn, admin, clients, ensure_cluster, json, promote, release_of, standin_profile, synthetic_image, var,
 };
 
 /// The shipped eks-staging profile, its cluster the stand-in's and every AWS call to moto.
@@ -216,18 +216,7 @@ async fn promote_checks_the_target_plans_copies_by_digest_and_reaches_running_th
         let digest = synthetic_image(&src, &repo, component, 20_000).await;
         images.insert(component.to_owned(), format!("{host}/{repo}@{digest}"));
     }
-    let loaded =
-        nexus_dev::input::spec::load_specs(&nexus_dev::input::spec::read_sources(std::slice::from_ref(&spec)).unwrap())
-            .unwrap()
-            .remove(0);
-    let release = nexus_dev::promote::release::Release {
-        capability: cap.clone(),
-        environment: "dev".into(),
-        spec_hash: nexus_dev::promote::release::spec_hash(&loaded.cr.spec),
-        plan_hash: "sha256:local".into(),
-        profile: "local".into(),
-        images: images.clone(),
-    };
+    let release = release_of(&spec, images.clone(), "sha256:local");
     let release_file = release.write(&dir.path().join(".nexus-dev/releases")).unwrap();
     let (_ecr, url) = EcrStandIn::start(&crate::support::unique("ecr"));
     let ecr_host = url.trim_start_matches("http://").to_owned();

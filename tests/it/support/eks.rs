@@ -151,3 +151,23 @@ pub fn json(out: &std::process::Output) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
+
+/// The release record of `spec` (a file) with `images` by component, as `nexus-dev release`
+/// would write it for the local profile; `plan_hash` marks where it came from.
+pub fn release_of(
+    spec: &std::path::Path,
+    images: std::collections::BTreeMap<String, String>,
+    plan_hash: &str,
+) -> nexus_dev::promote::release::Release {
+    let loaded = nexus_dev::input::spec::load_specs(&nexus_dev::input::spec::read_sources(&[spec.to_owned()]).unwrap())
+        .unwrap()
+        .remove(0);
+    nexus_dev::promote::release::Release {
+        capability: loaded.cr.spec.capability_name.clone(),
+        environment: loaded.cr.spec.environment.clone(),
+        spec_hash: nexus_dev::promote::release::spec_hash(&loaded.cr.spec),
+        plan_hash: plan_hash.into(),
+        profile: "local".into(),
+        images,
+    }
+}
