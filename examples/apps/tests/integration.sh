@@ -44,11 +44,13 @@ dynamodb() { # TARGET BODY
 # The backend's read, retried: on a cluster a minute old the pod's first lookup of the emulator's
 # name (CoreDNS, then the node's Docker DNS) can still miss, as any client of it would retry.
 backend_table() {
-  for attempt in 1 2 3 4 5; do
-    curl -fsS "${NEXUS_MYAPP_URL_BACKEND}api/table" | grep -q "$marker" && return 0
+  for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+    curl -fsS "${NEXUS_MYAPP_URL_BACKEND}api/table" 2>/dev/null | grep -q "$marker" && return 0
     sleep 2
   done
-  curl -fsS "${NEXUS_MYAPP_URL_BACKEND}api/table" | grep -q "$marker"
+  # The last answer, whole, for the report.
+  curl -sS -w ' (HTTP %{http_code})' "${NEXUS_MYAPP_URL_BACKEND}api/table"
+  return 1
 }
 
 table_round_trip() {
