@@ -262,8 +262,9 @@ impl Run {
         if self.o.fresh {
             let s = self.session.clone();
             self.phase("fresh", Duration::from_secs(180), async move {
-                let done =
-                    session::down::down(&s, true).await.map_err(|e| Stop(Verdict::Environment, e.to_string()))?;
+                let done = session::down::down(&s, session::down::Options { purge: true, force: false })
+                    .await
+                    .map_err(|e| Stop(Verdict::Environment, e.to_string()))?;
                 Ok(((), format!("{} removed", done.lines.len())))
             })
             .await?;
@@ -613,7 +614,7 @@ async fn reap(dead: Option<runs::Run>) -> Result<((), String), Stop> {
 /// making was cut short (a timeout, SIGKILL) has no ownership marker, so `down` does not take
 /// it, but the run that began without it made it. How many things were removed.
 async fn remove_environment(session: &Session, new_cluster: Option<&str>) -> Result<usize, session::Error> {
-    let down = session::down::down(session, true).await;
+    let down = session::down::down(session, session::down::Options { purge: true, force: false }).await;
     let Some(name) = new_cluster else { return down.map(|r| r.lines.len()) };
     let cli = crate::env::kind::KindCli::locate()
         .map_err(|e| session::Error::Step { step: "kind cluster", source: e.into() })?;

@@ -21,6 +21,10 @@ pub struct StatusArgs {
     /// Keep watching and print every change (the seed's `monitor`).
     #[arg(short, long)]
     pub watch: bool,
+    /// Every project of this machine with its capabilities (the default outside a project,
+    /// when projects are recorded and no profile is given).
+    #[arg(short = 'A', long, conflicts_with_all = ["watch", "namespace"])]
+    pub all: bool,
     #[arg(short = 'o', long, value_enum, default_value_t = super::output::Output::Text)]
     pub output: super::output::Output,
 }
@@ -39,6 +43,16 @@ fn row(cr: &NexusAICapability) -> String {
 }
 
 pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let outside_a_project = || crate::input::project::discover(&std::env::current_dir().unwrap_or_default()).is_err();
+    if args.all
+        || (args.profile.profile.is_none()
+            && !args.watch
+            && args.namespace.is_none()
+            && outside_a_project()
+            && !crate::daemon::machine::list().is_empty())
+    {
+        return print_projects(&args).await;
+    }
     // In a project whose daemon runs, the daemon answers (issue #6).
     if !args.watch
         && args.namespace.is_none()
@@ -48,18 +62,7 @@ pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         if !args.output.is_text() {
             println!("{}", serde_json::to_string_pretty(&caps)?);
         } else {
-            println!("{:<20} {:<22} {:<26} {:>7}  MESSAGE", "NAMESPACE", "NAME", "PHASE", "READY");
-            for c in &caps {
-                let ready = format!("{}/{}", c.ready, c.resources);
-                println!(
-                    "{:<20} {:<22} {:<26} {:>7}  {}",
-                    c.namespace.as_deref().unwrap_or(""),
-                    c.name,
-                    c.phase,
-                    ready,
-                    c.message.as_deref().unwrap_or("")
-                );
-            }
+            print_capabilities(&caps, "");
             for c in caps.iter().filter(|c| !c.forwards.is_empty()) {
                 println!("{}:", c.name);
                 super::env::print_forwards(c);
@@ -97,6 +100,51 @@ pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         let line = row(&cr);
         if seen.insert(crate::reconcile::key(&cr), line.clone()).as_ref() != Some(&line) {
             println!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_capabilities(caps: &[crate::daemon::protocol::CapabilityStatus], indent: &str) {
+    println!("{indent}{:<20} {:<22} {:<26} {:>7}  MESSAGE", "NAMESPACE", "NAME", "PHASE", "READY");
+    for c in caps {
+        let ready = format!("{}/{}", c.ready, c.resources);
+        println!(
+            "{indent}{:<20} {:<22} {:<26} {:>7}  {}",
+            c.namespace.as_deref().unwrap_or(""),
+            c.name,
+            c.phase,
+            ready,
+            c.message.as_deref().unwrap_or("")
+        );
+    }
+}
+
+/// `status --all`: every project of the machine, and the capabilities of those that are up.
+async fn print_projects(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let all = crate::daemon::machine::overview().await;
+    if !args.output.is_text() {
+        args.output.document(&all)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if all.is_empty() {
+        println!("no projects on this machine (`nexus-dev up` in a project records it)");
+    }
+    for p in &all {
+        let state = match (p.project.up, p.project.exists) {
+            (_, false) => "gone (its nexus-dev.yaml no longer exists)",
+            (true, _) => "up",
+            (false, _) => "down",
+        };
+        let env = p.project.record.environment.as_ref().map(|e| format!(", environment {e}")).unwrap_or_default();
+        println!("{}  ({state}; profile {}{env})", p.project.record.dir.display(), p.project.record.profile);
+        if let Some(e) = &p.error {
+            println!("  its daemon does not answer: {e}");
+        } else if !p.capabilities.is_empty() {
+            print_capabilities(&p.capabilities, "  ");
+            for c in p.capabilities.iter().filter(|c| !c.forwards.is_empty()) {
+                super::env::print_forwards(c);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

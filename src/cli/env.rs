@@ -51,6 +51,10 @@ pub struct DownArgs {
     /// Also delete the KinD cluster, the volumes (emulator and registry data) and the daemon's state.
     #[arg(long)]
     pub purge: bool,
+    /// With --purge: delete the environment this project shares with the machine's other
+    /// projects even though they still use it (it names them).
+    #[arg(long, requires = "purge")]
+    pub force: bool,
     #[arg(short = 'p', long, value_name = "NAME|PATH", env = crate::input::settings::PROFILE_ENV)]
     pub profile: Option<String>,
 }
@@ -246,7 +250,9 @@ pub async fn run_daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn run_down(args: DownArgs) -> anyhow::Result<ExitCode> {
     let s = session(args.profile.as_deref(), None)?;
-    for (mark, line) in session::down::down(&s, args.purge).await?.lines {
+    for (mark, line) in
+        session::down::down(&s, session::down::Options { purge: args.purge, force: args.force }).await?.lines
+    {
         eprintln!("  {mark} {line}");
     }
     Ok(ExitCode::SUCCESS)

@@ -63,8 +63,10 @@ pub enum Command {
     /// capability of the project Running; then watch mode for the project's components
     /// (`--no-watch` returns at once). A second `up` changes nothing.
     Up(env::UpArgs),
-    /// Stop what `up` started (daemon, emulator, registry); `--purge` also deletes the cluster
-    /// and the volumes. Never touches what nexus-dev did not create.
+    /// Stop what `up` started: the project's daemon, and the environment it shares with the
+    /// machine's other projects (emulator, registry) when none of them is up; `--purge` also
+    /// deletes the cluster and the volumes when no other project has them. Never touches what
+    /// nexus-dev did not create.
     Down(env::DownArgs),
     /// Check every prerequisite of `up`, with the exact fix for each problem.
     Doctor(env::DoctorArgs),

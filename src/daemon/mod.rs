@@ -5,7 +5,8 @@
 
 pub mod forward;
 mod heal;
-mod orphan;
+pub mod machine;
+pub mod orphan;
 pub mod protocol;
 mod server;
 
@@ -14,10 +15,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use kube::ResourceExt;
 use kube::runtime::watcher;
 
 use crate::model::profile::Profile;
 use crate::model::project::LoadedProject;
+use crate::model::spec::NexusAICapability;
 use crate::reconcile::Context;
 
 /// Label on every capability a project's daemon applies; its controller watches only these.
@@ -36,7 +39,12 @@ impl Paths {
     /// `$NEXUS_DEV_STATE_DIR`, else `$XDG_STATE_HOME/nexus-dev`, else `~/.local/state/nexus-dev`;
     /// then `projects/<id>`. Short, so the socket path stays within the 108-byte limit.
     pub fn for_project(id: &str) -> Self {
-        let dir = crate::input::settings::state_dir().join("projects").join(id);
+        Self::in_state_dir(&crate::input::settings::state_dir(), id)
+    }
+
+    /// The paths of project `id` under the state directory `state_dir`.
+    pub fn in_state_dir(state_dir: &Path, id: &str) -> Self {
+        let dir = state_dir.join("projects").join(id);
         Self { lock: dir.join("daemon.lock"), socket: dir.join("daemon.sock"), log: dir.join("daemon.log"), dir }
     }
 
@@ -91,7 +99,12 @@ pub fn lock(paths: &Paths) -> Result<Lock, DaemonError> {
         .open(&paths.lock)
         .map_err(|source| DaemonError::Prepare { path: paths.lock.display().to_string(), source })?;
     match file.try_lock() {
-        Ok(()) => Ok(Lock(file)),
+        Ok(()) => {
+            // Which process holds it, for `up` and `doctor` to tell a live daemon from an orphan.
+            use std::io::Write;
+            let _ = file.set_len(0).and_then(|()| (&file).write_all(std::process::id().to_string().as_bytes()));
+            Ok(Lock(file))
+        }
         Err(std::fs::TryLockError::WouldBlock) => Err(DaemonError::AlreadyRunning(paths.lock.display().to_string())),
         Err(std::fs::TryLockError::Error(source)) => {
             Err(DaemonError::Prepare { path: paths.lock.display().to_string(), source })
@@ -101,7 +114,20 @@ pub fn lock(paths: &Paths) -> Result<Lock, DaemonError> {
 
 /// Is a daemon holding the project's lock?
 pub fn running(paths: &Paths) -> bool {
-    match File::options().write(true).open(&paths.lock) {
+    locked(&paths.lock)
+}
+
+/// The process holding the project's lock, as it wrote it there.
+pub fn holder(paths: &Paths) -> Option<u32> {
+    if !running(paths) {
+        return None;
+    }
+    std::fs::read_to_string(&paths.lock).ok()?.trim().parse().ok()
+}
+
+/// Is the lock file `path` held by some process?
+pub fn locked(path: &Path) -> bool {
+    match File::options().write(true).open(path) {
         Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
         Err(_) => false,
     }
@@ -157,6 +183,7 @@ impl Daemon {
         let listener = server::listen(&self.paths.socket)?;
         let made = orphan::Identity::now(&self.paths.lock, &self.paths.socket, &self.project.file)
             .map_err(|source| DaemonError::Prepare { path: self.paths.dir.display().to_string(), source })?;
+        let emulator = orphan::emulator_of(&self.profile, &self.project.dir).await;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let ctx = Context::new(self.client.clone(), self.profile.clone()).with(self.resync, Duration::from_secs(1));
         let selector = format!("{PROJECT_LABEL}={}", self.project_id);
@@ -186,7 +213,7 @@ impl Daemon {
         tokio::select! {
             _ = shutdown => {}
             _ = rx.wait_for(|s| *s) => {}
-            why = orphan::watch(made) => {
+            why = orphan::watch(made.clone(), emulator) => {
                 tracing::warn!(project = %self.project_id, "daemon orphaned: {why}; stopping");
                 orphaned = true;
             }
@@ -197,8 +224,9 @@ impl Daemon {
         healer.abort();
         forwarding.abort();
         self.forwards.stop_all();
-        // An orphan's socket path may be another daemon's by now: it is left alone.
-        if !orphaned {
+        // An orphan's socket path may be another daemon's by now: it is left alone (also when
+        // an orphan is stopped by a signal before it noticed).
+        if !orphaned && made.orphaned().is_none() {
             let _ = std::fs::remove_file(&self.paths.socket);
         }
         tracing::info!(project = %self.project_id, "daemon stopped");
@@ -206,9 +234,29 @@ impl Daemon {
     }
 }
 
-/// Applies the project's capabilities to the cluster, labelled as this project's.
+/// Applies the project's capabilities to the cluster, labelled as this project's. None is
+/// applied when one of them is another project's (issue 21): that project is named.
 pub async fn apply_project(d: &Daemon) -> Result<Vec<String>, String> {
     let specs = crate::input::project::specs(&d.project, d.environment.as_deref()).map_err(|e| e.to_string())?;
+    let live = kube::Api::<NexusAICapability>::all(d.client.clone()).list(&Default::default()).await;
+    // No CRD yet means no capability yet.
+    let live = live.map(|l| l.items).unwrap_or_default();
+    for s in &specs {
+        if let Some((theirs, project)) = claimed_by_other(&s.cr, &live, &d.project_id) {
+            let whose = match machine::dir_of(project) {
+                Some(dir) => format!("the project in {}", dir.display()),
+                None => format!("project {project} (not recorded on this machine)"),
+            };
+            return Err(format!(
+                "{}: capability {} ({}) derives the same names as {}/{} of {whose}: two projects cannot provision the same resources\n  hint: change capabilityName or environment here, or remove it there first (`nexus-dev delete -f SPEC` in that project)",
+                s.origin(),
+                s.cr.spec.capability_name,
+                s.cr.spec.environment,
+                theirs.namespace().unwrap_or_default(),
+                theirs.name_any(),
+            ));
+        }
+    }
     let mut applied = Vec::new();
     for s in specs {
         let mut cr = s.cr.clone();
@@ -218,6 +266,23 @@ pub async fn apply_project(d: &Daemon) -> Result<Vec<String>, String> {
         applied.push(crate::reconcile::key(&live));
     }
     Ok(applied)
+}
+
+/// The capability of another project that `cr` would take over, with that project's id: the
+/// same custom resource, or the same capability name and environment (the pair that owns every
+/// AWS resource and derives every name). Capabilities no project labelled are not a project's.
+pub fn claimed_by_other<'a>(
+    cr: &NexusAICapability,
+    live: &'a [NexusAICapability],
+    project: &str,
+) -> Option<(&'a NexusAICapability, &'a str)> {
+    live.iter().find_map(|other| {
+        let theirs = other.labels().get(PROJECT_LABEL).filter(|p| p.as_str() != project)?;
+        let same_object = other.name_any() == cr.name_any() && other.namespace() == cr.namespace();
+        let same_names =
+            other.spec.capability_name == cr.spec.capability_name && other.spec.environment == cr.spec.environment;
+        (same_object || same_names).then_some((other, theirs.as_str()))
+    })
 }
 
 /// The socket path of a project directory's daemon, for clients.
@@ -232,6 +297,33 @@ pub fn exists(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_capability_another_project_labelled_is_theirs_by_object_or_by_derived_names() {
+        let cap = |ns: &str, name: &str, capability: &str, env: &str, project: Option<&str>| {
+            let mut cr = crate::model::spec::NexusAICapability::new(
+                name,
+                serde_json::from_value(serde_json::json!({"capabilityName": capability, "environment": env, "version": "1", "region": "us-east-1", "frontend": {"image": "f"}, "backend": {"image": "b"}})).unwrap(),
+            );
+            cr.metadata.namespace = Some(ns.into());
+            if let Some(p) = project {
+                cr.labels_mut().insert(PROJECT_LABEL.into(), p.into());
+            }
+            cr
+        };
+        let mine = cap("a", "orders", "orders", "dev", None);
+        let live = [
+            cap("a", "orders", "orders", "dev", Some("me")),
+            cap("b", "billing", "billing", "dev", None),
+            cap("c", "other-cr", "orders", "dev", Some("them")),
+        ];
+        let (theirs, project) = claimed_by_other(&mine, &live, "me").unwrap();
+        assert_eq!((theirs.name_any().as_str(), project), ("other-cr", "them"), "same capability name and environment");
+        assert!(claimed_by_other(&cap("a", "orders", "orders", "prod", None), &live, "me").is_none());
+        assert!(claimed_by_other(&cap("b", "billing", "billing", "dev", None), &live, "me").is_none(), "no project's");
+        let same_object = [cap("a", "orders", "renamed", "dev", Some("them"))];
+        assert!(claimed_by_other(&mine, &same_object, "me").is_some(), "the same custom resource");
+    }
 
     #[test]
     fn one_lock_per_project() {

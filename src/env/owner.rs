@@ -10,6 +10,10 @@ use std::path::Path;
 pub const MANAGED_BY_KEY: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "nexus-dev";
 pub const PROJECT_KEY: &str = "nexus.ai/project";
+/// The project label of the parts every project of the machine shares (the kind cluster, the
+/// registry, the emulator and their volumes; issue 21). A project's own id is 12 hex digits,
+/// never this.
+pub const SHARED: &str = "shared";
 /// What the container is for (`registry`, `emulator`), so that `down` can report it by role.
 pub const ROLE_KEY: &str = "nexus.ai/role";
 /// Names (never values) of the environment variables nexus-dev set on a container, so that a
@@ -50,6 +54,11 @@ impl ProjectId {
         valid.then_some(Self(id))
     }
 
+    /// The owner of the machine's shared environment ([`SHARED`]).
+    pub fn shared() -> Self {
+        Self(SHARED.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -86,6 +95,8 @@ pub enum Ownership {
     /// Made by nexus-dev for another project (its id): the fixed names `nexus-dev-registry` and
     /// `nexus-dev-aws` are shared by all projects of a machine.
     OtherProject(String),
+    /// Made by nexus-dev for every project of the machine ([`SHARED`]), seen by a project.
+    Shared,
     /// Not made by nexus-dev.
     Foreign,
 }
@@ -97,6 +108,7 @@ pub fn ownership(labels: Option<&HashMap<String, String>>, project: &ProjectId) 
     }
     match labels.get(PROJECT_KEY) {
         Some(p) if p == project.as_str() => Ownership::Ours,
+        Some(p) if p == SHARED => Ownership::Shared,
         Some(p) => Ownership::OtherProject(p.clone()),
         None => Ownership::Foreign,
     }
@@ -133,6 +145,9 @@ mod tests {
         assert_eq!(ownership(Some(&ours), &me), Ownership::Ours);
         let other = ProjectId::new("p2").unwrap().labels("registry");
         assert_eq!(ownership(Some(&other), &me), Ownership::OtherProject("p2".into()));
+        let shared = ProjectId::shared().labels("emulator");
+        assert_eq!(ownership(Some(&shared), &me), Ownership::Shared);
+        assert_eq!(ownership(Some(&shared), &ProjectId::shared()), Ownership::Ours);
         let mut half = ours.clone();
         half.remove(MANAGED_BY_KEY);
         assert_eq!(ownership(Some(&half), &me), Ownership::Foreign);

@@ -47,7 +47,7 @@ pub fn state_dir() -> PathBuf {
     state_dir_from(|k| std::env::var_os(k).map(PathBuf::from))
 }
 
-fn state_dir_from(var: impl Fn(&str) -> Option<PathBuf>) -> PathBuf {
+pub(crate) fn state_dir_from(var: impl Fn(&str) -> Option<PathBuf>) -> PathBuf {
     var(STATE_DIR_ENV).unwrap_or_else(|| {
         var("XDG_STATE_HOME")
             .map(|x| x.join("nexus-dev"))

@@ -1,16 +1,18 @@
-//! `down`: the daemon stopped, the project's containers stopped; with `purge`, the kind
-//! cluster, the containers, the volumes and the daemon's state removed too. Only what carries
-//! this project's ownership label is touched.
+//! `down`: the project's daemon stopped; the environment the machine's projects share (the kind
+//! cluster, the registry, the emulator) stopped when no other project is up. With `purge`, this
+//! project's state removed, and the shared environment deleted with its data when no other
+//! project of the machine still has it (or with `force`, saying whose it removes). Only what
+//! carries nexus-dev's ownership labels is touched.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::{Error, Result, Session};
-use crate::daemon::{self, protocol};
-use crate::env::{Engine, kind};
+use crate::daemon::{self, machine, protocol};
+use crate::env::{Engine, Outcome, ProjectId, kind};
 use crate::model::profile::ClusterProvider;
 
-/// What `down` did, one line each (`✓` done, `-` nothing to do, `!` not done).
+/// What `down` did, one line each (`✓` done, `-` nothing to do, `!` not done or said loud).
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub lines: Vec<(char, String)>,
@@ -22,7 +24,16 @@ impl Report {
     }
 }
 
-pub async fn down(session: &Session, purge: bool) -> Result<Report> {
+/// How `down` runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Delete the cluster, the containers, the volumes and the project's state too.
+    pub purge: bool,
+    /// With `purge`: delete the shared environment even though other projects have it.
+    pub force: bool,
+}
+
+pub async fn down(session: &Session, options: Options) -> Result<Report> {
     let profile = &session.profile.profile;
     let paths = session.paths();
     let mut report = Report::default();
@@ -37,27 +48,64 @@ pub async fn down(session: &Session, purge: bool) -> Result<Report> {
         report.lines.push(('-', "daemon was not running".into()));
     }
     let step = |step| move |e: crate::env::docker::DockerError| Error::Step { step, source: e.into() };
-    let engine = Engine::connect(session.id.clone()).await.map_err(step("docker"))?;
-    if purge {
-        if profile.cluster.provider == ClusterProvider::Kind {
-            let name = profile.cluster.name.clone().unwrap_or_else(|| "nexus-dev".into());
-            match kind::KindCli::locate() {
-                Ok(cli) => {
-                    let kubeconfig = profile.cluster.kubeconfig.as_ref().map(PathBuf::from);
-                    let o = kind::delete_cluster(&cli, &engine, &name, kubeconfig.as_deref())
-                        .await
-                        .map_err(|e| Error::Step { step: "kind cluster", source: e.into() })?;
-                    report.done(format!("kind cluster {name}: {o}"));
-                }
-                Err(e) => report.lines.push(('!', format!("kind cluster {name} not deleted: {e}"))),
+    let shared = Engine::connect(ProjectId::shared()).await.map_err(step("docker"))?;
+    // This project's own containers: those it made before the environment was shared.
+    let own = shared.acting_for(session.id.clone());
+    let others = machine::others(session.id.as_str());
+    let named = |projects: Vec<&machine::Project>| projects.iter().map(|p| p.describe()).collect::<Vec<_>>().join(", ");
+    if options.purge {
+        // A project that is down still has its capabilities and data in the shared environment.
+        let holders: Vec<&machine::Project> = others.iter().collect();
+        if holders.is_empty() || options.force {
+            if !holders.is_empty() {
+                report.lines.push((
+                    '!',
+                    format!("removing the shared environment although {} still use it (--force)", named(holders)),
+                ));
             }
+            if profile.cluster.provider == ClusterProvider::Kind {
+                let name = profile.cluster.name.clone().unwrap_or_else(|| "nexus-dev".into());
+                match kind::KindCli::locate() {
+                    Ok(cli) => {
+                        let kubeconfig = profile.cluster.kubeconfig.as_ref().map(PathBuf::from);
+                        let o = delete_cluster(&cli, &shared, &own, &name, kubeconfig.as_deref())
+                            .await
+                            .map_err(|e| Error::Step { step: "kind cluster", source: e.into() })?;
+                        report.done(format!("kind cluster {name}: {o}"));
+                    }
+                    Err(e) => report.lines.push(('!', format!("kind cluster {name} not deleted: {e}"))),
+                }
+            }
+            for (name, outcome) in shared.purge_owned().await.map_err(step("containers"))? {
+                report.done(format!("{name}: {outcome}"));
+            }
+        } else {
+            report.lines.push((
+                '-',
+                format!(
+                    "the shared environment (cluster, registry, emulator and their data) is kept: {} still use it; `nexus-dev down --purge --force` removes it anyway",
+                    named(holders)
+                ),
+            ));
+            report.lines.push((
+                ' ',
+                "this project's capabilities stay in the shared cluster and emulator; `nexus-dev delete -f SPEC` removes them first".into(),
+            ));
         }
-        for (name, outcome) in engine.purge_owned().await.map_err(step("containers"))? {
+        for (name, outcome) in own.purge_owned().await.map_err(step("containers"))? {
             report.done(format!("{name}: {outcome}"));
         }
         let _ = std::fs::remove_dir_all(&paths.dir);
     } else {
-        for (name, outcome) in engine.stop_owned().await.map_err(step("containers"))? {
+        let up: Vec<&machine::Project> = others.iter().filter(|p| p.up).collect();
+        if up.is_empty() {
+            for (name, outcome) in shared.stop_owned().await.map_err(step("containers"))? {
+                report.done(format!("{name}: {outcome}"));
+            }
+        } else {
+            report.lines.push(('-', format!("the shared environment keeps running: {} use it", named(up))));
+        }
+        for (name, outcome) in own.stop_owned().await.map_err(step("containers"))? {
             report.done(format!("{name}: {outcome}"));
         }
         report
@@ -65,4 +113,21 @@ pub async fn down(session: &Session, purge: bool) -> Result<Report> {
             .push((' ', "the cluster and the volumes are kept; `nexus-dev down --purge` removes them too".into()));
     }
     Ok(report)
+}
+
+/// Deletes the kind cluster when it is the shared environment's, or this project's from before
+/// the environment was shared.
+async fn delete_cluster(
+    cli: &kind::KindCli<impl kind::Runner>,
+    shared: &Engine,
+    own: &Engine,
+    name: &str,
+    kubeconfig: Option<&std::path::Path>,
+) -> Result<Outcome, kind::KindError> {
+    match kind::delete_cluster(cli, shared, name, kubeconfig).await {
+        Err(kind::KindError::NotOurs { owner: Some(o), .. }) if o == own.project().as_str() => {
+            kind::delete_cluster(cli, own, name, kubeconfig).await
+        }
+        r => r,
+    }
 }

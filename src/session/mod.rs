@@ -79,6 +79,16 @@ impl Session {
         crate::input::project::specs(&self.project, self.environment.as_deref())
     }
 
+    /// What the machine's list of projects says about this one.
+    pub fn record(&self) -> crate::daemon::machine::Record {
+        crate::daemon::machine::Record {
+            dir: self.project.dir.clone(),
+            file: self.project.file.clone(),
+            profile: self.profile.profile.name.clone(),
+            environment: self.environment.clone(),
+        }
+    }
+
     /// Where the project's daemon keeps its lock, socket and log.
     pub fn paths(&self) -> Paths {
         Paths::for_project(self.id.as_str())

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{Error, Progress, Result, Session, StepRow, Steps};
+use super::{BoxError, Error, Progress, Result, Session, StepRow, Steps};
 use crate::daemon::protocol::{self, CapabilityStatus, Request};
 use crate::daemon::{self, Daemon, DaemonError, Paths};
 use crate::env::preflight::{self, GatherOptions, Status};
-use crate::env::{Engine, emulator, kind, registry};
+use crate::env::{Engine, ProjectId, emulator, kind, registry};
 use crate::input::spec::LoadedSpec;
 use crate::model::profile::ClusterProvider;
 use crate::provision::lock::WriterLock;
@@ -81,6 +81,11 @@ pub async fn up(session: &Session, options: &Options, progress: &dyn Progress) -
         .await
         .map_err(Error::input)?;
     let already = daemon::running(&paths);
+    // The kind cluster, the registry and the emulator are the machine's, shared by its projects
+    // (issue 21): recorded here, so that another project's `down` knows this one uses them.
+    daemon::machine::register(&paths, &session.record()).map_err(Error::input)?;
+    let others = daemon::machine::others(h.id.as_str());
+    let users: Vec<String> = others.iter().filter(|p| p.up).map(|p| p.describe()).collect();
 
     // Preflight, unless a daemon already runs this project (then its ports are ours).
     if !already {
@@ -95,12 +100,16 @@ pub async fn up(session: &Session, options: &Options, progress: &dyn Progress) -
 
     let engine = steps
         .run("docker", async {
-            Engine::connect(h.id.clone()).await.map(|e| {
-                let what = format!("engine {} (API {})", e.engine_version(), e.api_version());
-                (e, what)
+            Engine::connect(ProjectId::shared()).await.map(|e| {
+                let mut what = format!("engine {} (API {})", e.engine_version(), e.api_version());
+                if !users.is_empty() {
+                    what.push_str(&format!("; environment shared with {}", users.join(", ")));
+                }
+                (e.used_by(users.clone()), what)
             })
         })
         .await?;
+    let own = engine.acting_for(h.id.clone());
 
     let cluster_name = profile.cluster.name.clone().unwrap_or_else(|| "nexus-dev".into());
     if profile.cluster.provider == ClusterProvider::Kind {
@@ -134,7 +143,11 @@ pub async fn up(session: &Session, options: &Options, progress: &dyn Progress) -
     if let Some(cfg) = &registry_cfg {
         steps
             .run("registry", async {
-                registry::ensure(&engine, cfg).await.map(|s| ((), format!("{} {}", s.endpoint, s.outcome)))
+                hand_over(&own, &cfg.name).await.map_err(BoxError::from)?;
+                registry::ensure(&engine, cfg)
+                    .await
+                    .map_err(BoxError::from)
+                    .map(|s| ((), format!("{} {}", s.endpoint, s.outcome)))
             })
             .await?;
         if profile.cluster.provider == ClusterProvider::Kind {
@@ -157,8 +170,10 @@ pub async fn up(session: &Session, options: &Options, progress: &dyn Progress) -
     if let Some(cfg) = &emulator_cfg {
         let outcome = steps
             .run("aws emulator", async {
+                hand_over(&own, &cfg.name).await.map_err(BoxError::from)?;
                 emulator::ensure(&engine, cfg)
                     .await
+                    .map_err(BoxError::from)
                     .map(|s| (s.outcome.clone(), format!("{} {}", s.endpoint, s.outcome)))
             })
             .await?;
@@ -223,6 +238,15 @@ pub async fn up(session: &Session, options: &Options, progress: &dyn Progress) -
         }));
         steps.run("daemon", wait_socket(&paths.socket, "started here (--foreground)", None)).await?;
     } else {
+        // A daemon of this project that lost its lock (its state directory was deleted) and
+        // has not stopped yet would heal the same emulator: it goes first.
+        for pid in daemon::orphan::stop_orphans_of(&h.project.dir, &crate::input::settings::state_dir()).await {
+            progress.warning(
+                "daemon",
+                &format!("stopped an orphaned daemon of this project (pid {pid}); it held no lock"),
+                "nothing to do",
+            );
+        }
         let mut child = spawn_daemon(session, &paths).map_err(Error::input)?;
         let started = wait_socket(&paths.socket, "started in the background", Some((&mut child, &paths.log)));
         steps.run("daemon", started).await?;
@@ -297,6 +321,17 @@ pub async fn up(session: &Session, options: &Options, progress: &dyn Progress) -
         ms: steps.start.elapsed().as_millis(),
     };
     Ok(Up { report, lock, foreground, client, specs })
+}
+
+/// A container this project made before the environment was shared (labelled with the
+/// project's own id) is removed, its volumes kept, so that the shared one takes its place.
+async fn hand_over(own: &Engine, name: &str) -> Result<(), crate::env::docker::DockerError> {
+    let labels = own.inspect_container(name).await?.and_then(|c| c.config?.labels);
+    if crate::env::owner::ownership(labels.as_ref(), own.project()) == crate::env::owner::Ownership::Ours {
+        tracing::info!(container = name, "handing this project's container over to the shared environment");
+        own.remove(name, false).await?;
+    }
+    Ok(())
 }
 
 /// Builds and deploys every component once, through watch mode.

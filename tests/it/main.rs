@@ -33,6 +33,7 @@ mod hostile_input;
 mod kind_e2e;
 mod loader_fuzz;
 mod ownership;
+mod projects;
 mod promote;
 mod testbed_aws;
 mod testbed_docker;

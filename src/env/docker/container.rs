@@ -186,6 +186,8 @@ impl Engine {
                 let reasons = differences(spec, &existing, Some(&image_id));
                 if reasons.is_empty() {
                     Outcome::Unchanged
+                } else if !self.users.is_empty() {
+                    return Err(DockerError::InUse { name: spec.name.clone(), reasons, users: self.users.clone() });
                 } else {
                     tracing::info!(reasons = %reasons.join("; "), "recreating container: its configuration differs");
                     self.force_remove(&spec.name, false).await?;

@@ -46,6 +46,11 @@ pub enum DockerError {
         "{kind} {name} belongs to another nexus-dev project (id {project}); it is left alone\n  hint: run `nexus-dev down` in that project first (or, if that project is gone, `docker rm -f {name}`)"
     )]
     OtherProject { kind: &'static str, name: String, project: String },
+    #[error(
+        "container {name} is shared with {}, which run it differently ({}); it is left alone\n  hint: use the same profile as they do, or run `nexus-dev down` in them first",
+        users.join(", "), reasons.join("; ")
+    )]
+    InUse { name: String, reasons: Vec<String>, users: Vec<String> },
     #[error("container {name} did not become healthy within {waited:?}: {last_error}{logs}")]
     Unhealthy { name: String, waited: Duration, last_error: String, logs: LastLogs },
     #[error("container {name} stopped while starting ({state}){logs}")]

@@ -74,6 +74,9 @@ pub struct Engine {
     project: ProjectId,
     engine_version: String,
     api_version: String,
+    /// Who else uses what this engine manages (other projects on a shared environment): a
+    /// container they use is never recreated (`DockerError::InUse`).
+    users: Vec<String>,
 }
 
 impl Engine {
@@ -98,7 +101,20 @@ impl Engine {
             project,
             engine_version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
+            users: Vec::new(),
         })
+    }
+
+    /// The same connection, acting for `project`.
+    pub fn acting_for(&self, project: ProjectId) -> Self {
+        Self { project, users: Vec::new(), ..self.clone() }
+    }
+
+    /// The same engine, knowing that `users` (other projects, as they should be named to a
+    /// user) use its containers: `ensure_container` then refuses to recreate one that differs.
+    pub fn used_by(mut self, users: Vec<String>) -> Self {
+        self.users = users;
+        self
     }
 
     pub fn docker(&self) -> &Docker {

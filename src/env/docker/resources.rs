@@ -89,8 +89,18 @@ impl Engine {
     pub async fn ensure_volume(&self, name: &str) -> Result<Outcome, DockerError> {
         match self.docker.inspect_volume(name).await {
             Ok(v) => {
-                if ownership(Some(&v.labels), &self.project) != Ownership::Ours {
-                    tracing::warn!(volume = name, "using a volume nexus-dev did not create; `down --purge` keeps it");
+                match ownership(Some(&v.labels), &self.project) {
+                    Ownership::Ours => {}
+                    Ownership::Foreign => {
+                        tracing::warn!(
+                            volume = name,
+                            "using a volume nexus-dev did not create; `down --purge` keeps it"
+                        )
+                    }
+                    // A project's own volume from before the environment was shared: its `down --purge` removes it.
+                    Ownership::OtherProject(_) | Ownership::Shared => {
+                        tracing::debug!(volume = name, "using a volume another owner labelled")
+                    }
                 }
                 return Ok(Outcome::Unchanged);
             }
@@ -143,6 +153,11 @@ impl Engine {
         match ownership(labels, &self.project) {
             Ownership::Ours => Ok(()),
             Ownership::OtherProject(project) => Err(DockerError::OtherProject { kind, name: name.to_owned(), project }),
+            Ownership::Shared => Err(DockerError::OtherProject {
+                kind,
+                name: name.to_owned(),
+                project: crate::env::owner::SHARED.into(),
+            }),
             Ownership::Foreign => Err(DockerError::NotOurs { kind, name: name.to_owned() }),
         }
     }

@@ -125,7 +125,11 @@ async fn port_state(engine: Option<&Engine>, ip: &str, port: u16) -> PortState {
     if let Some(engine) = engine
         && let Ok(Some((name, labels))) = engine.publisher_of(port).await
     {
-        let ours = owner::ownership(Some(&labels), engine.project()) == owner::Ownership::Ours;
+        // The project's own, or the environment every project of the machine shares.
+        let ours = matches!(
+            owner::ownership(Some(&labels), engine.project()),
+            owner::Ownership::Ours | owner::Ownership::Shared
+        );
         return PortState::Container { name, ours };
     }
     match std::net::TcpListener::bind((ip, port)) {

@@ -30,9 +30,19 @@ impl ScratchProject {
     /// `bin` is the binary under test (`env!("CARGO_BIN_EXE_nexus-dev")`); `prefix` starts the
     /// unique capability name.
     pub fn new(bed: &TestBed, bin: &Path, prefix: &str) -> Self {
+        Self::create(bed, bin, prefix, None)
+    }
+
+    /// Another project on the same machine as `self`: the same state directory and profile (so
+    /// the same emulator container and port), its own directory and capability.
+    pub fn sharing(&self, prefix: &str) -> Self {
+        Self::create(&self.bed, &self.bin, prefix, Some(self))
+    }
+
+    fn create(bed: &TestBed, bin: &Path, prefix: &str, machine: Option<&ScratchProject>) -> Self {
         let root = std::env::temp_dir().join(unique(&format!("nexus-dev-{prefix}")));
         let dir = root.join("project");
-        let state = root.join("state");
+        let state = machine.map(|m| m.state.clone()).unwrap_or_else(|| root.join("state"));
         for d in [dir.join("profiles"), dir.join("capabilities"), state.clone()] {
             std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("cannot create {}: {e}", d.display()));
         }
@@ -48,15 +58,16 @@ impl ScratchProject {
             std::fs::write(dir.join(rel), text).unwrap_or_else(|e| panic!("cannot write {rel}: {e}"));
         };
         write("capabilities/app.yaml", example.replace("myapp", &capability));
+        let profile = machine.map(|m| std::fs::read_to_string(m.profile()).expect("the shared profile"));
         write(
             "profiles/dev.yaml",
-            format!(
+            profile.unwrap_or_else(|| format!(
                 "name: dev\ncluster: {{provider: existing, kubeconfig: \"{}\", context: {}}}\naws: {{emulator: moto, endpoint: \"http://127.0.0.1:{}\", podEndpoint: \"http://nexus-dev-aws:5000\", account: \"123456789012\"}}\nirsa: {{issuer: \"{}\", registerOidcProvider: true}}\n",
                 bed.kubeconfig,
                 bed.context,
                 free_port(),
                 bed.sa_issuer
-            ),
+            )),
         );
         write("nexus-dev.yaml", "specs: [capabilities/]\nprofile: dev\n".to_owned());
         Self { dir, state, capability, bin: bin.to_owned(), bed: bed.clone() }
