@@ -8,6 +8,9 @@
 use std::path::Path;
 use std::process::Stdio;
 
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+
 use crate::support::TestBed;
 use crate::support::project::{ScratchProject, files_under, text};
 
@@ -77,44 +80,116 @@ async fn up_waits_for_a_lost_emulator_state_to_be_provisioned_again() {
     assert_eq!(ours, 4, "up said Running: the capability's buckets are back");
 }
 
-/// Issue 21, item 3: a daemon whose state directory is deleted, or whose project file is gone,
-/// notices within seconds and stops cleanly, saying why, instead of serving on for a project that
-/// no longer knows it.
+/// `nexus-dev daemon` of `p`, started by hand; its socket is there when this returns.
+async fn start_daemon(p: &ScratchProject) -> std::process::Child {
+    let profile = p.profile();
+    let daemon = p
+        .command(&["daemon", "--project-dir", p.dir.to_str().unwrap(), "--profile", profile.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::support::eventually("the daemon's socket", std::time::Duration::from_secs(30), || async {
+        let found = files_under(&p.state).iter().any(|f| f.ends_with("daemon.sock"));
+        if found { Ok(()) } else { Err("no socket yet".to_owned()) }
+    })
+    .await;
+    daemon
+}
+
+/// Waits for the daemon to stop by itself, asserts it stopped cleanly saying why, and returns
+/// what it logged.
+fn stopped_by_itself(mut daemon: std::process::Child, case: &str) -> String {
+    let gone = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = daemon.try_wait().unwrap() {
+            break status;
+        }
+        assert!(gone.elapsed() < std::time::Duration::from_secs(20), "{case}: the daemon still runs");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut daemon.stderr.take().unwrap(), &mut err).unwrap();
+    eprintln!("{case}: the daemon stopped {:?} after:\n{err}", gone.elapsed());
+    assert!(status.success(), "{case}: a clean stop: {status:?}\n{err}");
+    assert!(err.contains("daemon orphaned"), "{case}: it says why:\n{err}");
+    err
+}
+
+/// Issue 21, item 3: a daemon whose state directory is deleted, whose project file is gone, or
+/// whose emulator's name another container took, notices within seconds and stops cleanly,
+/// saying why, instead of serving on for a project that no longer knows it; a new `up` then
+/// works at once.
 #[tokio::test]
 async fn an_orphaned_daemon_stops_saying_why() {
     let _serial = FIXED_NAMES.lock().await;
     let _machine = crate::support::fixed_names_lock();
     let bed = TestBed::from_env();
-    for (case, orphan) in [
-        ("its state directory deleted", (|p: &ScratchProject| std::fs::remove_dir_all(&p.state)) as fn(&_) -> _),
-        ("its project file deleted", |p: &ScratchProject| std::fs::remove_file(p.dir.join("nexus-dev.yaml"))),
-    ] {
-        let p = ScratchProject::new(&bed, Path::new(env!("CARGO_BIN_EXE_nexus-dev")), "orphan");
-        let profile = p.profile();
-        let mut daemon = p
-            .command(&["daemon", "--project-dir", p.dir.to_str().unwrap(), "--profile", profile.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        crate::support::eventually("the daemon's socket", std::time::Duration::from_secs(30), || async {
-            let found = files_under(&p.state).iter().any(|f| f.ends_with("daemon.sock"));
-            if found { Ok(()) } else { Err("no socket yet".to_owned()) }
-        })
+    let bin = Path::new(env!("CARGO_BIN_EXE_nexus-dev"));
+
+    let p = ScratchProject::new(&bed, bin, "orphan");
+    let daemon = start_daemon(&p).await;
+    std::fs::remove_dir_all(&p.state).unwrap();
+    stopped_by_itself(daemon, "its state directory deleted");
+    let t = std::time::Instant::now();
+    let up = p.nexus(&["up", "--no-watch", "--timeout", "120s"]);
+    assert!(up.status.success(), "a new up works at once: {}", text(&up));
+    eprintln!("the next up took {:?}", t.elapsed());
+    drop(p);
+
+    let p = ScratchProject::new(&bed, bin, "orphan");
+    let daemon = start_daemon(&p).await;
+    std::fs::remove_file(p.dir.join("nexus-dev.yaml")).unwrap();
+    stopped_by_itself(daemon, "its project file deleted");
+
+    // The emulator container's name taken by a container that is not nexus-dev's.
+    let p = ScratchProject::new(&bed, bin, "orphan");
+    let daemon = start_daemon(&p).await;
+    let docker = bed.docker().await;
+    let _ = docker
+        .remove_container("nexus-dev-aws", Some(RemoveContainerOptionsBuilder::default().force(true).build()))
         .await;
-        orphan(&p).unwrap();
-        let gone = std::time::Instant::now();
-        let status = loop {
-            if let Some(status) = daemon.try_wait().unwrap() {
-                break status;
-            }
-            assert!(gone.elapsed() < std::time::Duration::from_secs(20), "{case}: the daemon still runs");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        };
-        let mut err = String::new();
-        std::io::Read::read_to_string(&mut daemon.stderr.take().unwrap(), &mut err).unwrap();
-        eprintln!("{case}: the daemon stopped {:?} after", gone.elapsed());
-        assert!(status.success(), "{case}: a clean stop: {status:?}\n{err}");
-        assert!(err.contains("daemon orphaned"), "{case}: it says why:\n{err}");
-    }
+    let body = ContainerCreateBody {
+        image: Some(bed.base_image.clone()),
+        cmd: Some(vec!["sleep".into(), "600".into()]),
+        ..Default::default()
+    };
+    docker
+        .create_container(Some(CreateContainerOptionsBuilder::default().name("nexus-dev-aws").build()), body)
+        .await
+        .unwrap();
+    let err = stopped_by_itself(daemon, "its emulator's name taken");
+    let _ = docker
+        .remove_container("nexus-dev-aws", Some(RemoveContainerOptionsBuilder::default().force(true).build()))
+        .await;
+    assert!(
+        err.contains("the emulator container nexus-dev-aws now belongs to something other than nexus-dev"),
+        "{err}"
+    );
+}
+
+/// Issue 21, item 3: a daemon of the project that lost its lock and does not notice (frozen
+/// here with SIGSTOP) is found and stopped by the next `up`, which says so.
+#[tokio::test]
+async fn up_stops_an_orphaned_daemon_of_its_project() {
+    let _serial = FIXED_NAMES.lock().await;
+    let _machine = crate::support::fixed_names_lock();
+    let bed = TestBed::from_env();
+    let p = ScratchProject::new(&bed, Path::new(env!("CARGO_BIN_EXE_nexus-dev")), "frozen");
+    let first = p.nexus(&["up", "--no-watch", "--timeout", "120s"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let lock = files_under(&p.state).into_iter().find(|f| f.ends_with("daemon.lock")).unwrap();
+    let pid: i32 = std::fs::read_to_string(&lock).unwrap().trim().parse().unwrap();
+    // SAFETY: kill(2) on the daemon this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    std::fs::remove_dir_all(&p.state).unwrap();
+    let again = p.nexus(&["up", "--no-watch", "--timeout", "120s"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains(&format!("stopped an orphaned daemon of this project (pid {pid})")),
+        "{}",
+        text(&again)
+    );
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.rsplit(')').next().unwrap().trim_start().starts_with('Z'), "still there: {stat}");
 }
