@@ -617,8 +617,8 @@ async fn remove_environment(session: &Session, new_cluster: Option<&str>) -> Res
     let down = session::down::down(session, session::down::Options { purge: true, force: false }).await;
     let Some(name) = new_cluster else { return down.map(|r| r.lines.len()) };
     let cli = crate::env::kind::KindCli::locate()
-        .map_err(|e| session::Error::Step { step: "kind cluster", source: e.into() })?;
-    let step = |e: crate::env::kind::KindError| session::Error::Step { step: "kind cluster", source: e.into() };
+        .map_err(|e| session::Error::Step { step: "kind cluster", error: e.into() })?;
+    let step = |e: crate::env::kind::KindError| session::Error::Step { step: "kind cluster", error: e.into() };
     if cli.clusters().await.map_err(step)?.iter().any(|c| c == name) {
         let kubeconfig = session.profile.profile.cluster.kubeconfig.as_ref().map(PathBuf::from);
         cli.delete(name, kubeconfig.as_deref()).await.map_err(step)?;

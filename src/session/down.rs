@@ -47,7 +47,7 @@ pub async fn down(session: &Session, options: Options) -> Result<Report> {
     } else {
         report.lines.push(('-', "daemon was not running".into()));
     }
-    let step = |step| move |e: crate::env::docker::DockerError| Error::Step { step, source: e.into() };
+    let step = |step| move |e: crate::env::docker::DockerError| Error::Step { step, error: e.into() };
     let shared = Engine::connect(ProjectId::shared()).await.map_err(step("docker"))?;
     // This project's own containers: those it made before the environment was shared.
     let own = shared.acting_for(session.id.clone());
@@ -60,7 +60,10 @@ pub async fn down(session: &Session, options: Options) -> Result<Report> {
             if !holders.is_empty() {
                 report.lines.push((
                     '!',
-                    format!("removing the shared environment although {} still use it (--force)", named(holders)),
+                    format!(
+                        "removing the shared environment although it is still in use by {} (--force)",
+                        named(holders)
+                    ),
                 ));
             }
             if profile.cluster.provider == ClusterProvider::Kind {
@@ -70,7 +73,7 @@ pub async fn down(session: &Session, options: Options) -> Result<Report> {
                         let kubeconfig = profile.cluster.kubeconfig.as_ref().map(PathBuf::from);
                         let o = delete_cluster(&cli, &shared, &own, &name, kubeconfig.as_deref())
                             .await
-                            .map_err(|e| Error::Step { step: "kind cluster", source: e.into() })?;
+                            .map_err(|e| Error::Step { step: "kind cluster", error: e.into() })?;
                         report.done(format!("kind cluster {name}: {o}"));
                     }
                     Err(e) => report.lines.push(('!', format!("kind cluster {name} not deleted: {e}"))),
@@ -83,13 +86,13 @@ pub async fn down(session: &Session, options: Options) -> Result<Report> {
             report.lines.push((
                 '-',
                 format!(
-                    "the shared environment (cluster, registry, emulator and their data) is kept: {} still use it; `nexus-dev down --purge --force` removes it anyway",
+                    "the shared environment (cluster, registry, emulator and their data) is kept for {}; `nexus-dev down --purge --force` removes it anyway",
                     named(holders)
                 ),
             ));
             report.lines.push((
                 ' ',
-                "this project's capabilities stay in the shared cluster and emulator; `nexus-dev delete -f SPEC` removes them first".into(),
+                "capabilities this project applied stay in the shared cluster and emulator; `nexus-dev delete -f SPEC` removes them".into(),
             ));
         }
         for (name, outcome) in own.purge_owned().await.map_err(step("containers"))? {
@@ -103,7 +106,7 @@ pub async fn down(session: &Session, options: Options) -> Result<Report> {
                 report.done(format!("{name}: {outcome}"));
             }
         } else {
-            report.lines.push(('-', format!("the shared environment keeps running: {} use it", named(up))));
+            report.lines.push(('-', format!("the shared environment keeps running for {}", named(up))));
         }
         for (name, outcome) in own.stop_owned().await.map_err(step("containers"))? {
             report.done(format!("{name}: {outcome}"));

@@ -25,8 +25,8 @@ pub enum Error {
     #[error(transparent)]
     Input(BoxError),
     /// One step failed; what came before it stays.
-    #[error("{step}: {source}")]
-    Step { step: &'static str, source: BoxError },
+    #[error("{step}: {error}")]
+    Step { step: &'static str, error: BoxError },
     #[error("prerequisites missing; nothing was started (see `nexus-dev doctor`)")]
     Prerequisites,
     /// The images did not build or deploy (their events said why).
@@ -144,7 +144,7 @@ impl<'a> Steps<'a> {
             }
             Err(e) => {
                 self.progress.step_failed(step, t.elapsed().as_millis());
-                Err(Error::Step { step, source: e.into() })
+                Err(Error::Step { step, error: e.into() })
             }
         }
     }

@@ -94,7 +94,7 @@ async fn two_projects_share_one_environment_and_the_last_down_stops_it() {
     let purge = a.nexus(&["down", "--purge"]);
     assert!(purge.status.success(), "{}", text(&purge));
     assert!(
-        text(&purge).contains("the shared environment (cluster, registry, emulator and their data) is kept"),
+        text(&purge).contains("the shared environment (cluster, registry, emulator and their data) is kept for"),
         "{}",
         text(&purge)
     );
