@@ -8,6 +8,7 @@ pub mod env;
 pub mod input;
 pub mod logging;
 pub mod model;
+pub mod operator;
 pub mod promote;
 pub mod provision;
 pub mod reconcile;

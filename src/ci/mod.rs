@@ -503,7 +503,7 @@ impl Run {
                 &summary_file,
                 serde_json::to_vec_pretty(&self.summary(verdict, &message, None)).unwrap_or_default(),
             );
-            let engine = Engine::connect(self.session.id.clone()).await.ok();
+            let engine = Engine::connect(crate::env::ProjectId::shared()).await.ok();
             let subject = snapshot::Subject {
                 run_id: &self.id,
                 profile: &self.session.profile.profile,
@@ -639,12 +639,12 @@ async fn new_cluster(session: &Session) -> Option<String> {
     (!exists).then_some(name)
 }
 
-/// Whether the project's environment is down: no daemon, no container of the project.
+/// Whether the project's environment is down: no daemon, no container of the shared environment.
 async fn environment_down(session: &Session) -> bool {
     if crate::daemon::running(&session.paths()) {
         return false;
     }
-    match Engine::connect(session.id.clone()).await {
+    match Engine::connect(crate::env::ProjectId::shared()).await {
         Ok(engine) => engine.list_owned().await.map(|o| o.containers.is_empty()).unwrap_or(true),
         Err(_) => true,
     }

@@ -244,7 +244,7 @@ async fn logs(g: &mut Gather, client: &Client, p: &Pod) {
     }
 }
 
-/// The logs of the project's containers (the emulator, the registry).
+/// The logs of the environment's containers (the emulator, the registry; shared by the machine's projects).
 async fn containers(g: &mut Gather, engine: &crate::env::Engine) {
     match engine.list_owned().await {
         Ok(owned) => {

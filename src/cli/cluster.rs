@@ -1,9 +1,8 @@
-//! Commands that read or run against the cluster: `status`, `verify`, `operator`.
+//! Commands that read the cluster: `status`, `verify`.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use clap::{Args, Subcommand};
+use clap::Args;
 use futures::StreamExt;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
@@ -209,60 +208,4 @@ pub async fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-#[derive(Debug, Args)]
-pub struct OperatorArgs {
-    #[command(subcommand)]
-    pub command: Option<OperatorCommand>,
-    #[command(flatten)]
-    pub profile: ProfileArgs,
-    /// How often a Running capability's AWS resources are rechecked for drift.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
-    pub resync: Duration,
-    /// Reconcile the capabilities of this namespace only (default: every namespace).
-    #[arg(short, long)]
-    pub namespace: Option<String>,
-    /// Serve /healthz, /readyz and /metrics (Prometheus) on this address, such as
-    /// 0.0.0.0:8080 (what `operator manifests` sets). Off by default.
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<std::net::SocketAddr>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum OperatorCommand {
-    /// Print the manifests that run the operator in a cluster (namespace, CRD, RBAC, Deployment).
-    Manifests(super::manifests::ManifestArgs),
-}
-
-pub async fn run_operator(args: OperatorArgs) -> anyhow::Result<ExitCode> {
-    if let Some(OperatorCommand::Manifests(m)) = args.command {
-        print!("{}", super::manifests::render(&m)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let profile = load_profile(&args.profile, None)?;
-    let client = match std::env::var_os("KUBERNETES_SERVICE_HOST") {
-        // In a pod: the in-cluster service account.
-        Some(_) => kube::Client::try_default().await?,
-        None => crate::provision::kube::client::for_profile(&profile.profile).await?,
-    };
-    crate::provision::kube::install_crd(&client).await?;
-    let ctx = crate::reconcile::Context::new(client, profile.profile.clone()).with(args.resync, Duration::from_secs(2));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    if let Some(addr) = args.listen {
-        use anyhow::Context as _;
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        let mut stopped = stopped.clone();
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        tokio::spawn(crate::reconcile::metrics::serve(listener, ctx.metrics.clone(), shutdown));
-        eprintln!("nexus-dev operator: /healthz, /readyz and /metrics on http://{addr}");
-    }
-    let scope = args.namespace.as_deref().map(|n| format!("namespace {n}")).unwrap_or("every namespace".into());
-    eprintln!("nexus-dev operator: reconciling NexusAICapability in {scope} (profile {})", profile.profile.name);
-    crate::reconcile::controller::run_in(ctx, args.namespace.as_deref(), crate::session::shutdown_signal()).await;
-    let _ = stop.send(true);
-    eprintln!("nexus-dev operator: stopped");
-    Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ mod ci;
 mod cluster;
 mod crd;
 mod env;
-mod manifests;
+mod operator;
 mod output;
 mod plan;
 mod promote;
@@ -80,9 +80,9 @@ pub enum Command {
     /// Check a capability end to end: AWS resources as planned, workloads available, services
     /// with endpoints, IRSA wired; exits non-zero on any failure.
     Verify(cluster::VerifyArgs),
-    /// Run the controller (in a cluster, or against the profile's); `operator manifests` prints
-    /// what deploys it.
-    Operator(cluster::OperatorArgs),
+    /// Run the controller (in a cluster, or against the profile's), one writer at a time (a
+    /// Lease); `operator image|install|upgrade|status|uninstall|manifests` manage it in a cluster.
+    Operator(operator::OperatorArgs),
     /// The integration-test harness for CI: bring the project's environment up, wait until it
     /// is ready, run the test command with the environment in its variables, report (JUnit,
     /// JSON), snapshot on failure, tear down. Exit 0 passed, 1 tests failed, 2 usage, 3
@@ -157,7 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Daemon(args) => env::run_daemon(args).await,
         Command::Status(args) => cluster::run_status(args).await,
         Command::Verify(args) => cluster::run_verify(args).await,
-        Command::Operator(args) => cluster::run_operator(args).await,
+        Command::Operator(args) => operator::run(args).await,
         Command::Watch(args) => watch::run(args).await,
         Command::Ci(args) => ci::run(args).await,
         Command::Release(args) => release::run(args).await,

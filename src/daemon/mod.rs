@@ -21,7 +21,7 @@ use kube::runtime::watcher;
 use crate::model::profile::Profile;
 use crate::model::project::LoadedProject;
 use crate::model::spec::NexusAICapability;
-use crate::reconcile::Context;
+use crate::reconcile::{Context, lease};
 
 /// Label on every capability a project's daemon applies; its controller watches only these.
 pub const PROJECT_LABEL: &str = "nexus.ai/project";
@@ -191,17 +191,38 @@ impl Daemon {
         let controller = {
             let ctx = ctx.clone();
             let mut rx = stop_rx.clone();
+            // One writer per cluster: an in-cluster operator's Lease comes first (reconcile::lease).
+            let claim = lease::Claim::daemon(
+                &crate::input::settings::lease_namespace(),
+                &self.project_id,
+                &format!("the nexus-dev daemon of project {} (pid {})", self.project_id, std::process::id()),
+            );
+            let client = self.client.clone();
             tokio::spawn(async move {
+                let waiting = |holder: &str| tracing::warn!(%holder, "waiting: the in-cluster operator holds the lease; this daemon writes nothing until it lets go");
+                let leadership = tokio::select! {
+                    l = lease::acquire(&client, &claim, waiting) => l,
+                    _ = rx.wait_for(|s| *s) => return,
+                };
+                let Ok(leadership) = leadership else { return };
+                let mut lost = leadership.lost.clone();
                 crate::reconcile::controller::run_with(
                     ctx,
                     None,
                     watcher::Config::default().labels(&selector),
                     retriggered,
                     async move {
-                        let _ = rx.wait_for(|s| *s).await;
+                        tokio::select! {
+                            _ = rx.wait_for(|s| *s) => {}
+                            _ = lost.wait_for(|l| *l) => tracing::warn!(
+                                "an in-cluster operator wants this cluster's lease: this daemon stops reconciling (`nexus-dev operator status` says who holds it)"
+                            ),
+                        }
                     },
                 )
-                .await
+                .await;
+                drop(leadership);
+                lease::release(&client, &claim).await;
             })
         };
         let healer = tokio::spawn(heal::heal(self.clone(), ctx.clone(), retrigger, stop_rx.clone()));

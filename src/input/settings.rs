@@ -77,6 +77,14 @@ pub fn emulator_image() -> Option<String> {
     set(EMULATOR_IMAGE_ENV)
 }
 
+/// Where the writers' Leases live (`reconcile::lease`): `NEXUS_DEV_LEASE_NAMESPACE`, else the
+/// operator pod's own namespace (`POD_NAMESPACE`, from the downward API), else `nexus-system`.
+pub fn lease_namespace() -> String {
+    set("NEXUS_DEV_LEASE_NAMESPACE")
+        .or_else(|| set("POD_NAMESPACE"))
+        .unwrap_or_else(|| crate::reconcile::lease::NAMESPACE.to_owned())
+}
+
 /// `NEXUS_DEV_REGISTRY_IMAGE`, when set.
 pub fn registry_image() -> Option<String> {
     set(REGISTRY_IMAGE_ENV)

@@ -25,6 +25,8 @@ pub struct Metrics {
     failures: Family<ErrorLabels, Counter>,
     duration: Histogram,
     ready: Arc<AtomicBool>,
+    /// Who holds the Lease while this process stands by.
+    standby: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Default for Metrics {
@@ -36,7 +38,14 @@ impl Default for Metrics {
         registry.register("reconciliations", "Reconcile passes run", reconciliations.clone());
         registry.register("reconcile_failures", "Reconcile passes that failed, by error", failures.clone());
         registry.register("reconcile_duration_seconds", "How long a reconcile pass took", duration.clone());
-        Self { registry: Arc::new(registry), reconciliations, failures, duration, ready: Arc::default() }
+        Self {
+            registry: Arc::new(registry),
+            reconciliations,
+            failures,
+            duration,
+            ready: Arc::default(),
+            standby: Arc::default(),
+        }
     }
 }
 
@@ -59,6 +68,21 @@ impl Metrics {
         self.ready.load(Ordering::SeqCst)
     }
 
+    /// The process waits for the Lease `holder` holds: ready to take over, so ready as a
+    /// standby (a rolling update needs its new replica ready while the old one still writes).
+    pub fn set_standby(&self, holder: &str) {
+        *self.standby.lock().unwrap_or_else(|e| e.into_inner()) = Some(holder.to_owned());
+    }
+
+    /// What `/readyz` says: `None` while starting.
+    pub fn readiness(&self) -> Option<String> {
+        if self.ready() {
+            return Some("ready\n".to_owned());
+        }
+        let standby = self.standby.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        standby.map(|h| format!("standby: the lease is held by {h}\n"))
+    }
+
     /// The Prometheus text format (OpenMetrics).
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -68,7 +92,8 @@ impl Metrics {
     }
 }
 
-/// Serves `/healthz` (the process answers), `/readyz` (the controller is ready) and `/metrics`
+/// Serves `/healthz` (the process answers), `/readyz` (the controller is ready, or stands by for
+/// the Lease) and `/metrics`
 /// on `listener` until `shutdown`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -82,7 +107,10 @@ pub async fn serve(
         .route(
             "/readyz",
             get(|axum::extract::State(m): axum::extract::State<Metrics>| async move {
-                if m.ready() { (StatusCode::OK, "ready\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "starting\n") }
+                match m.readiness() {
+                    Some(said) => (StatusCode::OK, said),
+                    None => (StatusCode::SERVICE_UNAVAILABLE, "starting\n".to_owned()),
+                }
             }),
         )
         .route(
@@ -109,7 +137,11 @@ mod tests {
         assert!(text.contains("nexus_dev_reconcile_failures_total{error=\"AwsFailed\"} 1"), "{text}");
         assert!(text.contains("nexus_dev_reconcile_duration_seconds_count 2"), "{text}");
         assert!(!m.ready());
+        assert_eq!(m.readiness(), None);
+        m.set_standby("pod-a");
+        assert_eq!(m.readiness().as_deref(), Some("standby: the lease is held by pod-a\n"));
         m.set_ready();
         assert!(m.ready());
+        assert_eq!(m.readiness().as_deref(), Some("ready\n"));
     }
 }

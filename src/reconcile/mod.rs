@@ -12,6 +12,7 @@ mod cleanup;
 pub mod controller;
 mod converge;
 pub mod decide;
+pub mod lease;
 pub mod metrics;
 pub mod status;
 pub mod verify;

@@ -207,40 +207,60 @@ async fn an_unreachable_cluster_stops_apply_before_anything_is_created() {
     );
 }
 
-/// Issue 13: the operator serves /healthz, /readyz once its controller has read the
-/// capabilities, and Prometheus metrics that count its passes.
+/// Issues 13 and 19: the operator serves /healthz, /readyz once its controller has read the
+/// capabilities, and Prometheus metrics that count its passes. Two operators share one Lease:
+/// one reconciles, the other stands by (ready, saying who holds the Lease) and reconciles
+/// nothing; when the holder stops it lets the Lease go and the other takes over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_operator_serves_health_readiness_and_metrics() {
+async fn the_operator_serves_health_readiness_and_metrics_and_one_of_two_holds_the_lease() {
     let bed = TestBed::from_env();
     let client = bed.kube().await;
     let ns = crate::support::TestNamespace::create(&client, "op-metrics").await;
     let dir = tempfile::tempdir().unwrap();
     let profile = testbed_profile_file(dir.path(), &bed);
-    let port = crate::support::project::free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut operator = Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
-        .args(["operator", "-p", &profile, "-n", &ns.name, "--listen", &listen])
-        .env("NEXUS_DEV_STATE_DIR", dir.path().join("state"))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let get = |path: &'static str| {
+    let start = |name: &str| {
+        let listen = format!("127.0.0.1:{}", crate::support::project::free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+            .args(["operator", "-p", &profile, "-n", &ns.name, "--listen", &listen])
+            .env("NEXUS_DEV_STATE_DIR", dir.path().join("state"))
+            // The Lease in the test's namespace: other tests' daemons and operators never see it.
+            .env("NEXUS_DEV_LEASE_NAMESPACE", &ns.name)
+            .env("POD_NAME", name)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        (child, listen)
+    };
+    let get = |listen: &str, path: &'static str| {
         let url = format!("http://{listen}{path}");
         async move {
             let r = reqwest::get(&url).await.map_err(|e| e.to_string())?;
             Ok::<_, String>((r.status().as_u16(), r.text().await.map_err(|e| e.to_string())?))
         }
     };
-    eventually("the operator to be ready", Duration::from_secs(30), || async {
-        match get("/readyz").await? {
-            (200, body) => Ok(body),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
-    assert_eq!(get("/healthz").await.unwrap(), (200, "ok\n".to_owned()));
+    let ready = |listen: String, want: &'static str| async move {
+        eventually(&format!("/readyz to say {want}"), Duration::from_secs(30), || async {
+            match get(&listen, "/readyz").await? {
+                (200, body) if body.starts_with(want) => Ok(body),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await
+    };
+    let passes = |body: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix("nexus_dev_reconciliations_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (mut first, first_at) = start("operator-a");
+    ready(first_at.clone(), "ready").await;
+    assert_eq!(get(&first_at, "/healthz").await.unwrap(), (200, "ok\n".to_owned()));
+    let (mut second, second_at) = start("operator-b");
+    let standby = ready(second_at.clone(), "standby").await;
+    assert_eq!(standby, "standby: the lease is held by operator-a\n");
 
-    // A capability to reconcile: its passes show in the metrics.
+    // A capability to reconcile: the holder's passes show in its metrics, none in the other's.
     let cap = unique("opm");
     let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml")).unwrap();
     let spec = dir.path().join("cap.yaml");
@@ -254,16 +274,24 @@ async fn the_operator_serves_health_readiness_and_metrics() {
     let api: Api<nexus_dev::model::spec::NexusAICapability> = Api::namespaced(client.clone(), &ns.name);
     api.create(&Default::default(), &cr).await.unwrap();
     let metrics = eventually("a pass in the metrics", Duration::from_secs(60), || async {
-        let (code, body) = get("/metrics").await?;
-        let passes = body
-            .lines()
-            .find_map(|l| l.strip_prefix("nexus_dev_reconciliations_total "))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        if code == 200 && passes > 0 { Ok(body) } else { Err(body) }
+        let (code, body) = get(&first_at, "/metrics").await?;
+        if code == 200 && passes(&body) > 0 { Ok(body) } else { Err(body) }
     })
     .await;
     assert!(metrics.contains("nexus_dev_reconcile_duration_seconds_count"), "{metrics}");
+    let (_, standby_metrics) = get(&second_at, "/metrics").await.unwrap();
+    assert_eq!(passes(&standby_metrics), 0, "the standby writes nothing: {standby_metrics}");
+    let status = nexus(&["operator", "status", "--namespace", &ns.name, "-p", &profile, "-o", "json"]);
+    let s: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+    assert_eq!(s["leader"], "operator-a", "{}", text(&status));
+
+    // The holder stops and lets the Lease go: the other takes over at once (not after expiry).
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(first.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert!(first.wait().unwrap().success());
+    let took_over = std::time::Instant::now();
+    ready(second_at.clone(), "ready").await;
+    eprintln!("the standby took over {:?} after the holder stopped", took_over.elapsed());
 
     let name = cr.metadata.name.clone().unwrap();
     api.delete(&name, &Default::default()).await.unwrap();
@@ -274,7 +302,74 @@ async fn the_operator_serves_health_readiness_and_metrics() {
         }
     })
     .await;
-    // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(operator.id() as libc::pid_t, libc::SIGTERM) }, 0);
-    assert!(operator.wait().unwrap().success());
+    assert_eq!(unsafe { libc::kill(second.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert!(second.wait().unwrap().success());
+}
+
+/// Issue 19: the operator's IAM role is planned and shown before it is created; created, it
+/// trusts the operator's service account and grants no wildcard action; a second apply changes
+/// nothing.
+#[tokio::test]
+async fn the_operators_role_is_planned_then_created_exactly_as_planned() {
+    let bed = TestBed::from_env();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = testbed_profile_file(dir.path(), &bed);
+    let config = nexus_dev::provision::aws::sdk_config(&nexus_dev::provision::aws::Target::emulator(
+        &bed.aws_endpoint,
+        "us-east-1",
+    ))
+    .await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    // The role has a fixed name in the test bed's one account: start from none.
+    let _ = iam.delete_role_policy().role_name("NexusAIOperatorRole").policy_name("nexus-dev-operator").send().await;
+    let _ = iam.delete_role().role_name("NexusAIOperatorRole").send().await;
+    let role = |apply: bool| {
+        let mut args = vec!["operator", "role", "-p", &profile, "-o", "json"];
+        if apply {
+            args.push("--apply");
+        }
+        let out = nexus(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let plan = role(false);
+    assert_eq!((plan["outcome"].as_str(), plan["applied"].as_bool()), (Some("created"), Some(false)), "{plan:#}");
+    assert!(iam.get_role().role_name("NexusAIOperatorRole").send().await.is_err(), "a plan creates nothing");
+    let shown = nexus(&["operator", "role", "-p", &profile]);
+    assert!(text(&shown).contains("iam.role NexusAIOperatorRole: would be created"), "{}", text(&shown));
+    assert!(text(&shown).contains("system:serviceaccount:nexus-system:nexus-operator"), "{}", text(&shown));
+
+    let made = role(true);
+    assert_eq!(made["outcome"], "created", "{made:#}");
+    let got = iam.get_role().role_name("NexusAIOperatorRole").send().await.unwrap().role.unwrap();
+    let trust = urlencoding_decode(got.assume_role_policy_document.as_deref().unwrap());
+    assert!(trust.contains("system:serviceaccount:nexus-system:nexus-operator"), "{trust}");
+    let policy = iam
+        .get_role_policy()
+        .role_name("NexusAIOperatorRole")
+        .policy_name("nexus-dev-operator")
+        .send()
+        .await
+        .unwrap()
+        .policy_document;
+    let policy: serde_json::Value = serde_json::from_str(&urlencoding_decode(&policy)).unwrap();
+    let actions: Vec<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()))
+        .collect();
+    assert!(
+        actions.contains(&"dynamodb:CreateTable") && actions.contains(&"cognito-idp:CreateUserPool"),
+        "{actions:?}"
+    );
+    assert!(actions.iter().all(|a| !a.contains('*')), "no wildcard action: {actions:?}");
+    assert_eq!(role(true)["outcome"], "unchanged");
+    let _ = iam.delete_role_policy().role_name("NexusAIOperatorRole").policy_name("nexus-dev-operator").send().await;
+    let _ = iam.delete_role().role_name("NexusAIOperatorRole").send().await;
+}
+
+/// IAM returns policy documents URL-encoded.
+fn urlencoding_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }

@@ -32,6 +32,7 @@ mod environments;
 mod hostile_input;
 mod kind_e2e;
 mod loader_fuzz;
+mod operator_kind;
 mod ownership;
 mod projects;
 mod promote;

@@ -35,6 +35,28 @@ pub fn describe(e: &kube::Error) -> String {
     }
 }
 
+/// Creates the namespace `name`, labelled as nexus-dev's, unless it exists (anyone's).
+pub async fn ensure_namespace(client: &Client, name: &str) -> Result<(), kube::Error> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: Api<Namespace> = Api::all(client.clone());
+    if api.get_opt(name).await?.is_some() {
+        return Ok(());
+    }
+    let ns = Namespace {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_owned()),
+            labels: Some([("app.kubernetes.io/managed-by".to_owned(), "nexus-dev".to_owned())].into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    match api.create(&Default::default(), &ns).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Server-side applies the NexusAICapability CRD and waits until the API server serves it.
 pub async fn install_crd(client: &Client) -> Result<(), Error> {
     let crd = NexusAICapability::crd();
