@@ -56,9 +56,17 @@ pub enum ImageError {
     Push(#[from] push::PushError),
 }
 
-/// The Dockerfile: the binary, a non-root user, the labels. A read-only root file system is the
-/// Deployment's (`readOnlyRootFilesystem`); the binary writes nothing but to `/tmp`.
-pub fn dockerfile(labels: &BTreeMap<String, String>) -> String {
+/// The building machine's CA bundle (Debian's and most distributions' path).
+const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// Where the image keeps it: not under `/etc/nexus-dev`, where the profile is mounted.
+const IMAGE_CA_BUNDLE: &str = "/usr/local/share/nexus-dev/ca-certificates.crt";
+
+/// The Dockerfile: the binary, a non-root user, the labels, and (`ca_bundle`) the building
+/// machine's CA bundle with `SSL_CERT_FILE` pointing at it, so that TLS to AWS works on a base
+/// without one (the AWS SDK's rustls refuses to start with no root certificate at all). A
+/// read-only root file system is the Deployment's (`readOnlyRootFilesystem`); the binary writes
+/// nothing but to `/tmp`.
+pub fn dockerfile(labels: &BTreeMap<String, String>, ca_bundle: bool) -> String {
     let mut all = BTreeMap::from([
         ("org.opencontainers.image.title".to_owned(), "nexus-dev operator".to_owned()),
         ("org.opencontainers.image.version".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
@@ -68,8 +76,12 @@ pub fn dockerfile(labels: &BTreeMap<String, String>) -> String {
     all.extend(labels.clone());
     let labels: Vec<String> =
         all.iter().map(|(k, v)| format!("LABEL {k}={}", serde_json::Value::from(v.as_str()))).collect();
+    let ca = match ca_bundle {
+        true => format!("COPY ca-certificates.crt {IMAGE_CA_BUNDLE}\nENV SSL_CERT_FILE={IMAGE_CA_BUNDLE}\n"),
+        false => String::new(),
+    };
     format!(
-        "ARG BASE\nFROM ${{BASE}}\nCOPY nexus-dev /usr/local/bin/nexus-dev\n{}\nUSER 65532:65532\nENTRYPOINT [\"/usr/local/bin/nexus-dev\"]\nCMD [\"operator\"]\n",
+        "ARG BASE\nFROM ${{BASE}}\nCOPY nexus-dev /usr/local/bin/nexus-dev\n{ca}{}\nUSER 65532:65532\nENTRYPOINT [\"/usr/local/bin/nexus-dev\"]\nCMD [\"operator\"]\n",
         labels.join("\n")
     )
 }
@@ -78,7 +90,8 @@ pub fn dockerfile(labels: &BTreeMap<String, String>) -> String {
 pub async fn build_image(docker: &Docker, req: &Request, push_it: bool) -> Result<Image, ImageError> {
     let context = tempfile::tempdir()?;
     copy_binary(&req.binary, &context.path().join("nexus-dev"))?;
-    std::fs::write(context.path().join("Dockerfile"), dockerfile(&req.labels))?;
+    let ca_bundle = std::fs::copy(HOST_CA_BUNDLE, context.path().join("ca-certificates.crt")).is_ok();
+    std::fs::write(context.path().join("Dockerfile"), dockerfile(&req.labels, ca_bundle))?;
     let built = build::build(
         docker,
         &build::Request {
@@ -114,7 +127,9 @@ mod tests {
 
     #[test]
     fn the_dockerfile_runs_the_binary_as_non_root_with_oci_labels() {
-        let d = dockerfile(&BTreeMap::from([("org.example.team".to_owned(), "platform \"core\"".to_owned())]));
+        let d = dockerfile(&BTreeMap::from([("org.example.team".to_owned(), "platform \"core\"".to_owned())]), true);
+        assert!(d.contains("ENV SSL_CERT_FILE=/usr/local/share/nexus-dev/ca-certificates.crt"), "{d}");
+        assert!(!dockerfile(&BTreeMap::new(), false).contains("SSL_CERT_FILE"));
         assert!(d.starts_with("ARG BASE\nFROM ${BASE}\n"), "{d}");
         assert!(d.contains("USER 65532:65532"));
         assert!(d.contains(&format!("LABEL org.opencontainers.image.version=\"{}\"", env!("CARGO_PKG_VERSION"))));

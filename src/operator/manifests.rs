@@ -108,6 +108,8 @@ pub fn render(m: &Manifests) -> anyhow::Result<Vec<Value>> {
                         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2},
                         "env": [
                             {"name": "RUST_LOG", "value": "info"},
+                            // Its per-capability write locks, on the writable emptyDir.
+                            {"name": "NEXUS_DEV_STATE_DIR", "value": "/tmp/nexus-dev"},
                             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                             {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
                         ],

@@ -39,8 +39,8 @@ pub enum OperatorError {
     )]
     IncompatibleCrd(Vec<String>),
     #[error(
-        "{} capabilities still exist ({}); the CRD stays\n  hint: delete them first, or add --delete-capabilities (their deletionPolicy decides what happens to their AWS resources)",
-        .0.len(), .0.join(", ")
+        "capabilities still exist: {}; the CRD stays\n  hint: delete them first, or add --delete-capabilities (their deletionPolicy decides what happens to their AWS resources)",
+        .0.join(", ")
     )]
     CapabilitiesLeft(Vec<String>),
     #[error(

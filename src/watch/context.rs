@@ -146,6 +146,9 @@ fn write_tar(
     let read_err = |path: &Path, source| ContextError::ReadContext { path: path.display().to_string(), source };
     let list = entries(context, ignore, inside.unwrap_or(Path::new(OUTSIDE_DOCKERFILE)))?;
     let mut tar = tar::Builder::new(ChannelWriter { buf: Vec::with_capacity(CHUNK), tx });
+    // Plain entries only: the Engine's tar reader refuses GNU sparse headers ("unhandled tar
+    // header type 83"), which a file with holes (a freshly linked binary) would get.
+    tar.sparse(false);
     tar.follow_symlinks(false);
     let mut sent = Sent::default();
     for (rel, _) in &list {
