@@ -1,6 +1,7 @@
 //! The commit nexus-dev is built from, for the operator image's `org.opencontainers.image.revision`
-//! label: `NEXUS_DEV_COMMIT` when set (a release pipeline), else `git rev-parse HEAD` in a
-//! checkout, else nothing (the label says `unknown`).
+//! label: `NEXUS_DEV_COMMIT` when set (a release pipeline), else, in a release build from a
+//! checkout, `git rev-parse HEAD`; else nothing (the label says `unknown`). Debug builds do not
+//! ask git: every commit would otherwise rebuild the crate, doc-only ones too.
 
 use std::path::Path;
 use std::process::Command;
@@ -11,7 +12,7 @@ fn main() {
         return;
     }
     let git = Path::new(".git");
-    if !git.is_dir() {
+    if std::env::var("PROFILE").as_deref() != Ok("release") || !git.is_dir() {
         return;
     }
     println!("cargo:rerun-if-changed=.git/HEAD");
