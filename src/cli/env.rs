@@ -12,7 +12,7 @@ use super::output::Output;
 use crate::daemon::protocol::{self, CapabilityStatus, Request};
 use crate::daemon::{self, Daemon, Paths};
 use crate::env::ProjectId;
-use crate::env::preflight::{Check, Status};
+use crate::env::preflight::Check;
 use crate::session::{self, Progress, Session, StepRow};
 
 #[derive(Debug, Args)]
@@ -265,19 +265,7 @@ pub async fn run_doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     match args.output {
         Output::Json | Output::Yaml => args.output.document(&report)?,
         Output::Text => {
-            for c in &report.checks {
-                let mark = match c.status {
-                    Status::Ok => "✓",
-                    Status::Warn => "!",
-                    Status::Fail => "✗",
-                };
-                println!("{mark} {:<24} {}", c.name, c.detail);
-                if c.status != Status::Ok
-                    && let Some(f) = &c.fix
-                {
-                    println!("  {:<24} fix: {f}", "");
-                }
-            }
+            super::output::print_checks(&report.checks);
             println!(
                 "{}",
                 if report.ok {

@@ -4,6 +4,8 @@
 use clap::ValueEnum;
 use serde::Serialize;
 
+use crate::env::preflight::{Check, Status};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Output {
     /// For people (`table` is the same).
@@ -52,5 +54,22 @@ impl Output {
         out.write_all(text.as_bytes())?;
         out.flush()?;
         Ok(())
+    }
+}
+
+/// Checks for people, one a line with its mark, and the fix under each problem (`doctor`, `scan`).
+pub fn print_checks(checks: &[Check]) {
+    for c in checks {
+        let mark = match c.status {
+            Status::Ok => "✓",
+            Status::Warn => "!",
+            Status::Fail => "✗",
+        };
+        println!("{mark} {:<24} {}", c.name, c.detail);
+        if c.status != Status::Ok
+            && let Some(f) = &c.fix
+        {
+            println!("  {:<24} fix: {f}", "");
+        }
     }
 }
