@@ -262,21 +262,8 @@ pub async fn run_doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let report =
         session::doctor::doctor(&std::env::current_dir()?, args.profile.as_deref(), args.environment.as_deref())
             .await?;
-    match args.output {
-        Output::Json | Output::Yaml => args.output.document(&report)?,
-        Output::Text => {
-            super::output::print_checks(&report.checks);
-            println!(
-                "{}",
-                if report.ok {
-                    "ready for `nexus-dev up`"
-                } else {
-                    "`nexus-dev up` cannot start until the ✗ items above are fixed"
-                }
-            );
-        }
-    }
-    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let verdict = ["ready for `nexus-dev up`", "`nexus-dev up` cannot start until the ✗ items above are fixed"];
+    super::output::checks_report(args.output, &report, &report.checks, report.ok, verdict)
 }
 
 pub async fn run_logs(args: LogsArgs) -> anyhow::Result<ExitCode> {

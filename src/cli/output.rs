@@ -73,3 +73,21 @@ pub fn print_checks(checks: &[Check]) {
         }
     }
 }
+
+/// A report of checks (`doctor`, `scan`): the document for scripts, or the checks and a verdict
+/// (`[when ok, when not]`) for people; the exit code says whether nothing blocks.
+pub fn checks_report<T: Serialize>(
+    output: Output,
+    report: &T,
+    checks: &[Check],
+    ok: bool,
+    verdict: [&str; 2],
+) -> anyhow::Result<std::process::ExitCode> {
+    if output.is_text() {
+        print_checks(checks);
+        println!("{}", if ok { verdict[0] } else { verdict[1] });
+    } else {
+        output.document(report)?;
+    }
+    Ok(if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
+}

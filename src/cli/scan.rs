@@ -18,20 +18,12 @@ pub struct ScanArgs {
 pub async fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let profile = load_profile(&args.profile, None)?;
     let report = crate::session::scan::scan(&profile.profile).await;
-    match args.output {
-        Output::Json | Output::Yaml => args.output.document(&report)?,
-        Output::Text => {
-            println!("scan of profile {}:", report.profile);
-            super::output::print_checks(&report.checks);
-            println!(
-                "{}",
-                if report.ok {
-                    "nothing blocks capabilities on this cluster"
-                } else {
-                    "capabilities cannot run here until the ✗ items above are fixed"
-                }
-            );
-        }
+    if args.output.is_text() {
+        println!("scan of profile {}:", report.profile);
     }
-    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let verdict = [
+        "nothing blocks capabilities on this cluster",
+        "capabilities cannot run here until the ✗ items above are fixed",
+    ];
+    super::output::checks_report(args.output, &report, &report.checks, report.ok, verdict)
 }
