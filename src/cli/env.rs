@@ -12,7 +12,7 @@ use super::output::Output;
 use crate::daemon::protocol::{self, CapabilityStatus, Request};
 use crate::daemon::{self, Daemon, Paths};
 use crate::env::ProjectId;
-use crate::env::preflight::{Check, Status};
+use crate::env::preflight::Check;
 use crate::session::{self, Progress, Session, StepRow};
 
 #[derive(Debug, Args)]
@@ -262,33 +262,8 @@ pub async fn run_doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let report =
         session::doctor::doctor(&std::env::current_dir()?, args.profile.as_deref(), args.environment.as_deref())
             .await?;
-    match args.output {
-        Output::Json | Output::Yaml => args.output.document(&report)?,
-        Output::Text => {
-            for c in &report.checks {
-                let mark = match c.status {
-                    Status::Ok => "✓",
-                    Status::Warn => "!",
-                    Status::Fail => "✗",
-                };
-                println!("{mark} {:<24} {}", c.name, c.detail);
-                if c.status != Status::Ok
-                    && let Some(f) = &c.fix
-                {
-                    println!("  {:<24} fix: {f}", "");
-                }
-            }
-            println!(
-                "{}",
-                if report.ok {
-                    "ready for `nexus-dev up`"
-                } else {
-                    "`nexus-dev up` cannot start until the ✗ items above are fixed"
-                }
-            );
-        }
-    }
-    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let verdict = ["ready for `nexus-dev up`", "`nexus-dev up` cannot start until the ✗ items above are fixed"];
+    super::output::checks_report(args.output, &report, &report.checks, report.ok, verdict)
 }
 
 pub async fn run_logs(args: LogsArgs) -> anyhow::Result<ExitCode> {

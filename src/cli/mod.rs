@@ -11,6 +11,8 @@ mod output;
 mod plan;
 mod promote;
 mod release;
+mod scan;
+mod status;
 mod validate;
 mod watch;
 
@@ -70,13 +72,18 @@ pub enum Command {
     Down(env::DownArgs),
     /// Check every prerequisite of `up`, with the exact fix for each problem.
     Doctor(env::DoctorArgs),
+    /// Check the profile's cluster and AWS account for what capabilities need (API server,
+    /// nodes, OIDC issuer and its IAM provider, ingress class, registry, AWS identity, the
+    /// operator, permissions), with the exact fix for each problem; exits non-zero on any ✗.
+    Scan(scan::ScanArgs),
     /// Stream the logs of a capability's workloads (through the project's daemon).
     Logs(env::LogsArgs),
     /// The project's daemon (started by `up`).
     #[command(hide = true)]
     Daemon(env::DaemonArgs),
-    /// Phase and progress of every capability in the cluster (`-w` to follow, like the seed's monitor).
-    Status(cluster::StatusArgs),
+    /// Phase and progress of the capabilities in the cluster, or of one (`status NS/NAME`): steps
+    /// done, resources ready, ready replicas; `-w` follows them (the seed's `monitor`).
+    Status(status::StatusArgs),
     /// Check a capability end to end: AWS resources as planned, workloads available, services
     /// with endpoints, IRSA wired; exits non-zero on any failure.
     Verify(cluster::VerifyArgs),
@@ -153,9 +160,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Up(args) => env::run_up(args).await,
         Command::Down(args) => env::run_down(args).await,
         Command::Doctor(args) => env::run_doctor(args).await,
+        Command::Scan(args) => scan::run(args).await,
         Command::Logs(args) => env::run_logs(args).await,
         Command::Daemon(args) => env::run_daemon(args).await,
-        Command::Status(args) => cluster::run_status(args).await,
+        Command::Status(args) => status::run_status(args).await,
         Command::Verify(args) => cluster::run_verify(args).await,
         Command::Operator(args) => operator::run(args).await,
         Command::Watch(args) => watch::run(args).await,

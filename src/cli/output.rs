@@ -4,6 +4,8 @@
 use clap::ValueEnum;
 use serde::Serialize;
 
+use crate::env::preflight::{Check, Status};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Output {
     /// For people (`table` is the same).
@@ -53,4 +55,39 @@ impl Output {
         out.flush()?;
         Ok(())
     }
+}
+
+/// Checks for people, one a line with its mark, and the fix under each problem (`doctor`, `scan`).
+pub fn print_checks(checks: &[Check]) {
+    for c in checks {
+        let mark = match c.status {
+            Status::Ok => "✓",
+            Status::Warn => "!",
+            Status::Fail => "✗",
+        };
+        println!("{mark} {:<24} {}", c.name, c.detail);
+        if c.status != Status::Ok
+            && let Some(f) = &c.fix
+        {
+            println!("  {:<24} fix: {f}", "");
+        }
+    }
+}
+
+/// A report of checks (`doctor`, `scan`): the document for scripts, or the checks and a verdict
+/// (`[when ok, when not]`) for people; the exit code says whether nothing blocks.
+pub fn checks_report<T: Serialize>(
+    output: Output,
+    report: &T,
+    checks: &[Check],
+    ok: bool,
+    verdict: [&str; 2],
+) -> anyhow::Result<std::process::ExitCode> {
+    if output.is_text() {
+        print_checks(checks);
+        println!("{}", if ok { verdict[0] } else { verdict[1] });
+    } else {
+        output.document(report)?;
+    }
+    Ok(if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
 }

@@ -15,6 +15,19 @@ pub const AWS_PHASES: [Phase; 4] =
 /// The steps that apply the Kubernetes objects, in order.
 pub const KUBERNETES_PHASES: [Phase; 3] = [Phase::Deploying, Phase::DeployingBackend, Phase::DeployingFrontend];
 
+/// How far a capability in `phase` is through the steps that provision and deploy it
+/// ([`AWS_PHASES`] then [`KUBERNETES_PHASES`]): the steps done and their number, for
+/// `status`. `None` where the phase says nothing of it (failed, deleting).
+pub fn steps_done(phase: Option<Phase>) -> Option<(usize, usize)> {
+    let total = AWS_PHASES.len() + KUBERNETES_PHASES.len();
+    match phase {
+        None | Some(Phase::Pending) => Some((0, total)),
+        Some(Phase::Running) => Some((total, total)),
+        Some(Phase::Failed | Phase::Deleting) => None,
+        Some(p) => AWS_PHASES.iter().chain(KUBERNETES_PHASES.iter()).position(|q| *q == p).map(|i| (i, total)),
+    }
+}
+
 /// Whether a pass walks the status through every phase: a new or changed spec, or a retry
 /// after a failure. A resync, or a pass waiting on a rollout of this generation, does not.
 pub fn show_phases(status: &Status, generation: i64) -> bool {
@@ -112,6 +125,16 @@ pub fn failed(status: &mut Status, message: &str, generation: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_done_count_the_phases_before_this_one() {
+        assert_eq!(steps_done(None), Some((0, 7)));
+        assert_eq!(steps_done(Some(Phase::ProvisioningDataServices)), Some((0, 7)));
+        assert_eq!(steps_done(Some(Phase::ProvisioningSsm)), Some((1, 7)));
+        assert_eq!(steps_done(Some(Phase::DeployingFrontend)), Some((6, 7)));
+        assert_eq!(steps_done(Some(Phase::Running)), Some((7, 7)));
+        assert_eq!(steps_done(Some(Phase::Failed)), None);
+    }
 
     fn at(phase: Option<Phase>, observed: Option<i64>) -> Status {
         Status { phase, observed_generation: observed, ..Status::default() }

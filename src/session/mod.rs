@@ -4,6 +4,7 @@
 
 pub mod doctor;
 pub mod down;
+pub mod scan;
 pub mod up;
 
 use std::time::Instant;

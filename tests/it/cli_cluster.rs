@@ -373,3 +373,114 @@ async fn the_operators_role_is_planned_then_created_exactly_as_planned() {
 fn urlencoding_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
+
+/// Issue 19: `status -w` follows a capability being applied with a row per change, each with
+/// the steps done and the ready replicas; then `status NS/NAME`, `verify NS/NAME` and
+/// `verify -n NS` read the capability from the cluster (the seed's `monitor [ns/name]` and
+/// `verify-capability [ns]`), without its spec file.
+#[tokio::test]
+async fn status_watch_shows_progress_and_replicas_and_status_verify_take_ns_slash_name() {
+    use std::io::BufRead;
+    let bed = TestBed::from_env();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = testbed_profile_file(dir.path(), &bed);
+    let cap = unique("mon");
+    let ns = format!("{cap}-dev");
+    let spec = dir.path().join("cap.yaml");
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml")).unwrap();
+    std::fs::write(&spec, example.replace("myapp", &cap)).unwrap();
+    let spec = spec.display().to_string();
+
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+        .args(["status", "-w", "-p", &profile, "-n", &ns])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = watcher.stdout.take().unwrap();
+    let (lines, rows) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The watch is up before the capability exists: its header is printed first.
+    let header = rows.recv_timeout(Duration::from_secs(30)).expect("the header");
+    assert!(
+        header.split_whitespace().eq([
+            "NAMESPACE",
+            "NAME",
+            "PHASE",
+            "STEPS",
+            "READY",
+            "BACKEND",
+            "FRONTEND",
+            "MESSAGE"
+        ]),
+        "{header}"
+    );
+
+    let out = nexus(&["apply", "-f", &spec, "-p", &profile, "--wait", "--timeout", "90s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let done = |row: &str| {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        cols.len() >= 7 && cols[2] == "Running" && cols[3] == "7/7" && cols[5] == "2/2" && cols[6] == "2/2"
+    };
+    while !seen.last().is_some_and(|r: &String| done(r)) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rows.recv_timeout(left) {
+            Ok(row) => seen.push(row),
+            Err(_) => panic!("no row Running 7/7 with 2/2 replicas of each: {seen:#?}"),
+        }
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let cols = |r: &String| r.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    assert!(seen.iter().all(|r| cols(r)[0] == ns && cols(r)[1] == ns), "{seen:#?}");
+    // Progress on the way: a provisioning or deploying phase with fewer steps done.
+    assert!(
+        seen.iter().any(|r| {
+            let c = cols(r);
+            c[2] != "Running" && c[3].ends_with("/7") && c[3] != "7/7"
+        }),
+        "a row with steps under way: {seen:#?}"
+    );
+
+    let one = nexus(&["status", &format!("{ns}/{ns}"), "-p", &profile, "-o", "json"]);
+    assert!(one.status.success(), "{}", text(&one));
+    let v: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!((v["name"].as_str(), v["status"]["phase"].as_str()), (Some(ns.as_str()), Some("Running")));
+    assert_eq!(v["steps"], serde_json::json!({"done": 7, "total": 7}));
+    assert_eq!(v["replicas"]["backend"], serde_json::json!({"ready": 2, "desired": 2}));
+    let missing = nexus(&["status", &format!("{ns}/nope"), "-p", &profile]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing).contains(&format!("capability {ns}/nope not found")), "{}", text(&missing));
+
+    // kwok's pods run no process: only the apps' HTTP answers fail (as for `verify -f`).
+    let only_http_fails = |out: &Output| {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(out)));
+        let failed: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["checks"].as_array().unwrap().clone())
+            .filter(|c| c["ok"] == false)
+            .map(|c| c["check"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(v.as_array().unwrap().len(), 1, "{v:#}");
+        assert_eq!(v[0]["capability"], cap);
+        assert!(!failed.is_empty() && failed.iter().all(|c| c.starts_with("http ")), "{}", text(out));
+    };
+    only_http_fails(&nexus(&["verify", &format!("{ns}/{ns}"), "-p", &profile, "-o", "json"]));
+    only_http_fails(&nexus(&["verify", "-n", &ns, "-p", &profile, "-o", "json"]));
+    let nothing = nexus(&["verify", "-n", &unique("empty"), "-p", &profile]);
+    assert_eq!(nothing.status.code(), Some(1));
+    assert!(text(&nothing).contains("no capabilities in namespace"), "{}", text(&nothing));
+
+    let delete = nexus(&["delete", "-f", &spec, "-p", &profile]);
+    assert!(delete.status.success(), "{}", text(&delete));
+}

@@ -21,6 +21,7 @@ fn emulators(#[case] emulator: Emulator) {}
 mod aws_apply;
 mod ci_harness;
 mod cli_cluster;
+mod cli_scan;
 mod controller;
 mod crash;
 mod env_docker;

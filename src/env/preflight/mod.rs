@@ -35,16 +35,16 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
         Self { name: name.into(), status, detail: detail.into(), fix: None, blocks_up: false }
     }
 
-    fn fix(mut self, fix: impl Into<String>) -> Self {
+    pub(crate) fn fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());
         self
     }
 
-    fn blocking(mut self) -> Self {
+    pub(crate) fn blocking(mut self) -> Self {
         self.blocks_up = true;
         self
     }

@@ -1,0 +1,329 @@
+//! `status`: phase and progress of capabilities in the cluster, one (`NS/NAME`), a namespace's
+//! or all; `-w` follows them (the seed's `monitor [ns/name]`), a row per change with the steps
+//! done and the ready replicas of the backend and the frontend (issue 19).
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::ExitCode;
+
+use clap::Args;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::ListParams;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
+
+use super::ProfileArgs;
+use crate::model::ownership::{MANAGED_BY, MANAGED_BY_KEY};
+use crate::model::spec::NexusAICapability;
+use crate::provision::kube::objects::OWNER_ANNOTATION;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// One capability already in the cluster, as NAMESPACE/NAME (NAME alone with `-n`).
+    #[arg(value_name = "NS/NAME")]
+    pub capability: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Only this namespace (default: every namespace).
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    /// Keep watching and print every change (the seed's `monitor`).
+    #[arg(short, long)]
+    pub watch: bool,
+    /// Every project of this machine with its capabilities (the default outside a project,
+    /// when projects are recorded and no profile is given).
+    #[arg(short = 'A', long, conflicts_with_all = ["watch", "namespace", "capability"])]
+    pub all: bool,
+    #[arg(short = 'o', long, value_enum, default_value_t = super::output::Output::Text)]
+    pub output: super::output::Output,
+}
+
+/// `NS/NAME`, or `NAME` in `namespace`: the custom resource's namespace and name.
+pub(super) fn capability_ref(arg: &str, namespace: Option<&str>) -> anyhow::Result<(String, String)> {
+    match (arg.split_once('/'), namespace) {
+        (Some((ns, name)), None) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok((ns.to_owned(), name.to_owned()))
+        }
+        (Some((ns, name)), Some(n)) if ns == n && !name.is_empty() => Ok((ns.to_owned(), name.to_owned())),
+        (None, Some(ns)) if !arg.is_empty() => Ok((ns.to_owned(), arg.to_owned())),
+        _ => anyhow::bail!(
+            "capability {arg:?}: give it as NAMESPACE/NAME (or NAME with -n NAMESPACE), such as myapp-dev/myapp-dev"
+        ),
+    }
+}
+
+/// Ready and desired replicas of a capability's Deployments, by component (`backend`,
+/// `frontend`).
+type Replicas = BTreeMap<String, (i32, i32)>;
+
+/// The capability a Deployment belongs to (its owner annotation), its component and replicas.
+fn deployment_replicas(d: &Deployment) -> Option<(String, String, (i32, i32))> {
+    let owner = d.annotations().get(OWNER_ANNOTATION)?.clone();
+    let component = d.labels().get("app.kubernetes.io/component")?.clone();
+    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+    Some((owner, component, (ready, desired)))
+}
+
+const HEADER: [&str; 8] = ["NAMESPACE", "NAME", "PHASE", "STEPS", "READY", "BACKEND", "FRONTEND", "MESSAGE"];
+
+fn line(cols: [&str; 8]) -> String {
+    let [ns, name, phase, steps, ready, backend, frontend, message] = cols;
+    format!("{ns:<20} {name:<22} {phase:<26} {steps:>5} {ready:>7} {backend:>8} {frontend:>8}  {message}")
+}
+
+/// One row: the phase, the steps done, the resources Ready, the ready replicas.
+fn row(cr: &NexusAICapability, replicas: Option<&Replicas>) -> String {
+    let st = cr.status.clone().unwrap_or_default();
+    let ready = st.resources.iter().filter(|r| r.state == "Ready").count();
+    let steps = crate::reconcile::decide::steps_done(st.phase).map(|(d, t)| format!("{d}/{t}")).unwrap_or("-".into());
+    let pods = |component: &str| {
+        replicas.and_then(|r| r.get(component)).map(|(r, d)| format!("{r}/{d}")).unwrap_or_else(|| "-".into())
+    };
+    line([
+        &cr.namespace().unwrap_or_default(),
+        &cr.name_any(),
+        st.phase.map(|p| p.as_str()).unwrap_or("Pending"),
+        &steps,
+        &format!("{ready}/{}", st.resources.len()),
+        &pods("backend"),
+        &pods("frontend"),
+        st.message.as_deref().unwrap_or_default(),
+    ])
+}
+
+/// The custom resource with its progress, for `status -o json`.
+fn document(cr: &NexusAICapability, replicas: Option<&Replicas>) -> serde_json::Value {
+    let phase = cr.status.as_ref().and_then(|s| s.phase);
+    let steps = crate::reconcile::decide::steps_done(phase)
+        .map(|(done, total)| serde_json::json!({"done": done, "total": total}));
+    let replicas: BTreeMap<&str, serde_json::Value> = replicas
+        .into_iter()
+        .flatten()
+        .map(|(c, (ready, desired))| (c.as_str(), serde_json::json!({"ready": ready, "desired": desired})))
+        .collect();
+    serde_json::json!({"namespace": cr.namespace(), "name": cr.name_any(), "spec": cr.spec, "status": cr.status, "steps": steps, "replicas": replicas})
+}
+
+pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let outside_a_project = || crate::input::project::discover(&std::env::current_dir().unwrap_or_default()).is_err();
+    let one = args.capability.as_deref().map(|c| capability_ref(c, args.namespace.as_deref())).transpose()?;
+    if args.all
+        || (args.profile.profile.is_none()
+            && !args.watch
+            && args.namespace.is_none()
+            && one.is_none()
+            && outside_a_project()
+            && !crate::daemon::machine::list().is_empty())
+    {
+        return print_projects(&args).await;
+    }
+    // In a project whose daemon runs, the daemon answers (issue #6).
+    if !args.watch
+        && args.namespace.is_none()
+        && one.is_none()
+        && let Some(answer) = super::env::status_via_daemon().await
+    {
+        let caps = answer?;
+        if !args.output.is_text() {
+            println!("{}", serde_json::to_string_pretty(&caps)?);
+        } else {
+            print_capabilities(&caps, "");
+            for c in caps.iter().filter(|c| !c.forwards.is_empty()) {
+                println!("{}:", c.name);
+                super::env::print_forwards(c);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let profile = super::load_profile(&args.profile, None)?;
+    let client = crate::provision::kube::client::for_profile(&profile.profile).await?;
+    let namespace = one.as_ref().map(|(ns, _)| ns.clone()).or(args.namespace.clone());
+    let (api, deployments): (Api<NexusAICapability>, Api<Deployment>) = match &namespace {
+        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client, ns)),
+        None => (Api::all(client.clone()), Api::all(client)),
+    };
+    let ours = format!("{MANAGED_BY_KEY}={MANAGED_BY}");
+    if !args.watch {
+        let items = match &one {
+            Some((ns, name)) => match api.get_opt(name).await? {
+                Some(cr) => vec![cr],
+                None => anyhow::bail!(
+                    "capability {ns}/{name} not found (`nexus-dev status -n {ns}` lists that namespace's)"
+                ),
+            },
+            None => api.list(&Default::default()).await?.items,
+        };
+        let mut replicas: HashMap<String, Replicas> = HashMap::new();
+        for d in
+            deployments.list(&ListParams::default().labels(&ours)).await?.items.iter().filter_map(deployment_replicas)
+        {
+            replicas.entry(d.0).or_default().insert(d.1, d.2);
+        }
+        let of = |cr: &NexusAICapability| replicas.get(&crate::reconcile::key(cr));
+        if !args.output.is_text() {
+            let docs: Vec<_> = items.iter().map(|c| document(c, of(c))).collect();
+            match &one {
+                Some(_) => args.output.documents(&docs)?,
+                None => args.output.document(&docs)?,
+            }
+        } else if items.is_empty() {
+            println!("no capabilities found");
+        } else {
+            println!("{}", line(HEADER));
+            for cr in &items {
+                println!("{}", row(cr, of(cr)));
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    watch(api, deployments, one.map(|(_, name)| name), &ours, args.output).await
+}
+
+/// Follows the capabilities and their Deployments: a row (or a JSON line) whenever one's
+/// phase, steps, resources or ready replicas change.
+async fn watch(
+    api: Api<NexusAICapability>,
+    deployments: Api<Deployment>,
+    only: Option<String>,
+    ours: &str,
+    output: super::output::Output,
+) -> anyhow::Result<ExitCode> {
+    enum Event {
+        Capability(Box<NexusAICapability>),
+        Deployment(Box<Deployment>),
+    }
+    let mut config = watcher::Config::default();
+    if let Some(name) = &only {
+        config = config.fields(&format!("metadata.name={name}"));
+    }
+    let capabilities = watcher(api, config).applied_objects().map(|r| r.map(|c| Event::Capability(Box::new(c))));
+    let workloads = watcher(deployments, watcher::Config::default().labels(ours))
+        .applied_objects()
+        .map(|r| r.map(|d| Event::Deployment(Box::new(d))));
+    let mut stream = futures::stream::select(capabilities.boxed(), workloads.boxed());
+    if output.is_text() {
+        println!("{}", line(HEADER));
+    }
+    let mut capabilities: HashMap<String, NexusAICapability> = HashMap::new();
+    let mut replicas: HashMap<String, Replicas> = HashMap::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    while let Some(event) = stream.next().await {
+        let key = match event? {
+            Event::Capability(cr) => {
+                let key = crate::reconcile::key(&cr);
+                capabilities.insert(key.clone(), *cr);
+                key
+            }
+            Event::Deployment(d) => match deployment_replicas(&d) {
+                Some((owner, component, counts)) => {
+                    replicas.entry(owner.clone()).or_default().insert(component, counts);
+                    owner
+                }
+                None => continue,
+            },
+        };
+        let Some(cr) = capabilities.get(&key) else { continue };
+        let text = row(cr, replicas.get(&key));
+        if seen.insert(key.clone(), text.clone()).as_ref() != Some(&text) {
+            match output {
+                super::output::Output::Text => println!("{text}"),
+                _ => output.item(&document(cr, replicas.get(&key)))?,
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_capabilities(caps: &[crate::daemon::protocol::CapabilityStatus], indent: &str) {
+    println!("{indent}{:<20} {:<22} {:<26} {:>7}  MESSAGE", "NAMESPACE", "NAME", "PHASE", "READY");
+    for c in caps {
+        let ready = format!("{}/{}", c.ready, c.resources);
+        println!(
+            "{indent}{:<20} {:<22} {:<26} {:>7}  {}",
+            c.namespace.as_deref().unwrap_or(""),
+            c.name,
+            c.phase,
+            ready,
+            c.message.as_deref().unwrap_or("")
+        );
+    }
+}
+
+/// `status --all`: every project of the machine, and the capabilities of those that are up.
+async fn print_projects(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let all = crate::daemon::machine::overview().await;
+    if !args.output.is_text() {
+        args.output.document(&all)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if all.is_empty() {
+        println!("no projects on this machine (`nexus-dev up` in a project records it)");
+    }
+    for p in &all {
+        let state = match (p.project.up, p.project.exists) {
+            (_, false) => "gone (its nexus-dev.yaml no longer exists)",
+            (true, _) => "up",
+            (false, _) => "down",
+        };
+        let env = p.project.record.environment.as_ref().map(|e| format!(", environment {e}")).unwrap_or_default();
+        println!("{}  ({state}; profile {}{env})", p.project.record.dir.display(), p.project.record.profile);
+        if let Some(e) = &p.error {
+            println!("  its daemon does not answer: {e}");
+        } else if !p.capabilities.is_empty() {
+            print_capabilities(&p.capabilities, "  ");
+            for c in p.capabilities.iter().filter(|c| !c.forwards.is_empty()) {
+                super::env::print_forwards(c);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::{NexusAICapabilityStatus, Phase, ResourceStatus};
+
+    #[test]
+    fn a_capability_is_named_ns_slash_name_or_name_with_its_namespace() {
+        let ok = |a, n| capability_ref(a, n).unwrap();
+        assert_eq!(ok("app-dev/app-dev", None), ("app-dev".into(), "app-dev".into()));
+        assert_eq!(ok("app-dev", Some("ns")), ("ns".into(), "app-dev".into()));
+        assert_eq!(ok("ns/app", Some("ns")), ("ns".into(), "app".into()));
+        for bad in [("app", None), ("/app", None), ("ns/", None), ("a/b/c", None), ("ns/app", Some("other"))] {
+            let e = capability_ref(bad.0, bad.1).unwrap_err().to_string();
+            assert!(e.contains("NAMESPACE/NAME"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_row_shows_the_phase_the_steps_done_and_the_ready_replicas() {
+        let mut cr = crate::input::examples::example("minimal");
+        cr.metadata.namespace = Some("myapp-dev".into());
+        cr.metadata.name = Some("myapp-dev".into());
+        let resource = |state: &str| ResourceStatus {
+            kind: "s3.bucket".into(),
+            name: "b".into(),
+            state: state.into(),
+            id: None,
+            message: None,
+        };
+        cr.status = Some(NexusAICapabilityStatus {
+            phase: Some(Phase::DeployingBackend),
+            message: Some("deploying the backend".into()),
+            resources: vec![resource("Ready"), resource("Pending")],
+            ..Default::default()
+        });
+        let replicas: Replicas = [("backend".to_owned(), (1, 2))].into_iter().collect();
+        let r = row(&cr, Some(&replicas));
+        let cols: Vec<&str> = r.split_whitespace().collect();
+        assert_eq!(cols[..7], ["myapp-dev", "myapp-dev", "DeployingBackend", "5/7", "1/2", "1/2", "-"], "{r}");
+        assert!(r.ends_with("  deploying the backend"));
+        let doc = document(&cr, Some(&replicas));
+        assert_eq!(doc["steps"], serde_json::json!({"done": 5, "total": 7}));
+        assert_eq!(doc["replicas"]["backend"], serde_json::json!({"ready": 1, "desired": 2}));
+        cr.status = None;
+        assert_eq!(row(&cr, None).split_whitespace().collect::<Vec<_>>()[2..7], ["Pending", "0/7", "0/0", "-", "-"]);
+    }
+}
