@@ -37,11 +37,22 @@ pub struct Options {
     /// Take over resources that have the planned names but no nexus-dev ownership
     /// (`apply --adopt`); another capability's resources are never taken.
     pub adopt: bool,
+    /// IDs found by earlier runs (a user pool's, an app client's), by resource id: tried first,
+    /// in the first wave of reads, and verified there (issue 20). A stale or foreign one costs
+    /// the lookup by name it saves, nothing more.
+    pub remembered: Hints,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { concurrency: 16, max_attempts: 3, backoff: Duration::from_millis(250), progress: None, adopt: false }
+        Self {
+            concurrency: 16,
+            max_attempts: 3,
+            backoff: Duration::from_millis(250),
+            progress: None,
+            adopt: false,
+            remembered: Hints::new(),
+        }
     }
 }
 
@@ -52,6 +63,7 @@ impl std::fmt::Debug for Options {
             .field("max_attempts", &self.max_attempts)
             .field("backoff", &self.backoff)
             .field("adopt", &self.adopt)
+            .field("remembered", &self.remembered)
             .finish_non_exhaustive()
     }
 }
@@ -89,9 +101,10 @@ pub async fn delete(plan: &Plan, ctx: &Ctx, opts: &Options, policy: DeletionPoli
                 error_code: None,
                 attempts: 0,
                 duration_ms: 0,
+                id: None,
             })
             .collect();
-        return Report { resources, mutating_calls: 0, read_calls: 0, duration_ms: start.elapsed().as_millis() as u64 };
+        return Report { resources, duration_ms: start.elapsed().as_millis() as u64, ..Report::default() };
     }
     run(&plan.owner(), ctx, opts, &resources, &dependents(&resources), Op::Delete).await
 }
@@ -171,12 +184,14 @@ async fn run(
             }
         }
     };
-    let (resources, counter) = crate::provision::aws::counted(run_counted(ctx, opts, resources, deps, op, owner)).await;
+    let ((resources, depth), counter) =
+        crate::provision::aws::counted(run_counted(ctx, opts, resources, deps, op, owner)).await;
     Report {
         resources,
         mutating_calls: counter.mutating(),
         read_calls: counter.reads(),
         duration_ms: start.elapsed().as_millis() as u64,
+        depth,
     }
 }
 
@@ -187,8 +202,11 @@ async fn run_counted(
     deps: &[Vec<String>],
     op: Op,
     owner: &Owner,
-) -> Vec<ResourceReport> {
+) -> (Vec<ResourceReport>, u32) {
     let mut outputs = Outputs::new();
+    // Requests each resource waited on one after another, its early read's and dependencies'
+    // included (`Report::depth`).
+    let mut depths: HashMap<String, u32> = HashMap::new();
     let mut reports: Vec<Option<ResourceReport>> = vec![None; resources.len()];
     let mut finished: HashMap<String, bool> = HashMap::new(); // id → succeeded
     let mut started = vec![false; resources.len()];
@@ -198,22 +216,25 @@ async fn run_counted(
     // Read everything up front, at once: most of a warm apply is reading, and a resource's own
     // state seldom depends on another being done. What cannot be read yet is read in its turn.
     let mut observations: HashMap<String, Observation> = HashMap::new();
-    let (none, no_hints) = (Outputs::new(), Hints::new());
+    let remembered = &opts.remembered;
     if op == Op::Ensure {
         // Collected first: a lazily mapped iterator here makes the future's `Send` bound
         // higher-ranked, which the compiler cannot prove.
         let reads: Vec<_> = resources
             .iter()
             .map(|r| {
-                let deps = Deps::new(owner, r, &none, &no_hints);
+                let deps = Deps::first_wave(owner, r, remembered);
                 Box::pin(async move {
                     let _permit = ctx.clients.limiter.acquire().await;
-                    (r.id(), dispatch::observe_early(ctx, r, deps).await)
+                    let depth = aws::Depth::starting_at(0);
+                    let read = aws::at_depth(depth.clone(), dispatch::observe_early(ctx, r, deps)).await;
+                    (r.id(), read, depth.get())
                 })
             })
             .collect();
         let reads = futures::stream::iter(reads).buffer_unordered(resources.len().max(1)).collect::<Vec<_>>().await;
-        for (id, read) in reads {
+        for (id, read, depth) in reads {
+            depths.insert(id.clone(), depth);
             match read {
                 Some(Ok(o)) => {
                     observations.insert(id, o);
@@ -225,7 +246,12 @@ async fn run_counted(
             }
         }
     }
-    let hints = dispatch::hints(resources, &observations);
+    // In its turn, a resource whose remembered ID did not hold tries the one its SSM parameter
+    // publishes.
+    let mut hints = dispatch::hints(resources, &observations);
+    for (id, v) in remembered {
+        hints.entry(id.clone()).or_insert_with(|| v.clone());
+    }
     let hints = &hints;
     let mut running = FuturesUnordered::new();
     loop {
@@ -269,7 +295,10 @@ async fn run_counted(
             let outs = outputs.clone();
             // The early read serves the first attempt only; a retry reads afresh.
             let mut pre = observations.remove(&r.id());
-            running.push(async move {
+            // It waited for its early read and for every dependency.
+            let start = deps[i].iter().chain([&r.id()]).filter_map(|d| depths.get(d)).max().copied().unwrap_or(0);
+            let depth = aws::Depth::starting_at(start);
+            running.push(aws::at_depth(depth.clone(), async move {
                 let t = Instant::now();
                 let (result, attempts) = with_retries(opts, || {
                     let pre = pre.take();
@@ -280,15 +309,16 @@ async fn run_counted(
                     })
                 })
                 .await;
-                (i, result, attempts, t.elapsed())
-            });
+                (i, result, attempts, t.elapsed(), depth.get())
+            }));
         }
-        let Some((i, result, attempts, elapsed)) = StreamExt::next(&mut running).await else {
+        let Some((i, result, attempts, elapsed, depth)) = StreamExt::next(&mut running).await else {
             // Nothing runs and nothing can start: everything is done (cycles cannot occur; the
             // plan orders dependencies first).
             break;
         };
         let r = resources[i];
+        depths.insert(r.id(), depth);
         finished.insert(r.id(), result.is_ok());
         if let Ok(done) = &result {
             outputs.insert(r.id(), done.outputs.clone());
@@ -305,13 +335,14 @@ async fn run_counted(
         }
         reports[i] = Some(rep);
     }
-    reports
+    let reports = reports
         .into_iter()
         .zip(resources)
         .map(|(rep, r)| {
             rep.unwrap_or_else(|| report(r, Err(("not started".into(), "NotStarted".into())), 0, Duration::ZERO))
         })
-        .collect()
+        .collect();
+    (reports, depths.into_values().max().unwrap_or(0))
 }
 
 /// An endpoint that refuses connections or stops answering serves no other resource either.
@@ -329,9 +360,12 @@ fn lost(ctx: &Ctx, e: &AwsError) -> String {
 }
 
 fn report(r: &Resource, result: Result<Done, (String, String)>, attempts: u32, elapsed: Duration) -> ResourceReport {
-    let (outcome, changes, error, error_code) = match result {
-        Ok(done) => (done.outcome, done.changes, None, None),
-        Err((msg, code)) => (Outcome::Failed, Vec::new(), Some(msg), Some(code)),
+    let (outcome, changes, error, error_code, id) = match result {
+        Ok(done) => {
+            let id = done.id().map(str::to_owned);
+            (done.outcome, done.changes, None, None, id)
+        }
+        Err((msg, code)) => (Outcome::Failed, Vec::new(), Some(msg), Some(code), None),
     };
     ResourceReport {
         kind: r.kind,
@@ -342,6 +376,7 @@ fn report(r: &Resource, result: Result<Done, (String, String)>, attempts: u32, e
         error_code,
         attempts,
         duration_ms: elapsed.as_millis() as u64,
+        id,
     }
 }
 
