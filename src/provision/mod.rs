@@ -4,8 +4,11 @@
 
 pub mod aws;
 mod dispatch;
+#[cfg(test)]
+mod fake_aws;
 pub mod kube;
 pub mod lock;
+pub mod memory;
 pub mod provisioner;
 pub mod seed;
 
@@ -184,8 +187,16 @@ async fn run(
             }
         }
     };
+    // The IDs this machine remembers, under those the caller knows (the capability's status).
+    let mut opts = opts.clone();
+    for (id, found) in memory::load(owner, &ctx.account, &ctx.clients.region) {
+        opts.remembered.entry(id).or_insert(found);
+    }
     let ((resources, depth), counter) =
-        crate::provision::aws::counted(run_counted(ctx, opts, resources, deps, op, owner)).await;
+        crate::provision::aws::counted(run_counted(ctx, &opts, resources, deps, op, owner)).await;
+    if !ctx.dry_run {
+        memory::record(owner, &ctx.account, &ctx.clients.region, &resources);
+    }
     Report {
         resources,
         mutating_calls: counter.mutating(),
@@ -412,7 +423,108 @@ fn jitter(d: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use super::fake_aws::FakeAws;
     use super::*;
+    use crate::model::plan::{self, Kind, ParamValue, Settings};
+    use crate::provision::aws::Clients;
+
+    /// The Cognito part of the example with Cognito, and the parameters publishing its IDs, for
+    /// a capability of its own (the IDs this machine remembers are per capability).
+    fn cognito_plan(name: &str) -> Plan {
+        let mut cr = crate::input::examples::loaded("with-cognito.yaml").cr;
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        cr.spec.capability_name = format!("{name}{}x{nanos}", std::process::id());
+        let mut plan = plan::build(&cr, &crate::input::examples::profile("local"));
+        plan.resources.retain(|r| match &r.settings {
+            Settings::SsmParameter(p) => matches!(p.value, ParamValue::From { .. }),
+            _ => r.kind.as_str().starts_with("cognito."),
+        });
+        plan
+    }
+
+    /// One pass over `plan` against `fake`, knowing `remembered`.
+    async fn pass(fake: &std::sync::Arc<FakeAws>, plan: &Plan, remembered: &[(Kind, &str)]) -> Report {
+        let ctx = Ctx::new(Clients::from_config(&fake.sdk_config(&plan.target.region), true), "000000000000");
+        let id_of = |kind: Kind| plan.of_kind(kind).next().map(|r| r.id()).unwrap();
+        let remembered = remembered.iter().map(|(k, v)| (id_of(*k), (*v).to_owned())).collect();
+        apply(plan, &ctx, &Options { remembered, ..Options::default() }).await
+    }
+
+    fn assert_warm(report: &Report) {
+        let off: Vec<_> = report.resources.iter().filter(|r| r.outcome != Outcome::Unchanged).collect();
+        assert!(off.is_empty(), "{off:#?}");
+        assert_eq!(report.mutating_calls, 0);
+    }
+
+    const READS: [&str; 4] = ["GetParameter", "GetParameter", "GetParameter", "ListTagsForResource"];
+
+    fn ssm_reads() -> Vec<&'static str> {
+        let mut v = READS.to_vec();
+        v.extend(["ListTagsForResource", "ListTagsForResource"]);
+        v
+    }
+
+    fn sorted(mut v: Vec<&str>) -> Vec<String> {
+        v.sort();
+        v.into_iter().map(str::to_owned).collect()
+    }
+
+    // Issue 20: with the IDs remembered, a warm pass is one round trip, every setting still read.
+    #[tokio::test(start_paused = true)]
+    async fn a_warm_pass_with_remembered_ids_reads_everything_in_one_wave() {
+        let plan = cognito_plan("waves");
+        let fake = FakeAws::holding(&plan, "eu-west-1_pool", "client1");
+        let report =
+            pass(&fake, &plan, &[(Kind::CognitoUserPool, "eu-west-1_pool"), (Kind::CognitoUserPoolClient, "client1")])
+                .await;
+        assert_warm(&report);
+        let mut one = ssm_reads();
+        one.extend(["DescribeUserPool", "DescribeUserPoolClient", "DescribeUserPoolDomain"]);
+        one.extend(["GetGroup"; 3]);
+        assert_eq!(fake.waves(), vec![sorted(one)]);
+        assert_eq!(report.depth, 1);
+    }
+
+    // What the remembered IDs save: without them the pool is listed, then described, and only then
+    // are its client and groups read.
+    #[tokio::test(start_paused = true)]
+    async fn without_remembered_ids_the_pool_is_listed_and_its_children_wait_for_it() {
+        let plan = cognito_plan("unknown");
+        let fake = FakeAws::holding(&plan, "eu-west-1_pool", "client1");
+        let report = pass(&fake, &plan, &[]).await;
+        assert_warm(&report);
+        let mut first = ssm_reads();
+        first.extend(["ListUserPools", "DescribeUserPoolDomain"]);
+        let mut third = vec!["DescribeUserPoolClient"];
+        third.extend(["GetGroup"; 3]);
+        assert_eq!(fake.waves(), vec![sorted(first), sorted(vec!["DescribeUserPool"]), sorted(third)]);
+        assert_eq!(report.depth, 3);
+        // What the next pass remembers.
+        let ids: Vec<_> = report.resources.iter().filter_map(|r| Some((r.kind, r.id.as_deref()?))).collect();
+        assert_eq!(ids, [(Kind::CognitoUserPool, "eu-west-1_pool"), (Kind::CognitoUserPoolClient, "client1")]);
+    }
+
+    // A remembered pool that is gone: the pool is found by name, the reads made in the stale
+    // pool are made again in the real one, and nothing is written.
+    #[tokio::test(start_paused = true)]
+    async fn a_stale_remembered_pool_is_looked_up_by_name_and_its_children_read_again() {
+        let plan = cognito_plan("stale");
+        let fake = FakeAws::holding(&plan, "eu-west-1_pool", "client1");
+        let report =
+            pass(&fake, &plan, &[(Kind::CognitoUserPool, "eu-west-1_gone"), (Kind::CognitoUserPoolClient, "client1")])
+                .await;
+        assert_warm(&report);
+        let pool = report.resources.iter().find(|r| r.kind == Kind::CognitoUserPool).unwrap();
+        assert_eq!(pool.id.as_deref(), Some("eu-west-1_pool"));
+        let waves = fake.waves();
+        // The client, not found by its ID in the pool that is gone, is looked for by name there.
+        assert_eq!(waves[1], sorted(vec!["ListUserPools", "ListUserPoolClients"]), "{waves:?}");
+        assert_eq!(waves[2], sorted(vec!["DescribeUserPool"]), "{waves:?}");
+        // The domain, read by name, stands.
+        let mut again = vec!["DescribeUserPoolClient"];
+        again.extend(["GetGroup"; 3]);
+        assert_eq!(waves[3], sorted(again), "{waves:?}");
+    }
 
     #[test]
     fn jitter_stays_within_half_either_way() {

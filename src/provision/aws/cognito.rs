@@ -646,7 +646,8 @@ impl<C: PoolChild> Provisioner for C {
     ) -> Result<Option<InPool<C::Current>>, AwsError> {
         let pool = crate::model::plan::id(Kind::CognitoUserPool, C::pool(want));
         if deps.is_first_wave() {
-            let pool_id = deps.hint_of(&pool);
+            // A child found by name is read in no pool in particular.
+            let pool_id = if C::BY_NAME { None } else { deps.hint_of(&pool) };
             let child =
                 if C::BY_NAME || pool_id.is_some() { C::read(ctx, name, pool_id, deps.hint()).await? } else { None };
             return Ok(Some(InPool { pool_id: pool_id.map(str::to_owned), pool_tags: None, child, first_wave: true }));
