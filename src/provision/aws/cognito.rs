@@ -81,7 +81,13 @@ async fn describe_pool(ctx: &Ctx, id: &str, name: &str) -> Result<Option<(String
                 },
             )))
         }
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+        // A remembered ID that is no longer (or never was) one: nothing by that ID.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception() || e.is_invalid_parameter_exception()) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(sdk("DescribeUserPool", name, e)),
     }
 }
@@ -232,7 +238,13 @@ async fn describe_client(
             .user_pool_client
             .filter(|u| u.client_name.as_deref() == Some(name))
             .map(|u| (id.to_owned(), settings(u)))),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+        // A remembered ID that is no longer (or never was) one: nothing by that ID.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception() || e.is_invalid_parameter_exception()) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(sdk("DescribeUserPoolClient", name, e)),
     }
 }
