@@ -302,14 +302,19 @@ fn cognito_setup(prefix: &str, emulator: Emulator) -> Setup {
     setup(&cr, emulator)
 }
 
+/// Applies `s` (a first apply) and returns the IDs of its user pool and app client.
+async fn applied_cognito(s: &Setup) -> (String, String) {
+    let first = run(s).await;
+    assert!(first.ok(), "{:#?}", first.failures().collect::<Vec<_>>());
+    let id = |kind| found(&first, kind).id.clone().unwrap();
+    (id(Kind::CognitoUserPool), id(Kind::CognitoUserPoolClient))
+}
+
 #[apply(emulators)]
 #[tokio::test]
 async fn a_cognito_client_deleted_by_hand_is_found_missing_and_recreated(#[case] emulator: Emulator) {
     let s = cognito_setup("cgone", emulator);
-    let first = run(&s).await;
-    assert!(first.ok(), "{:#?}", first.failures().collect::<Vec<_>>());
-    let pool = found(&first, Kind::CognitoUserPool).id.clone().unwrap();
-    let client = found(&first, Kind::CognitoUserPoolClient).id.clone().unwrap();
+    let (pool, client) = applied_cognito(&s).await;
     // A warm pass that remembers both IDs is one round trip.
     let remembered = [(Kind::CognitoUserPool, pool.clone()), (Kind::CognitoUserPoolClient, client.clone())];
     let warm = run_knowing(&s, &remembered).await;
@@ -334,10 +339,7 @@ async fn a_cognito_client_deleted_by_hand_is_found_missing_and_recreated(#[case]
 #[tokio::test]
 async fn stale_remembered_ids_are_looked_up_again_and_the_right_ones_republished(#[case] emulator: Emulator) {
     let s = cognito_setup("cstale", emulator);
-    let first = run(&s).await;
-    assert!(first.ok(), "{:#?}", first.failures().collect::<Vec<_>>());
-    let pool = found(&first, Kind::CognitoUserPool).id.clone().unwrap();
-    let client = found(&first, Kind::CognitoUserPoolClient).id.clone().unwrap();
+    let (pool, client) = applied_cognito(&s).await;
     // The parameters and what the reconciler remembers point at a pool and a client that do
     // not exist (such as those of a capability deleted under Retain and made again by hand).
     let r = reader(&s).await;

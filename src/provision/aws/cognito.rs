@@ -15,6 +15,15 @@ use crate::model::plan::{
 };
 use crate::provision::provisioner::{Deps, Observed as ObservedState, Provisioner};
 
+/// Whether a describe's error says nothing has that ID: it does not exist, or a remembered ID
+/// is no longer (or never was) one Cognito takes. (A macro: each operation has its own error
+/// type.)
+macro_rules! no_such_id {
+    ($e:expr) => {
+        $e.is_resource_not_found_exception() || $e.is_invalid_parameter_exception()
+    };
+}
+
 /// Finds a pool by name. Cognito does not make names unique, so two pools of one name are an
 /// error for a person to resolve, never a guess.
 pub async fn find_pool(ctx: &Ctx, name: &str) -> Result<Option<String>, AwsError> {
@@ -81,13 +90,7 @@ async fn describe_pool(ctx: &Ctx, id: &str, name: &str) -> Result<Option<(String
                 },
             )))
         }
-        // A remembered ID that is no longer (or never was) one: nothing by that ID.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception() || e.is_invalid_parameter_exception()) =>
-        {
-            Ok(None)
-        }
+        Err(e) if e.as_service_error().is_some_and(|e| no_such_id!(e)) => Ok(None),
         Err(e) => Err(sdk("DescribeUserPool", name, e)),
     }
 }
@@ -238,13 +241,7 @@ async fn describe_client(
             .user_pool_client
             .filter(|u| u.client_name.as_deref() == Some(name))
             .map(|u| (id.to_owned(), settings(u)))),
-        // A remembered ID that is no longer (or never was) one: nothing by that ID.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception() || e.is_invalid_parameter_exception()) =>
-        {
-            Ok(None)
-        }
+        Err(e) if e.as_service_error().is_some_and(|e| no_such_id!(e)) => Ok(None),
         Err(e) => Err(sdk("DescribeUserPoolClient", name, e)),
     }
 }
