@@ -166,7 +166,8 @@ pub async fn ensure_pool(
         .map_err(|e| sdk("CreateUserPool", name, e))?;
     let pool = out.user_pool.unwrap_or_else(|| UserPoolType::builder().build());
     let id = pool.id.unwrap_or_default();
-    Ok(Done::new(Outcome::Created).output("id", id).output("arn", pool.arn.unwrap_or_default()))
+    // `new`: what lives in it need not be looked for (its children are created without a read).
+    Ok(Done::new(Outcome::Created).output("id", id).output("arn", pool.arn.unwrap_or_default()).output("new", "true"))
 }
 
 pub async fn delete_pool(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
@@ -669,9 +670,12 @@ impl<C: PoolChild> Provisioner for C {
                 None => (None, None),
             },
         };
+        // A pool created in this run holds nothing yet: its client and groups are made without
+        // a read first, one round trip fewer on a cold apply's longest chain (issue 20).
+        let just_created = !C::BY_NAME && deps.output(&pool, "new").is_some();
         let child = match &pool_id {
-            Some(id) => C::read(ctx, name, Some(id), deps.hint()).await?,
-            None => None,
+            Some(id) if !just_created => C::read(ctx, name, Some(id), deps.hint()).await?,
+            _ => None,
         };
         Ok(Some(InPool { pool_id, pool_tags, child, first_wave: false }))
     }
