@@ -1,6 +1,9 @@
 //! Issue #4's benchmark, against the test bed's emulator, directly and behind a loopback proxy
 //! that adds 50 ms to every request (a real AWS region's round trip). Reported as times and
-//! ratios against baselines measured in the same run; nothing is asserted.
+//! ratios against baselines measured in the same run; nothing is asserted. Issue 20 adds the
+//! depth of every run (the most requests any one resource waited on in sequence, whatever the
+//! machine), the warm apply as a user runs it (the binary, process start included), and 1, 10
+//! and 50 capabilities applied at once against MiniStack, which serves requests in parallel.
 //!
 //! Run with `scripts/bench` (it starts the test bed and exports its settings).
 
@@ -11,9 +14,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use crate::support::fixtures::{Spec, testbed_profile};
+use crate::support::fixtures::{Spec, testbed_profile, testbed_profile_file_via};
 use crate::support::proxy::Proxy;
-use crate::support::{TestBed, cpu, unique};
+use crate::support::{Emulator, TestBed, cpu, unique};
 use nexus_dev::model::plan::{self, Plan};
 use nexus_dev::model::spec::DeletionPolicy;
 use nexus_dev::provision::aws::{Clients, Ctx, Target};
@@ -21,19 +24,53 @@ use nexus_dev::provision::{self, Options, Report};
 
 const RTT: Duration = Duration::from_millis(50);
 
-fn plan_for(bed: &TestBed, prefix: &str) -> Plan {
+fn spec(prefix: &str) -> nexus_dev::model::spec::NexusAICapability {
     // The full capability: every data service and Cognito.
-    let cr = Spec::example("nexus-ai-complete")
+    Spec::example("nexus-ai-complete")
         .capability(&unique(prefix))
         .cognito(true)
         .deletion_policy(DeletionPolicy::Delete)
-        .build();
-    plan::build(&cr, &testbed_profile(bed))
+        .build()
+}
+
+fn plan_for(bed: &TestBed, prefix: &str) -> Plan {
+    plan::build(&spec(prefix), &testbed_profile(bed))
 }
 
 async fn ctx(endpoint: &str, serial: bool) -> Ctx {
-    Ctx::new(Clients::connect(&Target::emulator(endpoint, "ap-southeast-1")).await, TestBed::from_env().account())
-        .serial(serial)
+    ctx_on(&TestBed::from_env(), endpoint, serial).await
+}
+
+async fn ctx_on(bed: &TestBed, endpoint: &str, serial: bool) -> Ctx {
+    Ctx::new(Clients::connect(&Target::emulator(endpoint, "ap-southeast-1")).await, bed.account()).serial(serial)
+}
+
+/// The plan's dependency depth: the most AWS resources on one chain of `dependsOn`. A cold
+/// apply can take no fewer steps than this, each at least one request after a first wave of
+/// reads.
+fn dependency_depth(plan: &Plan) -> usize {
+    let aws: Vec<_> = plan.resources.iter().filter(|r| r.kind.is_aws()).collect();
+    let mut depth: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    // The plan orders dependencies first.
+    for r in &aws {
+        let d = 1 + r.depends_on.iter().filter_map(|d| depth.get(d)).max().copied().unwrap_or(0);
+        depth.insert(r.id(), d);
+    }
+    depth.into_values().max().unwrap_or(0)
+}
+
+/// `nexus-dev apply --only aws` of `spec_file`, as a user runs it: the binary, process start
+/// and connecting included. Its wall time and JSON report.
+fn apply_binary(profile: &str, spec_file: &std::path::Path, state: &std::path::Path) -> (Duration, serde_json::Value) {
+    let t = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+        .args(["apply", "--only", "aws", "-f", spec_file.to_str().expect("a UTF-8 path"), "-p", profile, "-o", "json"])
+        .env("NEXUS_DEV_STATE_DIR", state)
+        .output()
+        .expect("nexus-dev runs");
+    let took = t.elapsed();
+    assert!(out.status.success(), "nexus-dev apply failed: {}", String::from_utf8_lossy(&out.stderr));
+    (took, serde_json::from_slice(&out.stdout).expect("a JSON report"))
 }
 
 async fn timed(plan: &Plan, c: &Ctx, concurrency: usize) -> (Duration, Report) {
@@ -42,6 +79,13 @@ async fn timed(plan: &Plan, c: &Ctx, concurrency: usize) -> (Duration, Report) {
     let r = provision::apply(plan, c, &opts).await;
     assert!(r.ok(), "benchmark apply failed: {:?}", r.failures().next());
     (t.elapsed(), r)
+}
+
+/// Applies every plan at once with the one client set `c`: the total time and each report.
+async fn all_at_once(plans: &[Plan], c: &Ctx) -> (Duration, Vec<(Duration, Report)>) {
+    let t = Instant::now();
+    let results = futures::future::join_all(plans.iter().map(|p| timed(p, c, 16))).await;
+    (t.elapsed(), results)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -76,63 +120,95 @@ async fn main() {
         let serial_plan = plan_for(&bed, "bs");
         let resources = parallel_plan.resources.iter().filter(|r| r.kind.is_aws()).count();
         let (parallel, cold) = timed(&parallel_plan, &ctx(&endpoint, false).await, 16).await;
-        let (serial, _) = timed(&serial_plan, &ctx(&endpoint, true).await, 1).await;
+        let (serial, serial_report) = timed(&serial_plan, &ctx(&endpoint, true).await, 1).await;
+        // One client set for the warm runs, its connections kept; the IDs the cold run found
+        // are remembered (this machine's memory, as the capability's status for the reconciler).
         let warm_ctx = ctx(&endpoint, false).await;
         let mut warm = Vec::new();
-        let mut warm_writes = 0;
+        let (mut warm_writes, mut warm_depths, mut warm_reads) = (0, Vec::new(), 0);
         for _ in 0..5 {
             let (d, r) = timed(&parallel_plan, &warm_ctx, 16).await;
             warm.push(d);
             warm_writes += r.mutating_calls;
+            warm_depths.push(r.depth);
+            warm_reads = r.read_calls;
         }
         let warm = median(warm);
-        println!("{label}: full capability ({resources} AWS resources, {} mutating calls cold)", cold.mutating_calls);
-        println!("  cold apply, parallel (16 at once)     {:>8.0} ms", ms(parallel));
-        println!("  cold apply, one call after another    {:>8.0} ms", ms(serial));
+        println!(
+            "{label}: full capability ({resources} AWS resources, dependency depth {}, {} mutating calls cold)",
+            dependency_depth(&parallel_plan),
+            cold.mutating_calls
+        );
+        println!("  cold apply, parallel (16 at once)     {:>8.0} ms, depth {}", ms(parallel), cold.depth);
+        println!("  cold apply, one call after another    {:>8.0} ms, depth {}", ms(serial), serial_report.depth);
         println!("  speed-up                              {:>8.1}x", serial.as_secs_f64() / parallel.as_secs_f64());
         println!(
-            "  warm apply (median of 5)              {:>8.0} ms, {warm_writes} mutating calls in 5 runs",
+            "  warm apply (median of 5)              {:>8.0} ms, depth {warm_depths:?}, {warm_reads} reads, {warm_writes} mutating calls in 5 runs",
             ms(warm)
         );
+        // The same warm apply as a user runs it: the binary, against the same endpoint.
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let profile = testbed_profile_file_via(dir.path(), &bed, &endpoint);
+        let spec_file = dir.path().join("capability.yaml");
+        let cr = spec("bx");
+        std::fs::write(&spec_file, serde_yaml::to_string(&cr).expect("YAML")).expect("spec written");
+        let state = dir.path().join("state");
+        let (cold_cli, _) = apply_binary(&profile, &spec_file, &state);
+        let runs: Vec<_> = (0..5).map(|_| apply_binary(&profile, &spec_file, &state)).collect();
+        let depths: Vec<_> = runs.iter().map(|(_, r)| r["depth"].as_u64().unwrap_or_default()).collect();
+        let writes: u64 = runs.iter().map(|(_, r)| r["mutatingCalls"].as_u64().unwrap_or_default()).sum();
+        let warm_cli = median(runs.into_iter().map(|(d, _)| d).collect());
+        println!("  nexus-dev apply --only aws, cold      {:>8.0} ms (process start included)", ms(cold_cli));
+        println!(
+            "  nexus-dev apply --only aws, warm      {:>8.0} ms (median of 5, process start included), depth {depths:?}, {writes} mutating calls",
+            ms(warm_cli)
+        );
         println!();
+        plans.push(plan::build(&cr, &testbed_profile(&bed)));
         plans.push(parallel_plan);
         plans.push(serial_plan);
     }
 
-    // Scale: 50 capabilities at once against one, directly.
-    let endpoint = bed.aws_endpoint.clone();
-    let one = plan_for(&bed, "b1");
-    let c = ctx(&endpoint, false).await;
-    let (single, _) = timed(&one, &c, 16).await;
-    let fifty: Vec<Plan> = (0..50).map(|_| plan_for(&bed, "b50")).collect();
-    let before = cpu::Snapshot::take();
-    let t = Instant::now();
-    let runs = fifty.iter().map(|p| {
-        let c = c.clone();
-        async move { timed(p, &c, 16).await }
-    });
-    let results = futures::future::join_all(runs).await;
-    let all = t.elapsed();
-    let used = cpu::Snapshot::take().since(&before);
-    let resources: usize = fifty.iter().map(|p| p.resources.iter().filter(|r| r.kind.is_aws()).count()).sum();
-    println!("scale, direct:");
-    println!("  one capability                        {:>8.0} ms", ms(single));
+    // Scale: 1, 10 and 50 capabilities at once, cold then warm, against MiniStack (it serves
+    // requests in parallel; moto answers one at a time). One client set, as one daemon has.
+    let ms_bed = TestBed::on(Emulator::Ministack);
+    let c = ctx_on(&ms_bed, &ms_bed.aws_endpoint, false).await;
+    println!("scale, MiniStack at {} (directly), N capabilities applied at once:", ms_bed.aws_endpoint);
     println!(
-        "  50 capabilities at once               {:>8.0} ms ({resources} resources, {} mutating calls)",
-        ms(all),
-        results.iter().map(|(_, r)| r.mutating_calls).sum::<u64>()
+        "  {:>3}  {:>9}  {:>9}  {:>12}  {:>9}  {:>5}",
+        "N", "cold ms", "warm ms", "cold ×(1 cap)", "per cap", "depth"
     );
-    println!(
-        "  total time ×{:.1} for ×50 the work ({:.0} ms per capability)",
-        all.as_secs_f64() / single.as_secs_f64(),
-        ms(all) / 50.0
-    );
-    println!("  CPU meanwhile: {}", cpu::top(&used, 4));
+    let mut base: Option<Duration> = None;
+    let mut scaled: Vec<Plan> = Vec::new();
+    for n in [1usize, 10, 50] {
+        let many: Vec<Plan> = (0..n).map(|_| plan_for(&ms_bed, "bn")).collect();
+        let before = cpu::Snapshot::take();
+        let (cold, results) = all_at_once(&many, &c).await;
+        let (warm, warm_results) = all_at_once(&many, &c).await;
+        let used = cpu::Snapshot::take().since(&before);
+        let depth = results.iter().map(|(_, r)| r.depth).max().unwrap_or(0);
+        let warm_depth = warm_results.iter().map(|(_, r)| r.depth).max().unwrap_or(0);
+        let one = *base.get_or_insert(cold);
+        println!(
+            "  {n:>3}  {:>9.0}  {:>9.0}  {:>12.1}  {:>9.0}  {depth}/{warm_depth}   CPU: {}",
+            ms(cold),
+            ms(warm),
+            cold.as_secs_f64() / one.as_secs_f64(),
+            ms(cold) / n as f64,
+            cpu::top(&used, 3)
+        );
+        scaled.extend(many);
+    }
+    println!("  (depth: cold/warm, the largest of the N runs)");
 
     // Leave the emulator as it was.
-    plans.push(one);
-    plans.extend(fifty);
+    let moto = ctx(&bed.aws_endpoint, false).await;
     let cleanup = plans.iter().map(|p| {
+        let c = moto.clone();
+        async move { provision::delete(p, &c, &Options::default(), DeletionPolicy::Delete).await }
+    });
+    futures::future::join_all(cleanup).await;
+    let cleanup = scaled.iter().map(|p| {
         let c = c.clone();
         async move { provision::delete(p, &c, &Options::default(), DeletionPolicy::Delete).await }
     });

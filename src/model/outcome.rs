@@ -85,6 +85,11 @@ impl Done {
         self
     }
 
+    /// The resource's ID output, if it has one.
+    pub fn id(&self) -> Option<&str> {
+        self.outputs.iter().find(|(k, _)| *k == "id").map(|(_, v)| v.as_str())
+    }
+
     /// `Created` when the resource was missing, `Updated` when changes were made, else
     /// `Unchanged`.
     pub fn from_changes(created: bool, changes: Vec<String>) -> Self {
@@ -121,12 +126,17 @@ pub struct ResourceReport {
     pub error_code: Option<String>,
     pub attempts: u32,
     pub duration_ms: u64,
+    /// The ID AWS gave it, where finding it again takes a list call (a user pool, an app
+    /// client): remembered and tried first the next time (issue 20).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl ResourceReport {
     /// A resource acted on once.
     pub fn done(kind: Kind, name: &str, done: Done) -> Self {
         Self {
+            id: done.id().map(str::to_owned),
             kind,
             name: name.to_owned(),
             outcome: done.outcome,
@@ -149,6 +159,7 @@ impl ResourceReport {
             error_code: code.map(str::to_owned),
             attempts: 1,
             duration_ms: 0,
+            id: None,
         }
     }
 
@@ -170,6 +181,9 @@ pub struct Report {
     pub mutating_calls: u64,
     pub read_calls: u64,
     pub duration_ms: u64,
+    /// The most requests any one resource waited on one after another, its dependencies'
+    /// included: the run's critical path in round trips, whatever the machine (issue 20).
+    pub depth: u32,
 }
 
 impl Report {
@@ -191,6 +205,8 @@ impl Report {
         self.mutating_calls += other.mutating_calls;
         self.read_calls += other.read_calls;
         self.duration_ms += other.duration_ms;
+        // Runs merged are runs made one after the other.
+        self.depth += other.depth;
     }
 }
 

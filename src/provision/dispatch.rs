@@ -14,9 +14,9 @@ fn claim_of(owner: &Owner, tags: &Tags) -> Claim {
 }
 
 /// Reads a resource before any other of the run is done, when its kind can be read so
-/// (`Provisioner::EARLY`); `None` when it cannot.
+/// (`Provisioner::early`); `None` when it cannot.
 pub(super) async fn observe_early(ctx: &Ctx, r: &Resource, deps: Deps<'_>) -> Option<Result<Observation, AwsError>> {
-    let p = provisioner::of(r.kind).filter(|p| p.early())?;
+    let p = provisioner::of(r.kind).filter(|p| p.early(&deps))?;
     Some(p.observe(ctx, r, deps).await)
 }
 
@@ -31,8 +31,8 @@ pub(super) async fn run(
 ) -> Result<Done, AwsError> {
     let p = provisioner::of(r.kind).ok_or_else(|| AwsError::conflict(&r.name, "not an AWS resource"))?;
     let current = match pre {
-        Some(o) => o,
-        None => p.observe(ctx, r, deps).await?,
+        Some(o) if p.still_valid(&o, &deps) => o,
+        _ => p.observe(ctx, r, deps).await?,
     };
     let exists = current.as_ref().is_some_and(|o| o.exists());
     let claim = match &current {

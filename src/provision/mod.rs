@@ -4,8 +4,11 @@
 
 pub mod aws;
 mod dispatch;
+#[cfg(test)]
+mod fake_aws;
 pub mod kube;
 pub mod lock;
+pub mod memory;
 pub mod provisioner;
 pub mod seed;
 
@@ -37,11 +40,22 @@ pub struct Options {
     /// Take over resources that have the planned names but no nexus-dev ownership
     /// (`apply --adopt`); another capability's resources are never taken.
     pub adopt: bool,
+    /// IDs found by earlier runs (a user pool's, an app client's), by resource id: tried first,
+    /// in the first wave of reads, and verified there (issue 20). A stale or foreign one costs
+    /// the lookup by name it saves, nothing more.
+    pub remembered: Hints,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { concurrency: 16, max_attempts: 3, backoff: Duration::from_millis(250), progress: None, adopt: false }
+        Self {
+            concurrency: 16,
+            max_attempts: 3,
+            backoff: Duration::from_millis(250),
+            progress: None,
+            adopt: false,
+            remembered: Hints::new(),
+        }
     }
 }
 
@@ -52,6 +66,7 @@ impl std::fmt::Debug for Options {
             .field("max_attempts", &self.max_attempts)
             .field("backoff", &self.backoff)
             .field("adopt", &self.adopt)
+            .field("remembered", &self.remembered)
             .finish_non_exhaustive()
     }
 }
@@ -89,9 +104,10 @@ pub async fn delete(plan: &Plan, ctx: &Ctx, opts: &Options, policy: DeletionPoli
                 error_code: None,
                 attempts: 0,
                 duration_ms: 0,
+                id: None,
             })
             .collect();
-        return Report { resources, mutating_calls: 0, read_calls: 0, duration_ms: start.elapsed().as_millis() as u64 };
+        return Report { resources, duration_ms: start.elapsed().as_millis() as u64, ..Report::default() };
     }
     run(&plan.owner(), ctx, opts, &resources, &dependents(&resources), Op::Delete).await
 }
@@ -171,12 +187,22 @@ async fn run(
             }
         }
     };
-    let (resources, counter) = crate::provision::aws::counted(run_counted(ctx, opts, resources, deps, op, owner)).await;
+    // The IDs this machine remembers, under those the caller knows (the capability's status).
+    let mut opts = opts.clone();
+    for (id, found) in memory::load(owner, &ctx.account, &ctx.clients.region) {
+        opts.remembered.entry(id).or_insert(found);
+    }
+    let ((resources, depth), counter) =
+        crate::provision::aws::counted(run_counted(ctx, &opts, resources, deps, op, owner)).await;
+    if !ctx.dry_run {
+        memory::record(owner, &ctx.account, &ctx.clients.region, &resources);
+    }
     Report {
         resources,
         mutating_calls: counter.mutating(),
         read_calls: counter.reads(),
         duration_ms: start.elapsed().as_millis() as u64,
+        depth,
     }
 }
 
@@ -187,8 +213,11 @@ async fn run_counted(
     deps: &[Vec<String>],
     op: Op,
     owner: &Owner,
-) -> Vec<ResourceReport> {
+) -> (Vec<ResourceReport>, u32) {
     let mut outputs = Outputs::new();
+    // Requests each resource waited on one after another, its early read's and dependencies'
+    // included (`Report::depth`).
+    let mut depths: HashMap<String, u32> = HashMap::new();
     let mut reports: Vec<Option<ResourceReport>> = vec![None; resources.len()];
     let mut finished: HashMap<String, bool> = HashMap::new(); // id → succeeded
     let mut started = vec![false; resources.len()];
@@ -198,22 +227,25 @@ async fn run_counted(
     // Read everything up front, at once: most of a warm apply is reading, and a resource's own
     // state seldom depends on another being done. What cannot be read yet is read in its turn.
     let mut observations: HashMap<String, Observation> = HashMap::new();
-    let (none, no_hints) = (Outputs::new(), Hints::new());
+    let remembered = &opts.remembered;
     if op == Op::Ensure {
         // Collected first: a lazily mapped iterator here makes the future's `Send` bound
         // higher-ranked, which the compiler cannot prove.
         let reads: Vec<_> = resources
             .iter()
             .map(|r| {
-                let deps = Deps::new(owner, r, &none, &no_hints);
+                let deps = Deps::first_wave(owner, r, remembered);
                 Box::pin(async move {
                     let _permit = ctx.clients.limiter.acquire().await;
-                    (r.id(), dispatch::observe_early(ctx, r, deps).await)
+                    let depth = aws::Depth::starting_at(0);
+                    let read = aws::at_depth(depth.clone(), dispatch::observe_early(ctx, r, deps)).await;
+                    (r.id(), read, depth.get())
                 })
             })
             .collect();
         let reads = futures::stream::iter(reads).buffer_unordered(resources.len().max(1)).collect::<Vec<_>>().await;
-        for (id, read) in reads {
+        for (id, read, depth) in reads {
+            depths.insert(id.clone(), depth);
             match read {
                 Some(Ok(o)) => {
                     observations.insert(id, o);
@@ -225,7 +257,12 @@ async fn run_counted(
             }
         }
     }
-    let hints = dispatch::hints(resources, &observations);
+    // In its turn, a resource whose remembered ID did not hold tries the one its SSM parameter
+    // publishes.
+    let mut hints = dispatch::hints(resources, &observations);
+    for (id, v) in remembered {
+        hints.entry(id.clone()).or_insert_with(|| v.clone());
+    }
     let hints = &hints;
     let mut running = FuturesUnordered::new();
     loop {
@@ -269,7 +306,10 @@ async fn run_counted(
             let outs = outputs.clone();
             // The early read serves the first attempt only; a retry reads afresh.
             let mut pre = observations.remove(&r.id());
-            running.push(async move {
+            // It waited for its early read and for every dependency.
+            let start = deps[i].iter().chain([&r.id()]).filter_map(|d| depths.get(d)).max().copied().unwrap_or(0);
+            let depth = aws::Depth::starting_at(start);
+            running.push(aws::at_depth(depth.clone(), async move {
                 let t = Instant::now();
                 let (result, attempts) = with_retries(opts, || {
                     let pre = pre.take();
@@ -280,15 +320,16 @@ async fn run_counted(
                     })
                 })
                 .await;
-                (i, result, attempts, t.elapsed())
-            });
+                (i, result, attempts, t.elapsed(), depth.get())
+            }));
         }
-        let Some((i, result, attempts, elapsed)) = StreamExt::next(&mut running).await else {
+        let Some((i, result, attempts, elapsed, depth)) = StreamExt::next(&mut running).await else {
             // Nothing runs and nothing can start: everything is done (cycles cannot occur; the
             // plan orders dependencies first).
             break;
         };
         let r = resources[i];
+        depths.insert(r.id(), depth);
         finished.insert(r.id(), result.is_ok());
         if let Ok(done) = &result {
             outputs.insert(r.id(), done.outputs.clone());
@@ -305,13 +346,14 @@ async fn run_counted(
         }
         reports[i] = Some(rep);
     }
-    reports
+    let reports = reports
         .into_iter()
         .zip(resources)
         .map(|(rep, r)| {
             rep.unwrap_or_else(|| report(r, Err(("not started".into(), "NotStarted".into())), 0, Duration::ZERO))
         })
-        .collect()
+        .collect();
+    (reports, depths.into_values().max().unwrap_or(0))
 }
 
 /// An endpoint that refuses connections or stops answering serves no other resource either.
@@ -329,9 +371,12 @@ fn lost(ctx: &Ctx, e: &AwsError) -> String {
 }
 
 fn report(r: &Resource, result: Result<Done, (String, String)>, attempts: u32, elapsed: Duration) -> ResourceReport {
-    let (outcome, changes, error, error_code) = match result {
-        Ok(done) => (done.outcome, done.changes, None, None),
-        Err((msg, code)) => (Outcome::Failed, Vec::new(), Some(msg), Some(code)),
+    let (outcome, changes, error, error_code, id) = match result {
+        Ok(done) => {
+            let id = done.id().map(str::to_owned);
+            (done.outcome, done.changes, None, None, id)
+        }
+        Err((msg, code)) => (Outcome::Failed, Vec::new(), Some(msg), Some(code), None),
     };
     ResourceReport {
         kind: r.kind,
@@ -342,6 +387,7 @@ fn report(r: &Resource, result: Result<Done, (String, String)>, attempts: u32, e
         error_code,
         attempts,
         duration_ms: elapsed.as_millis() as u64,
+        id,
     }
 }
 
@@ -377,7 +423,108 @@ fn jitter(d: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use super::fake_aws::FakeAws;
     use super::*;
+    use crate::model::plan::{self, Kind, ParamValue, Settings};
+    use crate::provision::aws::Clients;
+
+    /// The Cognito part of the example with Cognito, and the parameters publishing its IDs, for
+    /// a capability of its own (the IDs this machine remembers are per capability).
+    fn cognito_plan(name: &str) -> Plan {
+        let mut cr = crate::input::examples::loaded("with-cognito.yaml").cr;
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        cr.spec.capability_name = format!("{name}{}x{nanos}", std::process::id());
+        let mut plan = plan::build(&cr, &crate::input::examples::profile("local"));
+        plan.resources.retain(|r| match &r.settings {
+            Settings::SsmParameter(p) => matches!(p.value, ParamValue::From { .. }),
+            _ => r.kind.as_str().starts_with("cognito."),
+        });
+        plan
+    }
+
+    /// One pass over `plan` against `fake`, knowing `remembered`.
+    async fn pass(fake: &std::sync::Arc<FakeAws>, plan: &Plan, remembered: &[(Kind, &str)]) -> Report {
+        let ctx = Ctx::new(Clients::from_config(&fake.sdk_config(&plan.target.region), true), "000000000000");
+        let id_of = |kind: Kind| plan.of_kind(kind).next().map(|r| r.id()).unwrap();
+        let remembered = remembered.iter().map(|(k, v)| (id_of(*k), (*v).to_owned())).collect();
+        apply(plan, &ctx, &Options { remembered, ..Options::default() }).await
+    }
+
+    fn assert_warm(report: &Report) {
+        let off: Vec<_> = report.resources.iter().filter(|r| r.outcome != Outcome::Unchanged).collect();
+        assert!(off.is_empty(), "{off:#?}");
+        assert_eq!(report.mutating_calls, 0);
+    }
+
+    const READS: [&str; 4] = ["GetParameter", "GetParameter", "GetParameter", "ListTagsForResource"];
+
+    fn ssm_reads() -> Vec<&'static str> {
+        let mut v = READS.to_vec();
+        v.extend(["ListTagsForResource", "ListTagsForResource"]);
+        v
+    }
+
+    fn sorted(mut v: Vec<&str>) -> Vec<String> {
+        v.sort();
+        v.into_iter().map(str::to_owned).collect()
+    }
+
+    // Issue 20: with the IDs remembered, a warm pass is one round trip, every setting still read.
+    #[tokio::test(start_paused = true)]
+    async fn a_warm_pass_with_remembered_ids_reads_everything_in_one_wave() {
+        let plan = cognito_plan("waves");
+        let fake = FakeAws::holding(&plan, "eu-west-1_pool", "client1");
+        let report =
+            pass(&fake, &plan, &[(Kind::CognitoUserPool, "eu-west-1_pool"), (Kind::CognitoUserPoolClient, "client1")])
+                .await;
+        assert_warm(&report);
+        let mut one = ssm_reads();
+        one.extend(["DescribeUserPool", "DescribeUserPoolClient", "DescribeUserPoolDomain"]);
+        one.extend(["GetGroup"; 3]);
+        assert_eq!(fake.waves(), vec![sorted(one)]);
+        assert_eq!(report.depth, 1);
+    }
+
+    // What the remembered IDs save: without them the pool is listed, then described, and only then
+    // are its client and groups read.
+    #[tokio::test(start_paused = true)]
+    async fn without_remembered_ids_the_pool_is_listed_and_its_children_wait_for_it() {
+        let plan = cognito_plan("unknown");
+        let fake = FakeAws::holding(&plan, "eu-west-1_pool", "client1");
+        let report = pass(&fake, &plan, &[]).await;
+        assert_warm(&report);
+        let mut first = ssm_reads();
+        first.extend(["ListUserPools", "DescribeUserPoolDomain"]);
+        let mut third = vec!["DescribeUserPoolClient"];
+        third.extend(["GetGroup"; 3]);
+        assert_eq!(fake.waves(), vec![sorted(first), sorted(vec!["DescribeUserPool"]), sorted(third)]);
+        assert_eq!(report.depth, 3);
+        // What the next pass remembers.
+        let ids: Vec<_> = report.resources.iter().filter_map(|r| Some((r.kind, r.id.as_deref()?))).collect();
+        assert_eq!(ids, [(Kind::CognitoUserPool, "eu-west-1_pool"), (Kind::CognitoUserPoolClient, "client1")]);
+    }
+
+    // A remembered pool that is gone: the pool is found by name, the reads made in the stale
+    // pool are made again in the real one, and nothing is written.
+    #[tokio::test(start_paused = true)]
+    async fn a_stale_remembered_pool_is_looked_up_by_name_and_its_children_read_again() {
+        let plan = cognito_plan("stale");
+        let fake = FakeAws::holding(&plan, "eu-west-1_pool", "client1");
+        let report =
+            pass(&fake, &plan, &[(Kind::CognitoUserPool, "eu-west-1_gone"), (Kind::CognitoUserPoolClient, "client1")])
+                .await;
+        assert_warm(&report);
+        let pool = report.resources.iter().find(|r| r.kind == Kind::CognitoUserPool).unwrap();
+        assert_eq!(pool.id.as_deref(), Some("eu-west-1_pool"));
+        let waves = fake.waves();
+        // The client, not found by its ID in the pool that is gone, is looked for by name there.
+        assert_eq!(waves[1], sorted(vec!["ListUserPools", "ListUserPoolClients"]), "{waves:?}");
+        assert_eq!(waves[2], sorted(vec!["DescribeUserPool"]), "{waves:?}");
+        // The domain, read by name, stands.
+        let mut again = vec!["DescribeUserPoolClient"];
+        again.extend(["GetGroup"; 3]);
+        assert_eq!(waves[3], sorted(again), "{waves:?}");
+    }
 
     #[test]
     fn jitter_stays_within_half_either_way() {

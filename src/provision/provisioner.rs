@@ -21,10 +21,13 @@ use crate::model::plan::{Kind, Resource, Settings, Tags};
 pub trait Provisioner: Send + Sync + 'static {
     /// The plan's kind this provisions.
     const KIND: Kind;
-    /// Whether the resource can be read before any other resource of the run is done. The
-    /// executor reads every such resource at once, up front, so that a run with nothing to
-    /// change costs about one round trip; what needs another's ID is read in its turn.
-    const EARLY: bool = true;
+    /// Whether the resource can be read before any other resource of the run is done (`deps`
+    /// holds the IDs remembered from earlier runs, no outputs). The executor reads every such
+    /// resource at once, up front, so that a run with nothing to change costs one round trip;
+    /// what needs an ID nobody remembers is read in its turn.
+    fn early(_deps: &Deps<'_>) -> bool {
+        true
+    }
     /// The plan's settings of this kind.
     type Want: Send + Sync + 'static;
     /// The resource as it is.
@@ -50,6 +53,13 @@ pub trait Provisioner: Send + Sync + 'static {
         current: Option<Self::Observed>,
         deps: &Deps<'_>,
     ) -> impl Future<Output = Result<Done, AwsError>> + Send;
+
+    /// Whether what an early read found still stands once the resource's turn comes: a read
+    /// made with a remembered ID of another resource holds only if that resource, converged in
+    /// this run, proved to have that ID. `false` reads the resource again, in its turn.
+    fn still_valid(_current: &Self::Observed, _deps: &Deps<'_>) -> bool {
+        true
+    }
 
     /// Deletes the resource (it was observed to exist).
     fn delete(
@@ -95,11 +105,30 @@ pub struct Deps<'a> {
     resource: &'a Resource,
     outputs: &'a Outputs,
     hints: &'a Hints,
+    first_wave: bool,
 }
 
 impl<'a> Deps<'a> {
+    /// In the resource's turn: its dependencies are done.
     pub fn new(owner: &'a Owner, resource: &'a Resource, outputs: &'a Outputs, hints: &'a Hints) -> Self {
-        Self { owner, resource, outputs, hints }
+        Self { owner, resource, outputs, hints, first_wave: false }
+    }
+
+    /// In the first wave of reads, before anything of the run is done: no outputs, and the IDs
+    /// earlier runs found as hints.
+    pub fn first_wave(owner: &'a Owner, resource: &'a Resource, remembered: &'a Hints) -> Self {
+        static NONE: std::sync::LazyLock<Outputs> = std::sync::LazyLock::new(Outputs::new);
+        Self { owner, resource, outputs: &NONE, hints: remembered, first_wave: true }
+    }
+
+    /// Whether this is the first wave of reads ([`Deps::first_wave`]).
+    pub fn is_first_wave(&self) -> bool {
+        self.first_wave
+    }
+
+    /// The id of the first dependency of `kind`.
+    pub fn dependency_id(&self, kind: Kind) -> Option<&'a str> {
+        self.dependencies(kind).next()
     }
 
     /// Output `key` of the resource with id `resource`, when it ran in this run.
@@ -109,12 +138,27 @@ impl<'a> Deps<'a> {
 
     /// Output `key` of the first dependency of `kind`.
     pub fn dependency(&self, kind: Kind, key: &str) -> Option<&'a str> {
-        self.resource.depends_on.iter().filter(|d| d.starts_with(kind.as_str())).find_map(|d| self.output(d, key))
+        self.dependencies(kind).find_map(|d| self.output(d, key))
+    }
+
+    fn dependencies(&self, kind: Kind) -> impl Iterator<Item = &'a str> + use<'a> {
+        // `cognito.user-pool` is a prefix of `cognito.user-pool-client`: the kind ends at `/`.
+        self.resource
+            .depends_on
+            .iter()
+            .filter(move |d| d.strip_prefix(kind.as_str()).is_some_and(|rest| rest.starts_with('/')))
+            .map(String::as_str)
     }
 
     /// An ID to try before looking the resource up by name.
     pub fn hint(&self) -> Option<&'a str> {
-        self.hints.get(&self.resource.id()).map(String::as_str)
+        self.hint_of(&self.resource.id())
+    }
+
+    /// An ID to try for the resource with id `resource` (such as the user pool of a pool's
+    /// client).
+    pub fn hint_of(&self, resource: &str) -> Option<&'a str> {
+        self.hints.get(resource).map(String::as_str)
     }
 }
 
@@ -137,7 +181,9 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A [`Provisioner`] the executor can hold in one list with the others.
 pub trait Dyn: Send + Sync {
     fn kind(&self) -> Kind;
-    fn early(&self) -> bool;
+    fn early(&self, deps: &Deps<'_>) -> bool;
+    /// [`Provisioner::still_valid`] of an observation.
+    fn still_valid(&self, current: &Observation, deps: &Deps<'_>) -> bool;
     fn observe<'a>(
         &'a self,
         ctx: &'a Ctx,
@@ -172,8 +218,15 @@ impl<P: Provisioner> Dyn for Erase<P> {
         P::KIND
     }
 
-    fn early(&self) -> bool {
-        P::EARLY
+    fn early(&self, deps: &Deps<'_>) -> bool {
+        P::early(deps)
+    }
+
+    fn still_valid(&self, current: &Observation, deps: &Deps<'_>) -> bool {
+        match current {
+            None => true,
+            Some(o) => o.as_any().downcast_ref::<P::Observed>().is_none_or(|o| P::still_valid(o, deps)),
+        }
     }
 
     fn observe<'a>(

@@ -72,19 +72,27 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
     let aws_recent = decide::aws_fresh(show_phases, ctx.aws_checked(&owner), print, ctx.aws_recheck);
     let aws_started = Instant::now();
 
-    for phase in decide::AWS_PHASES.into_iter().filter(|_| !aws_recent) {
+    // The IDs the last pass found (issue 20), kept in the status: read by ID in the first wave.
+    let options = provision::Options { remembered: remembered(&status), ..ctx.options.clone() };
+    let runs = if aws_recent { Vec::new() } else { decide::aws_runs(show_phases) };
+    for phases in runs {
         let resources: Vec<&plan::Resource> =
-            plan.resources.iter().filter(|r| r.kind.is_aws() && r.phase == phase).collect();
+            plan.resources.iter().filter(|r| r.kind.is_aws() && phases.contains(&r.phase)).collect();
         if resources.is_empty() {
             continue;
         }
         if show_phases {
-            step(&api, &mut current, &mut status, phase, generation).await?;
+            for phase in &phases {
+                step(&api, &mut current, &mut status, *phase, generation).await?;
+            }
         }
-        let report = Box::pin(provision::apply_resources(&plan.owner(), &resources, &aws, &ctx.options)).await;
+        let phase = if phases.len() == 1 { phases[0].as_str() } else { "ProvisioningAws" };
+        let report = Box::pin(provision::apply_resources(&plan.owner(), &resources, &aws, &options)).await;
+        // The cause, rather than what was skipped because of it.
         let failed = report
             .failures()
-            .next()
+            .find(|f| f.error_code.as_deref() != Some(crate::model::outcome::DEPENDENCY_FAILED))
+            .or_else(|| report.failures().next())
             .map(|f| (f.kind, f.name.clone(), f.error.clone().unwrap_or_else(|| "failed".into())));
         if let Some((kind, name, message)) = failed {
             let msg = format!("{kind} {name}: {message}");
@@ -104,8 +112,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         }
         let changed = report.resources.iter().filter(|r| r.outcome != Outcome::Unchanged).count();
         if changed > 0 {
-            ctx.event(cr, EventType::Normal, phase.as_str(), format!("{changed} AWS resources created or updated"))
-                .await;
+            ctx.event(cr, EventType::Normal, phase, format!("{changed} AWS resources created or updated")).await;
         }
         reports.push(report);
     }
@@ -114,7 +121,7 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         // deleted under Delete, kept and reported under Retain (issue #11, item 4).
         let unplanned = plan::unplanned(cr, &ctx.profile);
         let orphans =
-            Box::pin(provision::prune(&plan.owner(), &unplanned, &aws, &ctx.options, cr.spec.deletion_policy)).await;
+            Box::pin(provision::prune(&plan.owner(), &unplanned, &aws, &options, cr.spec.deletion_policy)).await;
         let pruned = orphans.count(Outcome::Pruned);
         if pruned > 0 {
             ctx.event(cr, EventType::Normal, "Pruned", format!("{pruned} AWS resources no longer in the spec deleted"))
@@ -282,15 +289,17 @@ fn record_resources(
             (None, None) if aws_recently_checked && r.kind.is_aws() => ("Ready", None),
             (None, None) => ("Pending", None),
         };
-        out.push(ResourceStatus {
-            kind: r.kind.to_string(),
-            name: r.name.clone(),
-            state: state.into(),
-            id: None,
-            message,
-        });
+        // The ID found this pass, else the one found before (AWS not read, or the resource failed).
+        let before = || status.resources.iter().find(|s| s.kind == r.kind.as_str() && s.name == r.name);
+        let id = aws.and_then(|a| a.id.clone()).or_else(|| before().and_then(|s| s.id.clone()));
+        out.push(ResourceStatus { kind: r.kind.to_string(), name: r.name.clone(), state: state.into(), id, message });
     }
     status.resources = out;
+}
+
+/// The IDs a status remembers, by resource id.
+fn remembered(status: &NexusAICapabilityStatus) -> provision::provisioner::Hints {
+    status.resources.iter().filter_map(|r| Some((format!("{}/{}", r.kind, r.name), r.id.clone()?))).collect()
 }
 
 /// A fingerprint of the AWS part of a plan: a different one means something to change.

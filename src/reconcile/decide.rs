@@ -12,6 +12,13 @@ use crate::provision::kube::apply::Rollout;
 pub const AWS_PHASES: [Phase; 4] =
     [Phase::ProvisioningDataServices, Phase::ProvisioningSsm, Phase::ProvisioningSecrets, Phase::ProvisioningIam];
 
+/// How a pass runs the AWS phases through the executor: one run per phase when the status walks
+/// through them (a new or changed spec shows each), else one run of all of them, whose reads go
+/// in one wave (issue 20: a warm reconcile in one round trip, not one per phase).
+pub fn aws_runs(show_phases: bool) -> Vec<Vec<Phase>> {
+    if show_phases { AWS_PHASES.into_iter().map(|p| vec![p]).collect() } else { vec![AWS_PHASES.to_vec()] }
+}
+
 /// The steps that apply the Kubernetes objects, in order.
 pub const KUBERNETES_PHASES: [Phase; 3] = [Phase::Deploying, Phase::DeployingBackend, Phase::DeployingFrontend];
 
@@ -134,6 +141,14 @@ mod tests {
         assert_eq!(steps_done(Some(Phase::DeployingFrontend)), Some((6, 7)));
         assert_eq!(steps_done(Some(Phase::Running)), Some((7, 7)));
         assert_eq!(steps_done(Some(Phase::Failed)), None);
+    }
+
+    #[test]
+    fn a_resync_runs_every_aws_phase_at_once_and_a_new_spec_one_after_another() {
+        assert_eq!(aws_runs(false), vec![AWS_PHASES.to_vec()]);
+        let shown = aws_runs(true);
+        assert_eq!(shown.len(), AWS_PHASES.len());
+        assert!(shown.iter().zip(AWS_PHASES).all(|(run, p)| run == &vec![p]));
     }
 
     fn at(phase: Option<Phase>, observed: Option<i64>) -> Status {

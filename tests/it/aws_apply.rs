@@ -1,6 +1,9 @@
 //! Issue #4 against the test bed's emulator: apply creates every AWS resource as planned,
 //! a second apply changes nothing, drift is repaired, secrets set by hand survive, delete
 //! honours deletionPolicy, and a lost endpoint gives a clear error and converges afterwards.
+//! Issue 20: IDs remembered from an earlier run are verified, never trusted: a client deleted
+//! by hand comes back, a stale ID is replaced by the right one, a pool that is not ours is not
+//! taken for ours.
 
 use std::time::Duration;
 
@@ -272,6 +275,113 @@ async fn the_cognito_variant_is_complete_and_idempotent(#[case] emulator: Emulat
     let second = run(&s).await;
     assert_all(&second, Outcome::Unchanged);
     assert_eq!(second.mutating_calls, 0);
+}
+
+/// A pass that knows `remembered` (resource id → ID), as the reconciler knows them from the
+/// capability's status.
+async fn run_knowing(s: &Setup, remembered: &[(Kind, String)]) -> Report {
+    let c = ctx(s, &s.plan.target.region, false).await;
+    let id_of = |kind: Kind| s.plan.of_kind(kind).next().unwrap().id();
+    let remembered = remembered.iter().map(|(k, v)| (id_of(*k), v.clone())).collect();
+    provision::apply(&s.plan, &c, &Options { remembered, ..Options::default() }).await
+}
+
+fn found(report: &Report, kind: Kind) -> &provision::ResourceReport {
+    report.resources.iter().find(|r| r.kind == kind).unwrap()
+}
+
+/// The value of the SSM parameter that publishes the ID of `key` (`user-pool-id`, …).
+async fn published(s: &Setup, key: &str) -> String {
+    let name = s.plan.of_kind(Kind::SsmParameter).find(|r| r.name.ends_with(&format!("/cognito/{key}"))).unwrap();
+    let r = reader(s).await;
+    r.ssm.get_parameter().name(&name.name).send().await.unwrap().parameter.unwrap().value.unwrap()
+}
+
+fn cognito_setup(prefix: &str, emulator: Emulator) -> Setup {
+    let cr = Spec::example("with-cognito").capability(&unique(prefix)).region("us-east-1").build();
+    setup(&cr, emulator)
+}
+
+/// Applies `s` (a first apply) and returns the IDs of its user pool and app client.
+async fn applied_cognito(s: &Setup) -> (String, String) {
+    let first = run(s).await;
+    assert!(first.ok(), "{:#?}", first.failures().collect::<Vec<_>>());
+    let id = |kind| found(&first, kind).id.clone().unwrap();
+    (id(Kind::CognitoUserPool), id(Kind::CognitoUserPoolClient))
+}
+
+#[apply(emulators)]
+#[tokio::test]
+async fn a_cognito_client_deleted_by_hand_is_found_missing_and_recreated(#[case] emulator: Emulator) {
+    let s = cognito_setup("cgone", emulator);
+    let (pool, client) = applied_cognito(&s).await;
+    // A warm pass that remembers both IDs is one round trip.
+    let remembered = [(Kind::CognitoUserPool, pool.clone()), (Kind::CognitoUserPoolClient, client.clone())];
+    let warm = run_knowing(&s, &remembered).await;
+    assert_all(&warm, Outcome::Unchanged);
+    assert_eq!((warm.mutating_calls, warm.depth), (0, 1), "a warm pass: no write, one wave");
+
+    reader(&s).await.cognito.delete_user_pool_client().user_pool_id(&pool).client_id(&client).send().await.unwrap();
+    let again = run_knowing(&s, &remembered).await;
+    assert!(again.ok(), "{:#?}", again.failures().collect::<Vec<_>>());
+    let recreated = found(&again, Kind::CognitoUserPoolClient);
+    assert_eq!(recreated.outcome, Outcome::Created, "the client deleted by hand is found missing");
+    let new_id = recreated.id.clone().unwrap();
+    assert_ne!(new_id, client);
+    assert_eq!(found(&again, Kind::CognitoUserPool).outcome, Outcome::Unchanged);
+    assert_eq!(published(&s, "app-client-id").await, new_id, "the new client's ID is published");
+    assert_as_planned(&s).await;
+    let settled = run(&s).await;
+    assert_all(&settled, Outcome::Unchanged);
+}
+
+#[apply(emulators)]
+#[tokio::test]
+async fn stale_remembered_ids_are_looked_up_again_and_the_right_ones_republished(#[case] emulator: Emulator) {
+    let s = cognito_setup("cstale", emulator);
+    let (pool, client) = applied_cognito(&s).await;
+    // The parameters and what the reconciler remembers point at a pool and a client that do
+    // not exist (such as those of a capability deleted under Retain and made again by hand).
+    let r = reader(&s).await;
+    let (gone_pool, gone_client) = ("us-east-1_G0neG0neG".to_owned(), "g0neg0neg0neg0neg0neg0neg0".to_owned());
+    for (key, v) in [("user-pool-id", &gone_pool), ("app-client-id", &gone_client)] {
+        let name = s.plan.of_kind(Kind::SsmParameter).find(|p| p.name.ends_with(key)).unwrap().name.clone();
+        r.ssm.put_parameter().name(name).value(v).overwrite(true).send().await.unwrap();
+    }
+    let stale = [(Kind::CognitoUserPool, gone_pool), (Kind::CognitoUserPoolClient, gone_client)];
+    let report = run_knowing(&s, &stale).await;
+    assert!(report.ok(), "{:#?}", report.failures().collect::<Vec<_>>());
+    assert_eq!(report.count(Outcome::Created), 0, "nothing made twice");
+    assert_eq!(found(&report, Kind::CognitoUserPool).id.as_deref(), Some(pool.as_str()));
+    assert_eq!(found(&report, Kind::CognitoUserPoolClient).id.as_deref(), Some(client.as_str()));
+    let republished: Vec<_> =
+        report.resources.iter().filter(|x| x.outcome == Outcome::Updated).map(|x| x.name.as_str()).collect();
+    assert_eq!(republished.len(), 2, "the two parameters, and only they: {republished:?}");
+    assert_eq!(published(&s, "user-pool-id").await, pool);
+    assert_eq!(published(&s, "app-client-id").await, client);
+    assert_as_planned(&s).await;
+}
+
+#[apply(emulators)]
+#[tokio::test]
+async fn a_remembered_pool_that_is_not_ours_is_neither_adopted_nor_changed(#[case] emulator: Emulator) {
+    let s = cognito_setup("cforeign", emulator);
+    let pool_name = s.plan.of_kind(Kind::CognitoUserPool).next().unwrap().name.clone();
+    // Somebody else's pool of the planned name, without nexus-dev's tags, and its ID remembered.
+    let r = reader(&s).await;
+    let theirs = r.cognito.create_user_pool().pool_name(&pool_name).send().await.unwrap().user_pool.unwrap();
+    let theirs_id = theirs.id.unwrap();
+    let report = run_knowing(&s, &[(Kind::CognitoUserPool, theirs_id.clone())]).await;
+    let pool = found(&report, Kind::CognitoUserPool);
+    assert_eq!(pool.outcome, Outcome::Failed, "{pool:#?}");
+    assert!(pool.error.as_deref().unwrap_or_default().contains("adopt"), "{pool:#?}");
+    let client = found(&report, Kind::CognitoUserPoolClient);
+    assert_eq!(client.outcome, Outcome::Failed, "skipped: its pool failed ({client:#?})");
+    let after = r.cognito.describe_user_pool().user_pool_id(&theirs_id).send().await.unwrap().user_pool.unwrap();
+    assert!(after.user_pool_tags.unwrap_or_default().is_empty(), "their pool is not tagged ours");
+    let clients = r.cognito.list_user_pool_clients().user_pool_id(&theirs_id).send().await.unwrap();
+    assert!(clients.user_pool_clients.unwrap_or_default().is_empty(), "nothing is made in their pool");
+    r.cognito.delete_user_pool().user_pool_id(&theirs_id).send().await.unwrap();
 }
 
 #[apply(emulators)]

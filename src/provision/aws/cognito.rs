@@ -9,10 +9,20 @@ use aws_sdk_cognitoidentityprovider::types::{
 use super::Ctx;
 use super::error::{AwsError, sdk};
 use crate::model::outcome::{Done, Outcome};
+use crate::model::ownership::{Claim, Owner};
 use crate::model::plan::{
     CognitoGroup, CognitoUserPool, CognitoUserPoolClient, CognitoUserPoolDomain, Kind, Settings, Tags,
 };
 use crate::provision::provisioner::{Deps, Observed as ObservedState, Provisioner};
+
+/// Whether a describe's error says nothing has that ID: it does not exist, or a remembered ID
+/// is no longer (or never was) one Cognito takes. (A macro: each operation has its own error
+/// type.)
+macro_rules! no_such_id {
+    ($e:expr) => {
+        $e.is_resource_not_found_exception() || $e.is_invalid_parameter_exception()
+    };
+}
 
 /// Finds a pool by name. Cognito does not make names unique, so two pools of one name are an
 /// error for a person to resolve, never a guess.
@@ -62,18 +72,47 @@ pub struct ObservedPool {
 /// Finds the pool by name and reads its tags.
 pub async fn observe_pool(ctx: &Ctx, name: &str) -> Result<Option<ObservedPool>, AwsError> {
     let Some(id) = find_pool(ctx, name).await? else { return Ok(None) };
-    match ctx.clients.cognito.describe_user_pool().user_pool_id(&id).send().await {
+    Ok(describe_pool(ctx, &id, name).await?.map(|(_, pool)| pool))
+}
+
+/// Reads the pool `id` (looked for as `name`): its name and the pool, `None` when it does not
+/// exist.
+async fn describe_pool(ctx: &Ctx, id: &str, name: &str) -> Result<Option<(String, ObservedPool)>, AwsError> {
+    match ctx.clients.cognito.describe_user_pool().user_pool_id(id).send().await {
         Ok(out) => {
             let pool = out.user_pool.unwrap_or_else(|| UserPoolType::builder().build());
-            Ok(Some(ObservedPool {
-                id,
-                arn: pool.arn.unwrap_or_default(),
-                tags: pool.user_pool_tags.unwrap_or_default().into_iter().collect(),
-            }))
+            Ok(Some((
+                pool.name.unwrap_or_default(),
+                ObservedPool {
+                    id: id.to_owned(),
+                    arn: pool.arn.unwrap_or_default(),
+                    tags: pool.user_pool_tags.unwrap_or_default().into_iter().collect(),
+                },
+            )))
         }
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+        Err(e) if e.as_service_error().is_some_and(|e| no_such_id!(e)) => Ok(None),
         Err(e) => Err(sdk("DescribeUserPool", name, e)),
     }
+}
+
+/// The pool by the ID an earlier run found (issue 20): one read instead of listing every pool.
+/// The ID holds only when the pool still exists, has the planned name and is ours by its tags;
+/// otherwise the pools are listed by name, as without it, and what that finds goes through the
+/// ownership rules (a pool of nobody's is not taken over by a remembered ID).
+async fn observe_pool_remembered(
+    ctx: &Ctx,
+    name: &str,
+    remembered: Option<&str>,
+    owner: &Owner,
+) -> Result<Option<ObservedPool>, AwsError> {
+    if let Some(id) = remembered
+        && let Some((found, pool)) = describe_pool(ctx, id, name).await?
+        && found == name
+        && owner.claim(pool.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) == Claim::Ours
+    {
+        return Ok(Some(pool));
+    }
+    observe_pool(ctx, name).await
 }
 
 #[tracing::instrument(skip_all, fields(pool = name))]
@@ -127,7 +166,8 @@ pub async fn ensure_pool(
         .map_err(|e| sdk("CreateUserPool", name, e))?;
     let pool = out.user_pool.unwrap_or_else(|| UserPoolType::builder().build());
     let id = pool.id.unwrap_or_default();
-    Ok(Done::new(Outcome::Created).output("id", id).output("arn", pool.arn.unwrap_or_default()))
+    // `new`: what lives in it need not be looked for (its children are created without a read).
+    Ok(Done::new(Outcome::Created).output("id", id).output("arn", pool.arn.unwrap_or_default()).output("new", "true"))
 }
 
 pub async fn delete_pool(ctx: &Ctx, name: &str) -> Result<Done, AwsError> {
@@ -202,7 +242,7 @@ async fn describe_client(
             .user_pool_client
             .filter(|u| u.client_name.as_deref() == Some(name))
             .map(|u| (id.to_owned(), settings(u)))),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+        Err(e) if e.as_service_error().is_some_and(|e| no_such_id!(e)) => Ok(None),
         Err(e) => Err(sdk("DescribeUserPoolClient", name, e)),
     }
 }
@@ -220,13 +260,12 @@ fn settings(u: aws_sdk_cognitoidentityprovider::types::UserPoolClientType) -> Cl
 
 async fn find_client(ctx: &Ctx, pool_id: &str, name: &str) -> Result<Option<(String, ClientSettings)>, AwsError> {
     let c = &ctx.clients.cognito;
-    let list = c
-        .list_user_pool_clients()
-        .user_pool_id(pool_id)
-        .max_results(60)
-        .send()
-        .await
-        .map_err(|e| sdk("ListUserPoolClients", name, e))?;
+    let list = match c.list_user_pool_clients().user_pool_id(pool_id).max_results(60).send().await {
+        Ok(l) => l,
+        // The pool is gone (a remembered one): nothing lives in it.
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(None),
+        Err(e) => return Err(sdk("ListUserPoolClients", name, e)),
+    };
     let Some(id) = list
         .user_pool_clients
         .unwrap_or_default()
@@ -239,24 +278,34 @@ async fn find_client(ctx: &Ctx, pool_id: &str, name: &str) -> Result<Option<(Str
     describe_client(ctx, pool_id, &id, name).await
 }
 
+/// The client of the pool `pool_id`: by `hint` (the ID an earlier run found, or the one its SSM
+/// parameter publishes) when that is still the client of this name, else by listing the pool's
+/// clients.
+pub async fn read_client(
+    ctx: &Ctx,
+    name: &str,
+    pool_id: &str,
+    hint: Option<&str>,
+) -> Result<Option<(String, ClientSettings)>, AwsError> {
+    if let Some(id) = hint
+        && let Some(found) = describe_client(ctx, pool_id, id, name).await?
+    {
+        return Ok(Some(found));
+    }
+    find_client(ctx, pool_id, name).await
+}
+
 #[tracing::instrument(skip_all, fields(client = name))]
 pub async fn ensure_client(
     ctx: &Ctx,
     name: &str,
     pool_id: Option<&str>,
     want: &CognitoUserPoolClient,
-    hint: Option<&str>,
+    existing: Option<(String, ClientSettings)>,
 ) -> Result<Done, AwsError> {
     let Some(pool_id) = pool_id else {
         // Only in a dry run can the pool be missing: it would be created first.
         return Ok(Done::new(Outcome::Created));
-    };
-    let existing = match hint {
-        Some(id) => match describe_client(ctx, pool_id, id, name).await? {
-            Some(found) => Some(found),
-            None => find_client(ctx, pool_id, name).await?,
-        },
-        None => find_client(ctx, pool_id, name).await?,
     };
     let c = &ctx.clients.cognito;
     if let Some((_, current)) = &existing
@@ -311,9 +360,13 @@ pub async fn ensure_client(
     Ok(Done::from_changes(existing.is_none(), changes).output("id", id))
 }
 
-pub async fn delete_client(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Result<Done, AwsError> {
-    let Some(pool_id) = pool_id else { return Ok(Done::new(Outcome::Absent)) };
-    let Some((id, _)) = find_client(ctx, pool_id, name).await? else { return Ok(Done::new(Outcome::Absent)) };
+pub async fn delete_client(
+    ctx: &Ctx,
+    name: &str,
+    pool_id: Option<&str>,
+    existing: Option<(String, ClientSettings)>,
+) -> Result<Done, AwsError> {
+    let (Some(pool_id), Some((id, _))) = (pool_id, existing) else { return Ok(Done::new(Outcome::Absent)) };
     if ctx.dry_run {
         return Ok(Done::new(Outcome::Deleted));
     }
@@ -328,8 +381,9 @@ pub async fn delete_client(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Resu
     Ok(Done::new(Outcome::Deleted))
 }
 
-/// The pool a domain belongs to, if the domain exists.
-async fn domain_owner(ctx: &Ctx, domain: &str) -> Result<Option<String>, AwsError> {
+/// The pool a domain belongs to, if the domain exists. Domains are unique by name: this needs
+/// no pool ID, so it is read in the first wave.
+pub async fn domain_owner(ctx: &Ctx, domain: &str) -> Result<Option<String>, AwsError> {
     let out = ctx.clients.cognito.describe_user_pool_domain().domain(domain).send().await;
     match out {
         Ok(o) => Ok(o.domain_description.and_then(|d| d.user_pool_id).filter(|id| !id.is_empty())),
@@ -348,9 +402,10 @@ pub async fn ensure_domain(
     name: &str,
     pool_id: Option<&str>,
     _want: &CognitoUserPoolDomain,
+    owner: Option<String>,
 ) -> Result<Done, AwsError> {
     let Some(pool_id) = pool_id else { return Ok(Done::new(Outcome::Created)) };
-    match domain_owner(ctx, name).await? {
+    match owner {
         Some(owner) if owner == pool_id => Ok(Done::new(Outcome::Unchanged).output("domain", hosted_ui(ctx, name))),
         Some(owner) => Err(AwsError::conflict(name, format!("the domain belongs to another user pool ({owner})"))),
         None if ctx.dry_run => Ok(Done::new(Outcome::Created)),
@@ -368,8 +423,13 @@ pub async fn ensure_domain(
     }
 }
 
-pub async fn delete_domain(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Result<Done, AwsError> {
-    match (domain_owner(ctx, name).await?, pool_id) {
+pub async fn delete_domain(
+    ctx: &Ctx,
+    name: &str,
+    pool_id: Option<&str>,
+    owner: Option<String>,
+) -> Result<Done, AwsError> {
+    match (owner, pool_id) {
         (Some(owner), Some(pool)) if owner == pool => {
             if !ctx.dry_run {
                 ctx.clients
@@ -387,15 +447,27 @@ pub async fn delete_domain(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Resu
     }
 }
 
+/// A group's description and precedence, `None` when the group (or its pool) does not exist.
+pub type GroupSettings = (String, Option<i32>);
+
+pub async fn read_group(ctx: &Ctx, name: &str, pool_id: &str) -> Result<Option<GroupSettings>, AwsError> {
+    match ctx.clients.cognito.get_group().group_name(name).user_pool_id(pool_id).send().await {
+        Ok(g) => Ok(g.group.map(|g| (g.description.unwrap_or_default(), g.precedence))),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+        Err(e) => Err(sdk("GetGroup", name, e)),
+    }
+}
+
 #[tracing::instrument(skip_all, fields(group = name))]
-pub async fn ensure_group(ctx: &Ctx, name: &str, pool_id: Option<&str>, want: &CognitoGroup) -> Result<Done, AwsError> {
+pub async fn ensure_group(
+    ctx: &Ctx,
+    name: &str,
+    pool_id: Option<&str>,
+    want: &CognitoGroup,
+    current: Option<GroupSettings>,
+) -> Result<Done, AwsError> {
     let Some(pool_id) = pool_id else { return Ok(Done::new(Outcome::Created)) };
     let c = &ctx.clients.cognito;
-    let current = match c.get_group().group_name(name).user_pool_id(pool_id).send().await {
-        Ok(g) => g.group.map(|g| (g.description.unwrap_or_default(), g.precedence)),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,
-        Err(e) => return Err(sdk("GetGroup", name, e)),
-    };
     match current {
         None if ctx.dry_run => Ok(Done::new(Outcome::Created)),
         None => {
@@ -462,9 +534,9 @@ impl Provisioner for UserPool {
         ctx: &Ctx,
         name: &str,
         _: &CognitoUserPool,
-        _: &Deps<'_>,
+        deps: &Deps<'_>,
     ) -> Result<Option<ObservedPool>, AwsError> {
-        observe_pool(ctx, name).await
+        observe_pool_remembered(ctx, name, deps.hint(), deps.owner).await
     }
 
     async fn ensure(
@@ -489,16 +561,22 @@ impl Provisioner for UserPool {
 }
 
 /// What lives in a user pool (its app client, domain and groups), as the executor sees it: the
-/// pool's ID, and whose it is, which is the pool's owner's.
+/// pool's ID, whose it is (the pool's owner's), and the child as read in that pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InPool {
+pub struct InPool<T> {
     pub pool_id: Option<String>,
     /// The pool's tags, when they were read: not when the pool was converged earlier in this
-    /// run (which checked them).
+    /// run (which checked them), nor in the first wave (the pool's own read checks them).
     pub pool_tags: Option<Tags>,
+    /// The child itself; `None` when it (or its pool) does not exist.
+    pub child: Option<T>,
+    /// Read in the first wave, before the pool's turn: with the pool ID an earlier run found, or
+    /// by name. It stands only if the pool, converged in this run, has that ID
+    /// ([`Provisioner::still_valid`]).
+    pub first_wave: bool,
 }
 
-impl ObservedState for InPool {
+impl<T: Send + Sync + 'static> ObservedState for InPool<T> {
     fn ownership(&self) -> Option<&Tags> {
         self.pool_tags.as_ref()
     }
@@ -509,67 +587,122 @@ impl ObservedState for InPool {
     }
 }
 
-/// The pool `pool`: from this run when it ran, else looked up by name (with its tags).
-async fn in_pool(ctx: &Ctx, pool: &str, deps: &Deps<'_>) -> Result<Option<InPool>, AwsError> {
-    if let Some(id) = deps.output(&crate::model::plan::id(Kind::CognitoUserPool, pool), "id") {
-        return Ok(Some(InPool { pool_id: Some(id.to_owned()), pool_tags: None }));
-    }
-    let found = observe_pool(ctx, pool).await?;
-    Ok(Some(InPool { pool_id: found.as_ref().map(|p| p.id.clone()), pool_tags: found.map(|p| p.tags) }))
-}
-
-/// What lives in a user pool: read in its turn (it needs the pool's ID), owned as the pool is.
+/// What lives in a user pool: owned as the pool is, read in the first wave when the pool's ID is
+/// remembered (or the child needs none), else in its turn.
 pub trait PoolChild: Send + Sync + 'static {
     const KIND: Kind;
+    /// Whether the child is found by its name alone, without its pool's ID.
+    const BY_NAME: bool = false;
     type Want: Send + Sync + 'static;
+    /// The child as read.
+    type Current: Clone + Send + Sync + 'static;
     fn want(settings: &Settings) -> Option<&Self::Want>;
     fn pool(want: &Self::Want) -> &str;
+    /// Reads the child in the pool `pool_id` (`None` only for [`Self::BY_NAME`] children);
+    /// `hint` is an ID to try first.
+    fn read(
+        ctx: &Ctx,
+        name: &str,
+        pool_id: Option<&str>,
+        hint: Option<&str>,
+    ) -> impl std::future::Future<Output = Result<Option<Self::Current>, AwsError>> + Send;
     fn ensure(
         ctx: &Ctx,
         name: &str,
         pool_id: Option<&str>,
         want: &Self::Want,
-        deps: &Deps<'_>,
+        current: Option<Self::Current>,
     ) -> impl std::future::Future<Output = Result<Done, AwsError>> + Send;
     fn delete(
         ctx: &Ctx,
         name: &str,
         pool_id: Option<&str>,
+        current: Option<Self::Current>,
     ) -> impl std::future::Future<Output = Result<Done, AwsError>> + Send;
+}
+
+/// The ID the pool has in this run (it was converged before its children).
+fn run_pool_id<'a>(deps: &Deps<'a>) -> Option<&'a str> {
+    deps.dependency(Kind::CognitoUserPool, "id")
 }
 
 impl<C: PoolChild> Provisioner for C {
     const KIND: Kind = C::KIND;
-    const EARLY: bool = false;
     type Want = C::Want;
-    type Observed = InPool;
+    type Observed = InPool<C::Current>;
 
     fn want(settings: &Settings) -> Option<&C::Want> {
         C::want(settings)
     }
 
-    async fn observe(ctx: &Ctx, _: &str, want: &C::Want, deps: &Deps<'_>) -> Result<Option<InPool>, AwsError> {
-        in_pool(ctx, C::pool(want), deps).await
+    fn early(deps: &Deps<'_>) -> bool {
+        C::BY_NAME || deps.dependency_id(Kind::CognitoUserPool).and_then(|p| deps.hint_of(p)).is_some()
+    }
+
+    fn still_valid(current: &InPool<C::Current>, deps: &Deps<'_>) -> bool {
+        if !current.first_wave {
+            return true;
+        }
+        // Read in the first wave: it holds when the pool ran in this run, with the ID it was read
+        // in (a child read by name was read in no pool in particular).
+        run_pool_id(deps).is_some_and(|id| current.pool_id.as_deref().is_none_or(|p| p == id))
+    }
+
+    async fn observe(
+        ctx: &Ctx,
+        name: &str,
+        want: &C::Want,
+        deps: &Deps<'_>,
+    ) -> Result<Option<InPool<C::Current>>, AwsError> {
+        let pool = crate::model::plan::id(Kind::CognitoUserPool, C::pool(want));
+        if deps.is_first_wave() {
+            // A child found by name is read in no pool in particular.
+            let pool_id = if C::BY_NAME { None } else { deps.hint_of(&pool) };
+            let child =
+                if C::BY_NAME || pool_id.is_some() { C::read(ctx, name, pool_id, deps.hint()).await? } else { None };
+            return Ok(Some(InPool { pool_id: pool_id.map(str::to_owned), pool_tags: None, child, first_wave: true }));
+        }
+        // The pool of this run when it ran; else looked up by name, with its tags.
+        let (pool_id, pool_tags) = match deps.output(&pool, "id") {
+            Some(id) => (Some(id.to_owned()), None),
+            None => match observe_pool(ctx, C::pool(want)).await? {
+                Some(p) => (Some(p.id), Some(p.tags)),
+                None => (None, None),
+            },
+        };
+        // A pool created in this run holds nothing yet: its client and groups are made without
+        // a read first, one round trip fewer on a cold apply's longest chain (issue 20).
+        let just_created = !C::BY_NAME && deps.output(&pool, "new").is_some();
+        let child = match &pool_id {
+            Some(id) if !just_created => C::read(ctx, name, Some(id), deps.hint()).await?,
+            _ => None,
+        };
+        Ok(Some(InPool { pool_id, pool_tags, child, first_wave: false }))
     }
 
     async fn ensure(
         ctx: &Ctx,
         name: &str,
         want: &C::Want,
-        current: Option<InPool>,
+        current: Option<InPool<C::Current>>,
         deps: &Deps<'_>,
     ) -> Result<Done, AwsError> {
-        C::ensure(ctx, name, current.and_then(|c| c.pool_id).as_deref(), want, deps).await
+        let (pool_id, child) = match current {
+            Some(c) => (run_pool_id(deps).map(str::to_owned).or(c.pool_id), c.child),
+            None => (run_pool_id(deps).map(str::to_owned), None),
+        };
+        C::ensure(ctx, name, pool_id.as_deref(), want, child).await
     }
 
     async fn delete(
         ctx: &Ctx,
         name: &str,
         _: &C::Want,
-        current: Option<InPool>,
+        current: Option<InPool<C::Current>>,
         _: &Deps<'_>,
     ) -> Result<Done, AwsError> {
-        C::delete(ctx, name, current.and_then(|c| c.pool_id).as_deref()).await
+        let (pool_id, child) = current.map(|c| (c.pool_id, c.child)).unwrap_or_default();
+        C::delete(ctx, name, pool_id.as_deref(), child).await
     }
 }
 
@@ -579,6 +712,7 @@ pub struct UserPoolClient;
 impl PoolChild for UserPoolClient {
     const KIND: Kind = Kind::CognitoUserPoolClient;
     type Want = CognitoUserPoolClient;
+    type Current = (String, ClientSettings);
 
     fn want(settings: &Settings) -> Option<&CognitoUserPoolClient> {
         if let Settings::CognitoUserPoolClient(w) = settings { Some(w) } else { None }
@@ -588,18 +722,35 @@ impl PoolChild for UserPoolClient {
         &want.user_pool
     }
 
+    async fn read(
+        ctx: &Ctx,
+        name: &str,
+        pool_id: Option<&str>,
+        hint: Option<&str>,
+    ) -> Result<Option<(String, ClientSettings)>, AwsError> {
+        match pool_id {
+            Some(pool_id) => read_client(ctx, name, pool_id, hint).await,
+            None => Ok(None),
+        }
+    }
+
     async fn ensure(
         ctx: &Ctx,
         name: &str,
         pool_id: Option<&str>,
         want: &CognitoUserPoolClient,
-        deps: &Deps<'_>,
+        current: Option<(String, ClientSettings)>,
     ) -> Result<Done, AwsError> {
-        ensure_client(ctx, name, pool_id, want, deps.hint()).await
+        ensure_client(ctx, name, pool_id, want, current).await
     }
 
-    async fn delete(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Result<Done, AwsError> {
-        delete_client(ctx, name, pool_id).await
+    async fn delete(
+        ctx: &Ctx,
+        name: &str,
+        pool_id: Option<&str>,
+        current: Option<(String, ClientSettings)>,
+    ) -> Result<Done, AwsError> {
+        delete_client(ctx, name, pool_id, current).await
     }
 }
 
@@ -608,7 +759,10 @@ pub struct UserPoolDomain;
 
 impl PoolChild for UserPoolDomain {
     const KIND: Kind = Kind::CognitoUserPoolDomain;
+    const BY_NAME: bool = true;
     type Want = CognitoUserPoolDomain;
+    /// The ID of the pool the domain belongs to.
+    type Current = String;
 
     fn want(settings: &Settings) -> Option<&CognitoUserPoolDomain> {
         if let Settings::CognitoUserPoolDomain(w) = settings { Some(w) } else { None }
@@ -618,18 +772,22 @@ impl PoolChild for UserPoolDomain {
         &want.user_pool
     }
 
+    async fn read(ctx: &Ctx, name: &str, _: Option<&str>, _: Option<&str>) -> Result<Option<String>, AwsError> {
+        domain_owner(ctx, name).await
+    }
+
     async fn ensure(
         ctx: &Ctx,
         name: &str,
         pool_id: Option<&str>,
         want: &CognitoUserPoolDomain,
-        _: &Deps<'_>,
+        current: Option<String>,
     ) -> Result<Done, AwsError> {
-        ensure_domain(ctx, name, pool_id, want).await
+        ensure_domain(ctx, name, pool_id, want, current).await
     }
 
-    async fn delete(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Result<Done, AwsError> {
-        delete_domain(ctx, name, pool_id).await
+    async fn delete(ctx: &Ctx, name: &str, pool_id: Option<&str>, current: Option<String>) -> Result<Done, AwsError> {
+        delete_domain(ctx, name, pool_id, current).await
     }
 }
 
@@ -639,6 +797,7 @@ pub struct Group;
 impl PoolChild for Group {
     const KIND: Kind = Kind::CognitoGroup;
     type Want = CognitoGroup;
+    type Current = GroupSettings;
 
     fn want(settings: &Settings) -> Option<&CognitoGroup> {
         if let Settings::CognitoGroup(w) = settings { Some(w) } else { None }
@@ -648,17 +807,29 @@ impl PoolChild for Group {
         &want.user_pool
     }
 
+    async fn read(
+        ctx: &Ctx,
+        name: &str,
+        pool_id: Option<&str>,
+        _: Option<&str>,
+    ) -> Result<Option<GroupSettings>, AwsError> {
+        match pool_id {
+            Some(pool_id) => read_group(ctx, name, pool_id).await,
+            None => Ok(None),
+        }
+    }
+
     async fn ensure(
         ctx: &Ctx,
         name: &str,
         pool_id: Option<&str>,
         want: &CognitoGroup,
-        _: &Deps<'_>,
+        current: Option<GroupSettings>,
     ) -> Result<Done, AwsError> {
-        ensure_group(ctx, name, pool_id, want).await
+        ensure_group(ctx, name, pool_id, want, current).await
     }
 
-    async fn delete(ctx: &Ctx, name: &str, pool_id: Option<&str>) -> Result<Done, AwsError> {
+    async fn delete(ctx: &Ctx, name: &str, pool_id: Option<&str>, _: Option<GroupSettings>) -> Result<Done, AwsError> {
         delete_group(ctx, name, pool_id).await
     }
 }

@@ -16,17 +16,19 @@ pub mod ssm;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
 pub use error::AwsError;
 
@@ -158,6 +160,41 @@ pub async fn counted<F: Future>(fut: F) -> (F::Output, Arc<CallCounter>) {
     (out, counter)
 }
 
+/// How many requests one resource has waited on one after another (issue 20): the benchmark's
+/// machine-independent measure of a run's critical path. A request sent at depth `d` leaves its
+/// resource at depth `d + 1` at least once it is answered; requests sent together (before any of
+/// them is answered) share a depth. A resource starts at the depth of its deepest dependency.
+#[derive(Debug, Default)]
+pub struct Depth(AtomicU32);
+
+impl Depth {
+    pub fn starting_at(d: u32) -> Arc<Self> {
+        Arc::new(Self(AtomicU32::new(d)))
+    }
+
+    pub fn get(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+tokio::task_local! {
+    /// The depth of the resource this task is reading or converging.
+    static RESOURCE_DEPTH: Arc<Depth>;
+}
+
+/// Runs `fut` as the work of one resource, whose requests follow on from `depth`'s.
+pub async fn at_depth<F: Future>(depth: Arc<Depth>, fut: F) -> F::Output {
+    RESOURCE_DEPTH.scope(depth, fut).await
+}
+
+/// The depth a request was sent at, kept in its config bag until it is answered.
+#[derive(Debug, Clone, Copy)]
+struct SentAt(u32);
+
+impl Storable for SentAt {
+    type Storer = StoreReplace<Self>;
+}
+
 #[derive(Debug, Clone)]
 struct Counting(Arc<CallCounter>);
 
@@ -175,6 +212,21 @@ impl Intercept for Counting {
         if let Some(m) = cfg.load::<Metadata>() {
             self.0.record(m.service(), m.name());
             let _ = RUN_COUNTER.try_with(|c| c.record(m.service(), m.name()));
+        }
+        if let Ok(d) = RESOURCE_DEPTH.try_with(|d| d.get()) {
+            cfg.interceptor_state().store_put(SentAt(d));
+        }
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(SentAt(d)) = cfg.load::<SentAt>().copied() {
+            let _ = RESOURCE_DEPTH.try_with(|depth| depth.0.fetch_max(d + 1, Ordering::Relaxed));
         }
         Ok(())
     }

@@ -177,68 +177,86 @@ pub async fn ensure(ctx: &Ctx, name: &str, want: &S3Bucket, observed: Option<Obs
         return Ok(Done::from_changes(created, todo.into_iter().map(|(_, s)| s).collect()).output("arn", arn));
     }
     let c = &ctx.clients.s3;
+    // Each setting is its own call on the bucket: all of them at once, right after the create
+    // (issue 20), or one after another for the benchmark's serial baseline.
+    let mut calls: Vec<futures::future::BoxFuture<'_, Result<(), AwsError>>> = Vec::new();
+    let current = &current;
     for (change, _) in &todo {
-        match change {
-            Change::Versioning => c
-                .put_bucket_versioning()
-                .bucket(name)
-                .versioning_configuration(
-                    VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
-                )
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| sdk("PutBucketVersioning", name, e))?,
-            Change::Encryption => {
-                let default = ServerSideEncryptionByDefault::builder()
-                    .sse_algorithm(ServerSideEncryption::from(want.encryption.as_str()))
-                    .build()
-                    .map_err(|e| AwsError::conflict(name, e.to_string()))?;
-                let config = ServerSideEncryptionConfiguration::builder()
-                    .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build())
-                    .build()
-                    .map_err(|e| AwsError::conflict(name, e.to_string()))?;
-                c.put_bucket_encryption()
+        calls.push(Box::pin(async move {
+            match change {
+                Change::Versioning => c
+                    .put_bucket_versioning()
                     .bucket(name)
-                    .server_side_encryption_configuration(config)
+                    .versioning_configuration(
+                        VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+                    )
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| sdk("PutBucketEncryption", name, e))?
-            }
-            Change::PublicAccessBlock => c
-                .put_public_access_block()
-                .bucket(name)
-                .public_access_block_configuration(
-                    PublicAccessBlockConfiguration::builder()
-                        .block_public_acls(true)
-                        .ignore_public_acls(true)
-                        .block_public_policy(true)
-                        .restrict_public_buckets(true)
-                        .build(),
-                )
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| sdk("PutPublicAccessBlock", name, e))?,
-            Change::Tags => {
-                let mut tags = current.tags.clone();
-                tags.extend(want.tags.clone());
-                let set: Vec<Tag> =
-                    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
-                let tagging = Tagging::builder()
-                    .set_tag_set(Some(set))
-                    .build()
-                    .map_err(|e| AwsError::conflict(name, e.to_string()))?;
-                c.put_bucket_tagging()
+                    .map_err(|e| sdk("PutBucketVersioning", name, e))?,
+                Change::Encryption => {
+                    let default = ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::from(want.encryption.as_str()))
+                        .build()
+                        .map_err(|e| AwsError::conflict(name, e.to_string()))?;
+                    let config = ServerSideEncryptionConfiguration::builder()
+                        .rules(
+                            ServerSideEncryptionRule::builder()
+                                .apply_server_side_encryption_by_default(default)
+                                .build(),
+                        )
+                        .build()
+                        .map_err(|e| AwsError::conflict(name, e.to_string()))?;
+                    c.put_bucket_encryption()
+                        .bucket(name)
+                        .server_side_encryption_configuration(config)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| sdk("PutBucketEncryption", name, e))?
+                }
+                Change::PublicAccessBlock => c
+                    .put_public_access_block()
                     .bucket(name)
-                    .tagging(tagging)
+                    .public_access_block_configuration(
+                        PublicAccessBlockConfiguration::builder()
+                            .block_public_acls(true)
+                            .ignore_public_acls(true)
+                            .block_public_policy(true)
+                            .restrict_public_buckets(true)
+                            .build(),
+                    )
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| sdk("PutBucketTagging", name, e))?
+                    .map_err(|e| sdk("PutPublicAccessBlock", name, e))?,
+                Change::Tags => {
+                    let mut tags = current.tags.clone();
+                    tags.extend(want.tags.clone());
+                    let set: Vec<Tag> =
+                        tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
+                    let tagging = Tagging::builder()
+                        .set_tag_set(Some(set))
+                        .build()
+                        .map_err(|e| AwsError::conflict(name, e.to_string()))?;
+                    c.put_bucket_tagging()
+                        .bucket(name)
+                        .tagging(tagging)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| sdk("PutBucketTagging", name, e))?
+                }
             }
+            Ok(())
+        }));
+    }
+    if ctx.serial {
+        for call in calls {
+            call.await?;
         }
+    } else {
+        futures::future::try_join_all(calls).await?;
     }
     // A new bucket reports only "created"; its settings are part of creating it.
     let changes = if created { Vec::new() } else { todo.into_iter().map(|(_, s)| s).collect() };
