@@ -139,10 +139,21 @@ pub async fn run_with(
         // Ready once every capability was read: from then on the controller acts on what is.
         .inspect({
             let metrics = ctx.metrics.clone();
+            let store = reader.clone();
             move |e| {
                 if matches!(e, Ok(watcher::Event::InitDone)) && !metrics.ready() {
                     tracing::info!("controller ready: every capability read");
                     metrics.set_ready();
+                }
+                // Capabilities by phase, on every change the reflector has just taken in
+                // (status writes included, which never trigger a pass).
+                if metrics.ready() {
+                    let mut phases = std::collections::BTreeMap::<String, i64>::new();
+                    for cr in store.state() {
+                        let phase = cr.status.as_ref().and_then(|s| s.phase).map(|p| p.to_string());
+                        *phases.entry(phase.unwrap_or_else(|| "Pending".into())).or_default() += 1;
+                    }
+                    metrics.set_phases(&phases);
                 }
             }
         })

@@ -8,8 +8,14 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    pub phase: String,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
@@ -24,6 +30,8 @@ pub struct Metrics {
     reconciliations: Counter,
     failures: Family<ErrorLabels, Counter>,
     duration: Histogram,
+    phases: Family<PhaseLabels, Gauge>,
+    phases_seen: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
     ready: Arc<AtomicBool>,
     /// Who holds the Lease while this process stands by.
     standby: Arc<std::sync::Mutex<Option<String>>>,
@@ -38,11 +46,20 @@ impl Default for Metrics {
         registry.register("reconciliations", "Reconcile passes run", reconciliations.clone());
         registry.register("reconcile_failures", "Reconcile passes that failed, by error", failures.clone());
         registry.register("reconcile_duration_seconds", "How long a reconcile pass took", duration.clone());
+        let phases = Family::<PhaseLabels, Gauge>::default();
+        registry.register("capabilities", "Capabilities this controller reconciles, by phase", phases.clone());
+        registry.register(
+            "aws_calls",
+            "AWS requests sent, by service.Operation and whether they change anything",
+            crate::provision::aws::calls().clone(),
+        );
         Self {
             registry: Arc::new(registry),
             reconciliations,
             failures,
             duration,
+            phases,
+            phases_seen: Arc::default(),
             ready: Arc::default(),
             standby: Arc::default(),
         }
@@ -56,6 +73,17 @@ impl Metrics {
         self.duration.observe(took.as_secs_f64());
         if let Some(error) = error {
             self.failures.get_or_create(&ErrorLabels { error: error.to_owned() }).inc();
+        }
+    }
+
+    /// How many capabilities are in each phase now (every phase seen so far is reported, 0 when
+    /// none is left in it).
+    pub fn set_phases(&self, counts: &std::collections::BTreeMap<String, i64>) {
+        let mut seen = self.phases_seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.extend(counts.keys().cloned());
+        for phase in seen.iter() {
+            let n = counts.get(phase).copied().unwrap_or(0);
+            self.phases.get_or_create(&PhaseLabels { phase: phase.clone() }).set(n);
         }
     }
 
@@ -136,6 +164,11 @@ mod tests {
         assert!(text.contains("nexus_dev_reconciliations_total 2"), "{text}");
         assert!(text.contains("nexus_dev_reconcile_failures_total{error=\"AwsFailed\"} 1"), "{text}");
         assert!(text.contains("nexus_dev_reconcile_duration_seconds_count 2"), "{text}");
+        m.set_phases(&[("Running".to_owned(), 2), ("Failed".to_owned(), 1)].into());
+        m.set_phases(&[("Running".to_owned(), 3)].into());
+        let text = m.encode();
+        assert!(text.contains("nexus_dev_capabilities{phase=\"Running\"} 3"), "{text}");
+        assert!(text.contains("nexus_dev_capabilities{phase=\"Failed\"} 0"), "{text}");
         assert!(!m.ready());
         assert_eq!(m.readiness(), None);
         m.set_standby("pod-a");

@@ -279,6 +279,18 @@ async fn the_operator_serves_health_readiness_and_metrics_and_one_of_two_holds_t
     })
     .await;
     assert!(metrics.contains("nexus_dev_reconcile_duration_seconds_count"), "{metrics}");
+    // AWS calls by operation and whether they change anything; capabilities by phase.
+    eventually("AWS calls by operation and the capability by phase", Duration::from_secs(60), || async {
+        let (_, body) = get(&first_at, "/metrics").await?;
+        let counted: u64 = body
+            .lines()
+            .filter(|l| l.starts_with("nexus_dev_capabilities{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        let calls = body.contains(".CreateTable\",mutating=\"true\"}") && body.contains("mutating=\"false\"} ");
+        if counted == 1 && calls { Ok(()) } else { Err(body) }
+    })
+    .await;
     let (_, standby_metrics) = get(&second_at, "/metrics").await.unwrap();
     assert_eq!(passes(&standby_metrics), 0, "the standby writes nothing: {standby_metrics}");
     let status = nexus(&["operator", "status", "--namespace", &ns.name, "-p", &profile, "-o", "json"]);

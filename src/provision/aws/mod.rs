@@ -147,6 +147,24 @@ impl CallCounter {
     }
 }
 
+/// Labels of the process-wide count of AWS calls (the operator's `/metrics`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct CallLabels {
+    /// `service.Operation`, such as `DynamoDB.DescribeTable`.
+    pub operation: String,
+    /// `true` or `false`.
+    pub mutating: String,
+}
+
+/// Every AWS call this process made, by operation and whether it changes anything.
+pub fn calls()
+-> &'static prometheus_client::metrics::family::Family<CallLabels, prometheus_client::metrics::counter::Counter> {
+    static CALLS: std::sync::OnceLock<
+        prometheus_client::metrics::family::Family<CallLabels, prometheus_client::metrics::counter::Counter>,
+    > = std::sync::OnceLock::new();
+    CALLS.get_or_init(Default::default)
+}
+
 tokio::task_local! {
     /// The counter of the run this task belongs to, so that concurrent runs sharing clients
     /// each count their own calls.
@@ -211,6 +229,11 @@ impl Intercept for Counting {
     ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {
             self.0.record(m.service(), m.name());
+            let labels = CallLabels {
+                operation: format!("{}.{}", m.service(), m.name()),
+                mutating: is_mutating(m.name()).to_string(),
+            };
+            calls().get_or_create(&labels).inc();
             let _ = RUN_COUNTER.try_with(|c| c.record(m.service(), m.name()));
         }
         if let Ok(d) = RESOURCE_DEPTH.try_with(|d| d.get()) {
