@@ -13,6 +13,7 @@ pub mod promote;
 pub mod provision;
 pub mod reconcile;
 pub mod session;
+pub mod ui;
 pub mod watch;
 
 /// Selects the TLS crypto provider once per process. The AWS SDK, kube and reqwest all use

@@ -93,7 +93,7 @@ pub struct DaemonArgs {
     pub environment: Option<String>,
 }
 
-fn session(profile: Option<&str>, environment: Option<&str>) -> anyhow::Result<Session> {
+pub(super) fn session(profile: Option<&str>, environment: Option<&str>) -> anyhow::Result<Session> {
     Ok(Session::discover(&std::env::current_dir()?, profile, environment)?)
 }
 
@@ -177,6 +177,9 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
                     println!("  {:<8} {} (ingress)", e.name, e.url);
                 }
                 print_forwards(c);
+            }
+            if let Ok(ui) = crate::ui::record::read(&s.paths().ui_record()) {
+                println!("dashboard: {} (`nexus-dev ui` opens it)", ui.url);
             }
             eprintln!("up in {} ms", report.ms);
         }

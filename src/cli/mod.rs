@@ -13,6 +13,7 @@ mod promote;
 mod release;
 mod scan;
 mod status;
+mod ui;
 mod validate;
 mod watch;
 
@@ -84,6 +85,9 @@ pub enum Command {
     /// Phase and progress of the capabilities in the cluster, or of one (`status NS/NAME`): steps
     /// done, resources ready, ready replicas; `-w` follows them (the seed's `monitor`).
     Status(status::StatusArgs),
+    /// The live dashboard of the project (served by its daemon on 127.0.0.1): print its URL,
+    /// with the session token, and open a browser unless `--no-open`.
+    Ui(ui::UiArgs),
     /// Check a capability end to end: AWS resources as planned, workloads available, services
     /// with endpoints, IRSA wired; exits non-zero on any failure.
     Verify(cluster::VerifyArgs),
@@ -164,6 +168,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => env::run_logs(args).await,
         Command::Daemon(args) => env::run_daemon(args).await,
         Command::Status(args) => status::run_status(args).await,
+        Command::Ui(args) => ui::run(args).await,
         Command::Verify(args) => cluster::run_verify(args).await,
         Command::Operator(args) => operator::run(args).await,
         Command::Watch(args) => watch::run(args).await,

@@ -15,7 +15,7 @@ use kube::{Api, ResourceExt};
 use super::ProfileArgs;
 use crate::model::ownership::{MANAGED_BY, MANAGED_BY_KEY};
 use crate::model::spec::NexusAICapability;
-use crate::provision::kube::objects::OWNER_ANNOTATION;
+use crate::provision::kube::objects::{Replicas, deployment_replicas};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -50,19 +50,6 @@ pub(super) fn capability_ref(arg: &str, namespace: Option<&str>) -> anyhow::Resu
             "capability {arg:?}: give it as NAMESPACE/NAME (or NAME with -n NAMESPACE), such as myapp-dev/myapp-dev"
         ),
     }
-}
-
-/// Ready and desired replicas of a capability's Deployments, by component (`backend`,
-/// `frontend`).
-type Replicas = BTreeMap<String, (i32, i32)>;
-
-/// The capability a Deployment belongs to (its owner annotation), its component and replicas.
-fn deployment_replicas(d: &Deployment) -> Option<(String, String, (i32, i32))> {
-    let owner = d.annotations().get(OWNER_ANNOTATION)?.clone();
-    let component = d.labels().get("app.kubernetes.io/component")?.clone();
-    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
-    Some((owner, component, (ready, desired)))
 }
 
 const HEADER: [&str; 8] = ["NAMESPACE", "NAME", "PHASE", "STEPS", "READY", "BACKEND", "FRONTEND", "MESSAGE"];

@@ -61,6 +61,11 @@ impl Paths {
         Ok(())
     }
 
+    /// Where the daemon records its dashboard's URL and token (`nexus-dev ui` reads it), 0600.
+    pub fn ui_record(&self) -> PathBuf {
+        self.dir.join("ui.json")
+    }
+
     /// Opens the daemon's log for appending, readable by its user only (0600).
     pub fn open_log(&self) -> std::io::Result<File> {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -228,6 +233,7 @@ impl Daemon {
         let healer = tokio::spawn(heal::heal(self.clone(), ctx.clone(), retrigger, stop_rx.clone()));
         let forwarding = tokio::spawn(server::keep_forwards(self.clone()));
         let serving = tokio::spawn(server::serve(self.clone(), listener, stop_tx.clone(), stop_rx.clone()));
+        let dashboard = self.start_dashboard().await;
         tracing::info!(project = %self.project_id, "daemon running");
         let mut rx = stop_rx.clone();
         let mut orphaned = false;
@@ -244,6 +250,10 @@ impl Daemon {
         serving.abort();
         healer.abort();
         forwarding.abort();
+        if let Some((_server, feed)) = dashboard {
+            feed.abort();
+            let _ = std::fs::remove_file(self.paths.ui_record());
+        }
         self.forwards.stop_all();
         // An orphan's socket path may be another daemon's by now: it is left alone (also when
         // an orphan is stopped by a signal before it noticed).
@@ -252,6 +262,33 @@ impl Daemon {
         }
         tracing::info!(project = %self.project_id, "daemon stopped");
         Ok(())
+    }
+}
+
+impl Daemon {
+    /// Starts the dashboard (`nexus-dev ui`, issue 16) and the watch that feeds it, and records
+    /// its URL. The daemon works without it: a dashboard that cannot start is a warning.
+    async fn start_dashboard(&self) -> Option<(crate::ui::server::Server, tokio::task::JoinHandle<()>)> {
+        let live = Arc::new(crate::ui::hub::Live::default());
+        let server = match crate::ui::server::start(live.clone()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "the dashboard cannot start; the daemon goes on without it");
+                return None;
+            }
+        };
+        let record = crate::ui::record::Record { url: server.url(), pid: std::process::id() };
+        if let Err(e) = crate::ui::record::write(&self.paths.ui_record(), &record) {
+            tracing::warn!(error = %e, "cannot record the dashboard's URL; `nexus-dev ui` will not find it");
+        }
+        tracing::info!(addr = %server.addr, "dashboard serving");
+        let feed = tokio::spawn(crate::ui::feed::run(
+            self.client.clone(),
+            self.project_id.clone(),
+            self.profile.clone(),
+            live,
+        ));
+        Some((server, feed))
     }
 }
 

@@ -40,6 +40,7 @@ mod promote;
 mod testbed_aws;
 mod testbed_docker;
 mod testbed_kubernetes;
+mod ui;
 mod up;
 mod up_races;
 mod validation;

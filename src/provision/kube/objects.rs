@@ -30,6 +30,22 @@ use crate::model::plan::{self, Settings};
 /// change to the object wakes the right reconcile even across namespaces.
 pub const OWNER_ANNOTATION: &str = "nexus.ai/owner";
 
+/// Ready and desired replicas of a capability's Deployments, by component (`backend`,
+/// `frontend`).
+pub type Replicas = BTreeMap<String, (i32, i32)>;
+
+/// The capability a Deployment belongs to (its owner annotation), its component and its ready
+/// and desired replicas: what `status -w` and the dashboard show.
+pub fn deployment_replicas(d: &Deployment) -> Option<(String, String, (i32, i32))> {
+    let annotations = d.metadata.annotations.as_ref()?;
+    let labels = d.metadata.labels.as_ref()?;
+    let owner = annotations.get(OWNER_ANNOTATION)?.clone();
+    let component = labels.get("app.kubernetes.io/component")?.clone();
+    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+    Some((owner, component, (ready, desired)))
+}
+
 /// One object to server-side apply.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Object {

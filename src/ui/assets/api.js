@@ -1,0 +1,71 @@
+// The page's only way to the daemon: the documented API (docs/design/ui.md), REST for
+// snapshots and one WebSocket of numbered deltas. The token comes from the page's URL.
+const token = new URLSearchParams(location.search).get("token") ?? "";
+
+/** GET /api/v1/{path} as JSON. */
+export async function get(path) {
+  const res = await fetch(`/api/v1/${path}`, { headers: { Authorization: `Bearer ${token}` } });
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    throw new Error(`${res.status}: ${body.error ?? res.statusText}`);
+  }
+  return res.json();
+}
+
+/**
+ * Follows the stream: `onChange(capabilities, message)` after the snapshot and after every
+ * delta (capabilities: a Map by key); `onConnection(text)` when the connection changes. A
+ * dropped connection comes back with `since`, so nothing is missed or shown twice.
+ */
+export function follow(onChange, onConnection) {
+  const capabilities = new Map();
+  let seq = null;
+  let backoff = 250;
+  const connect = () => {
+    const since = seq === null ? "" : `&since=${seq}`;
+    const ws = new WebSocket(`ws://${location.host}/api/v1/stream?token=${token}${since}`);
+    ws.onopen = () => {
+      backoff = 250;
+      onConnection("live");
+    };
+    ws.onmessage = (event) => {
+      const m = JSON.parse(event.data);
+      if (m.type === "snapshot") {
+        capabilities.clear();
+        for (const c of m.capabilities) capabilities.set(c.key, c);
+      } else {
+        for (const c of m.upsert) capabilities.set(c.key, c);
+        for (const key of m.remove) capabilities.delete(key);
+      }
+      seq = m.seq;
+      onChange(capabilities, m);
+    };
+    ws.onclose = () => {
+      onConnection("reconnecting…");
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 5000);
+    };
+  };
+  connect();
+}
+
+/** An element with attributes and children (text is always text: nothing is parsed as HTML). */
+export function h(tag, attrs = {}, ...children) {
+  const svg = ["svg", "g", "rect", "path", "text", "title", "tspan"].includes(tag);
+  const node = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c !== undefined && c !== null) node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+/** "1.2 s", "340 ms", or "" when unknown. */
+export function duration(ms) {
+  if (ms === null || ms === undefined) return "";
+  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`;
+}

@@ -1,0 +1,45 @@
+// The page: a hash route per view, redrawn from the stream's state on every change.
+import { follow, h } from "/assets/api.js";
+import { overview } from "/assets/overview.js";
+import { capabilityView } from "/assets/capability.js";
+import { graphView } from "/assets/graph.js";
+
+const view = document.getElementById("view");
+const crumbs = document.getElementById("crumbs");
+const connection = document.getElementById("connection");
+let capabilities = new Map();
+let received = false;
+
+function render() {
+  const [, page, namespace, name] = (location.hash || "#/").split("/");
+  const key = `${namespace}/${name}`;
+  const cap = capabilities.get(key);
+  crumbs.replaceChildren();
+  if (!received) {
+    view.replaceChildren(h("p", { class: "muted" }, "waiting for the daemon…"));
+  } else if ((page === "capability" || page === "graph") && !cap) {
+    view.replaceChildren(h("p", { class: "muted" }, `no capability ${key} in this project`));
+  } else if (page === "capability") {
+    crumbs.append(h("a", { href: `#/capability/${key}` }, key));
+    capabilityView(view, cap);
+  } else if (page === "graph") {
+    crumbs.append(h("a", { href: `#/capability/${key}` }, key), " › graph");
+    graphView(view, cap);
+  } else {
+    overview(view, capabilities);
+  }
+}
+
+follow(
+  (caps) => {
+    capabilities = caps;
+    received = true;
+    render();
+  },
+  (state) => {
+    connection.textContent = state;
+    connection.dataset.state = state === "live" ? "live" : "down";
+  },
+);
+addEventListener("hashchange", render);
+render();

@@ -1,0 +1,94 @@
+//! What the daemon feeds the dashboard: its project's capabilities and their Deployments,
+//! watched (the same objects `status -w` follows), turned into the dashboard's objects and
+//! published to the hub on every change.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Api, Client};
+
+use super::hub::Live;
+use super::model::{self, Capability};
+use super::steps::Timeline;
+use crate::model::ownership::{MANAGED_BY, MANAGED_BY_KEY};
+use crate::model::profile::Profile;
+use crate::model::spec::NexusAICapability;
+use crate::provision::kube::objects::{Replicas, deployment_replicas};
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The dashboard's capabilities from the custom resources and the Deployments nexus-dev manages
+/// (`deployments`: `None` when they are not watched), planned for `profile`; `timelines` keeps
+/// each capability's phase times across calls.
+pub fn capabilities(
+    crs: &[Arc<NexusAICapability>],
+    deployments: Option<&[Arc<Deployment>]>,
+    profile: &Profile,
+    timelines: &mut HashMap<String, Timeline>,
+    now: u64,
+) -> Vec<Capability> {
+    let mut replicas: HashMap<String, Replicas> = HashMap::new();
+    for (owner, component, counts) in deployments.into_iter().flatten().filter_map(|d| deployment_replicas(d)) {
+        replicas.entry(owner).or_default().insert(component, counts);
+    }
+    let none = Replicas::new();
+    timelines.retain(|key, _| crs.iter().any(|c| crate::reconcile::key(c) == *key));
+    crs.iter()
+        .map(|cr| {
+            let key = crate::reconcile::key(cr);
+            let timeline = timelines.entry(key.clone()).or_default();
+            timeline.observe(cr.metadata.generation, cr.status.as_ref().and_then(|s| s.phase), now);
+            let live = deployments.map(|_| replicas.get(&key).unwrap_or(&none));
+            model::capability(cr, &crate::model::plan::build(cr, profile), live, timeline)
+        })
+        .collect()
+}
+
+/// Whether a store has its first complete list (before it, a missing object proves nothing).
+fn ready<K>(store: &reflector::Store<K>) -> bool
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: std::hash::Hash + Eq + Clone,
+{
+    store.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok())
+}
+
+/// Watches the capabilities labelled as project `project_id`'s and nexus-dev's Deployments,
+/// publishing to `live` after every burst of changes. Runs until dropped.
+pub async fn run(client: Client, project_id: String, profile: Profile, live: Arc<Live>) {
+    let selector = format!("{}={project_id}", crate::daemon::PROJECT_LABEL);
+    let (caps, caps_writer) = reflector::store::<NexusAICapability>();
+    let (deps, deps_writer) = reflector::store::<Deployment>();
+    let cap_events = reflector(
+        caps_writer,
+        watcher(Api::<NexusAICapability>::all(client.clone()), watcher::Config::default().labels(&selector))
+            .default_backoff(),
+    )
+    .map(|_| ());
+    let dep_events = reflector(
+        deps_writer,
+        watcher(
+            Api::<Deployment>::all(client),
+            watcher::Config::default().labels(&format!("{MANAGED_BY_KEY}={MANAGED_BY}")),
+        )
+        .default_backoff(),
+    )
+    .map(|_| ());
+    let mut events = futures::stream::select(cap_events.boxed(), dep_events.boxed());
+    let mut timelines = HashMap::new();
+    while events.next().await.is_some() {
+        // A burst (a list, a rollout) is published once.
+        while let Some(Some(())) = events.next().now_or_never() {}
+        if !ready(&caps) || !ready(&deps) {
+            continue;
+        }
+        let deployments = deps.state();
+        live.publish(capabilities(&caps.state(), Some(&deployments), &profile, &mut timelines, now_ms()));
+    }
+}

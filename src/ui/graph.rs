@@ -1,0 +1,232 @@
+//! The dependency graph of a capability, laid out by the daemon (issue 16: "a layered DAG,
+//! drawn as SVG; no graph library"): one node per planned resource, an edge from each resource
+//! a resource `dependsOn` to it, layers by the longest path from the roots, order within a layer
+//! by the mean position of a node's parents (one sweep, plan order breaking ties). Pure.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::model::{Capability, Health, ResourceView};
+
+/// Horizontal distance between layers, vertical between nodes, and the margin (SVG units).
+pub const COLUMN: u32 = 260;
+pub const ROW: u32 = 56;
+pub const MARGIN: u32 = 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub step: usize,
+    pub health: Health,
+    pub message: Option<String>,
+    pub layer: usize,
+    pub order: usize,
+    pub x: u32,
+    pub y: u32,
+    /// For a node not yet healthy: the resources it depends on that are not healthy either.
+    pub waiting_on: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Edge {
+    /// The resource depended on.
+    pub from: String,
+    /// The resource that depends on it.
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    pub edges: Vec<Edge>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The layer of each resource: 0 for a root, else one more than its deepest dependency.
+/// Dependencies outside the list are ignored; a cycle (the plan has none) is cut where found.
+fn layers(resources: &[ResourceView], index: &HashMap<&str, usize>) -> Vec<usize> {
+    fn visit(
+        i: usize,
+        rs: &[ResourceView],
+        index: &HashMap<&str, usize>,
+        memo: &mut [Option<usize>],
+        on: &mut [bool],
+    ) -> usize {
+        if let Some(l) = memo[i] {
+            return l;
+        }
+        on[i] = true;
+        let mut layer = 0;
+        for d in &rs[i].depends_on {
+            if let Some(&j) = index.get(d.as_str())
+                && !on[j]
+            {
+                layer = layer.max(visit(j, rs, index, memo, on) + 1);
+            }
+        }
+        on[i] = false;
+        memo[i] = Some(layer);
+        layer
+    }
+    let mut memo = vec![None; resources.len()];
+    let mut on = vec![false; resources.len()];
+    (0..resources.len()).map(|i| visit(i, resources, index, &mut memo, &mut on)).collect()
+}
+
+/// The graph of a capability's resources.
+pub fn layout(cap: &Capability) -> Graph {
+    let rs = &cap.resources;
+    let index: HashMap<&str, usize> = rs.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+    let layer = layers(rs, &index);
+    let depth = layer.iter().max().map_or(0, |m| m + 1);
+    let mut order = vec![0usize; rs.len()];
+    let mut widest = 0;
+    for l in 0..depth {
+        let mut members: Vec<(f64, usize)> = (0..rs.len())
+            .filter(|&i| layer[i] == l)
+            .map(|i| {
+                let parents: Vec<usize> =
+                    rs[i].depends_on.iter().filter_map(|d| index.get(d.as_str())).map(|&j| order[j]).collect();
+                let mean = if parents.is_empty() {
+                    i as f64
+                } else {
+                    parents.iter().sum::<usize>() as f64 / parents.len() as f64
+                };
+                (mean, i)
+            })
+            .collect();
+        // Stable: equal means keep plan order.
+        members.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (pos, (_, i)) in members.iter().enumerate() {
+            order[*i] = pos;
+        }
+        widest = widest.max(members.len());
+    }
+    let healthy = |id: &str| index.get(id).is_some_and(|&j| rs[j].health == Health::Ok);
+    let nodes = rs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Node {
+            id: r.id.clone(),
+            kind: r.kind.clone(),
+            name: r.name.clone(),
+            step: r.step,
+            health: r.health,
+            message: r.message.clone(),
+            layer: layer[i],
+            order: order[i],
+            x: MARGIN + layer[i] as u32 * COLUMN,
+            y: MARGIN + order[i] as u32 * ROW,
+            waiting_on: if r.health == Health::Ok {
+                Vec::new()
+            } else {
+                r.depends_on.iter().filter(|d| index.contains_key(d.as_str()) && !healthy(d)).cloned().collect()
+            },
+        })
+        .collect();
+    let edges = rs
+        .iter()
+        .flat_map(|r| {
+            r.depends_on
+                .iter()
+                .filter(|d| index.contains_key(d.as_str()))
+                .map(|d| Edge { from: d.clone(), to: r.id.clone() })
+        })
+        .collect();
+    Graph {
+        nodes,
+        edges,
+        width: 2 * MARGIN + depth.saturating_sub(1) as u32 * COLUMN + COLUMN,
+        height: 2 * MARGIN + widest as u32 * ROW,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::Phase;
+    use crate::ui::model::tests::{all, minimal};
+    use crate::ui::steps::Timeline;
+
+    fn graph_of(example: &str) -> (crate::model::plan::Plan, Graph) {
+        let mut cr = crate::input::examples::example(example);
+        cr.metadata.namespace = Some("ns".into());
+        cr.metadata.name = Some("n".into());
+        let plan = crate::model::plan::build(&cr, &crate::input::examples::profile("local"));
+        let cap = crate::ui::model::capability(&cr, &plan, None, &Timeline::default());
+        (plan, layout(&cap))
+    }
+
+    #[test]
+    fn one_node_per_planned_resource_and_one_edge_per_depends_on() {
+        for example in crate::input::examples::names() {
+            let (plan, g) = graph_of(example);
+            let ids: Vec<String> = plan.resources.iter().map(|r| r.id()).collect();
+            assert_eq!(g.nodes.iter().map(|n| n.id.clone()).collect::<Vec<_>>(), ids, "{example}");
+            let mut expected: Vec<Edge> = plan
+                .resources
+                .iter()
+                .flat_map(|r| r.depends_on.iter().map(|d| Edge { from: d.clone(), to: r.id() }))
+                .collect();
+            let mut edges = g.edges.clone();
+            expected.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+            edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+            assert_eq!(edges, expected, "{example}: every dependsOn is a planned resource");
+            assert!(!edges.is_empty());
+        }
+    }
+
+    #[test]
+    fn layers_respect_edges_and_nodes_do_not_overlap() {
+        for example in crate::input::examples::names() {
+            let (_, g) = graph_of(example);
+            let node = |id: &str| g.nodes.iter().find(|n| n.id == id).unwrap();
+            for e in &g.edges {
+                assert!(node(&e.from).layer < node(&e.to).layer, "{example}: {} → {}", e.from, e.to);
+            }
+            for n in &g.nodes {
+                let deepest = g.edges.iter().filter(|e| e.to == n.id).map(|e| node(&e.from).layer + 1).max();
+                assert_eq!(n.layer, deepest.unwrap_or(0), "{example}: {} sits right after its deepest parent", n.id);
+                assert!(n.x < g.width && n.y < g.height);
+            }
+            let mut spots: Vec<(u32, u32)> = g.nodes.iter().map(|n| (n.x, n.y)).collect();
+            spots.sort_unstable();
+            spots.dedup();
+            assert_eq!(spots.len(), g.nodes.len(), "{example}: one node per spot");
+        }
+    }
+
+    #[test]
+    fn the_chain_runs_from_aws_through_iam_and_the_service_account_to_the_ingress() {
+        let (_, g) = graph_of("minimal");
+        let layer = |kind: &str| g.nodes.iter().find(|n| n.kind == kind).unwrap().layer;
+        assert!(layer("iam.role") < layer("k8s.serviceaccount"));
+        assert!(layer("k8s.serviceaccount") < layer("k8s.deployment"));
+        assert!(layer("k8s.deployment") <= layer("k8s.ingress") || layer("k8s.service") < layer("k8s.ingress"));
+    }
+
+    #[test]
+    fn a_waiting_node_names_the_unhealthy_resources_it_depends_on() {
+        let (_, plan) = minimal(None);
+        let mut status = all(&plan, "Ready", Phase::ProvisioningIam);
+        let role = status.resources.iter_mut().find(|r| r.kind == "iam.role").unwrap();
+        role.state = "Pending".into();
+        let role_id = format!("iam.role/{}", role.name);
+        let (cr, plan) = minimal(Some(status.clone()));
+        let sa = plan.of_kind(crate::model::plan::Kind::ServiceAccount).next().unwrap().id();
+        for r in status.resources.iter_mut().filter(|r| r.kind == "k8s.serviceaccount") {
+            r.state = "Pending".into();
+        }
+        let (cr2, _) = minimal(Some(status));
+        let g = layout(&crate::ui::model::capability(&cr2, &plan, None, &Timeline::default()));
+        let node = g.nodes.iter().find(|n| n.id == sa).unwrap();
+        assert_eq!(node.waiting_on, vec![role_id], "the namespace is Ready, the role is not");
+        let g = layout(&crate::ui::model::capability(&cr, &plan, None, &Timeline::default()));
+        assert!(g.nodes.iter().find(|n| n.id == sa).unwrap().waiting_on.is_empty(), "a healthy node waits on nothing");
+    }
+}
