@@ -1,7 +1,8 @@
 //! The dependency graph of a capability, laid out by the daemon (issue 16: "a layered DAG,
 //! drawn as SVG; no graph library"): one node per planned resource, an edge from each resource
 //! a resource `dependsOn` to it, layers by the longest path from the roots, order within a layer
-//! by the mean position of a node's parents (one sweep, plan order breaking ties). Pure.
+//! by the mean position of a node's neighbours (sweeps down, up and down; plan order breaking
+//! ties). Pure.
 
 use std::collections::HashMap;
 
@@ -78,35 +79,58 @@ fn layers(resources: &[ResourceView], index: &HashMap<&str, usize>) -> Vec<usize
     (0..resources.len()).map(|i| visit(i, resources, index, &mut memo, &mut on)).collect()
 }
 
+/// Orders the nodes of one layer by the mean order of their `neighbours` (in the layer before or
+/// after); a node without any keeps its place. Stable: ties keep the current order.
+fn sweep(members: &[usize], neighbours: &[Vec<usize>], order: &mut [usize]) {
+    let mut keyed: Vec<(f64, usize, usize)> = members
+        .iter()
+        .map(|&i| {
+            let ns = &neighbours[i];
+            let key = if ns.is_empty() {
+                order[i] as f64
+            } else {
+                ns.iter().map(|&j| order[j]).sum::<usize>() as f64 / ns.len() as f64
+            };
+            (key, order[i], i)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    for (pos, (_, _, i)) in keyed.into_iter().enumerate() {
+        order[i] = pos;
+    }
+}
+
 /// The graph of a capability's resources.
 pub fn layout(cap: &Capability) -> Graph {
     let rs = &cap.resources;
     let index: HashMap<&str, usize> = rs.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
     let layer = layers(rs, &index);
     let depth = layer.iter().max().map_or(0, |m| m + 1);
-    let mut order = vec![0usize; rs.len()];
-    let mut widest = 0;
-    for l in 0..depth {
-        let mut members: Vec<(f64, usize)> = (0..rs.len())
-            .filter(|&i| layer[i] == l)
-            .map(|i| {
-                let parents: Vec<usize> =
-                    rs[i].depends_on.iter().filter_map(|d| index.get(d.as_str())).map(|&j| order[j]).collect();
-                let mean = if parents.is_empty() {
-                    i as f64
-                } else {
-                    parents.iter().sum::<usize>() as f64 / parents.len() as f64
-                };
-                (mean, i)
-            })
-            .collect();
-        // Stable: equal means keep plan order.
-        members.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (pos, (_, i)) in members.iter().enumerate() {
-            order[*i] = pos;
+    let by_layer: Vec<Vec<usize>> = (0..depth).map(|l| (0..rs.len()).filter(|&i| layer[i] == l).collect()).collect();
+    let parents: Vec<Vec<usize>> =
+        rs.iter().map(|r| r.depends_on.iter().filter_map(|d| index.get(d.as_str()).copied()).collect()).collect();
+    let mut children = vec![Vec::new(); rs.len()];
+    for (i, ps) in parents.iter().enumerate() {
+        for &p in ps {
+            children[p].push(i);
         }
-        widest = widest.max(members.len());
     }
+    // Plan order first, then three sweeps: down (by parents), up (by children: roots that feed
+    // much sit next to what they feed), down again.
+    let mut order = vec![0usize; rs.len()];
+    for members in &by_layer {
+        for (pos, &i) in members.iter().enumerate() {
+            order[i] = pos;
+        }
+    }
+    let down: Vec<usize> = (1..depth).collect();
+    let up: Vec<usize> = (0..depth.saturating_sub(1)).rev().collect();
+    for (layers, neighbours) in [(&down, &parents), (&up, &children), (&down, &parents)] {
+        for &l in layers {
+            sweep(&by_layer[l], neighbours, &mut order);
+        }
+    }
+    let widest = by_layer.iter().map(Vec::len).max().unwrap_or(0);
     let healthy = |id: &str| index.get(id).is_some_and(|&j| rs[j].health == Health::Ok);
     let nodes = rs
         .iter()
@@ -207,7 +231,11 @@ mod tests {
         let layer = |kind: &str| g.nodes.iter().find(|n| n.kind == kind).unwrap().layer;
         assert!(layer("iam.role") < layer("k8s.serviceaccount"));
         assert!(layer("k8s.serviceaccount") < layer("k8s.deployment"));
-        assert!(layer("k8s.deployment") <= layer("k8s.ingress") || layer("k8s.service") < layer("k8s.ingress"));
+        assert!(layer("k8s.service") < layer("k8s.ingress"));
+        // The namespace feeds most of the next layer: it sits beside it, not after the forty
+        // AWS roots that feed nothing there.
+        let namespace = g.nodes.iter().find(|n| n.kind == "k8s.namespace").unwrap();
+        assert!(namespace.order < 10, "namespace at {} of layer 0", namespace.order);
     }
 
     #[test]

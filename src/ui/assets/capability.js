@@ -22,7 +22,7 @@ export function capabilityView(view, c) {
         h("td", { class: r.health === "failed" ? "error small" : "muted small" }, r.message ?? r.awsId ?? "")))));
   view.replaceChildren(
     h("h1", {}, c.key, " ", h("span", { class: `phase phase-${c.phase}` }, c.phase)),
-    h("p", { class: "muted" }, c.message ?? "", " · profile ", c.profile, " · ",
+    h("p", { class: "muted" }, c.message ? `${c.message} · ` : "", `environment ${c.environment} · profile ${c.profile} · `,
       h("a", { href: `#/graph/${c.key}` }, "dependency graph")),
     h("section", { class: "columns" },
       h("div", {}, h("h2", {}, "Steps"), timeline,
