@@ -43,8 +43,12 @@ impl Dashboard {
 
     /// Publishes the capability in `phase` at `now`, as the daemon's feed does.
     fn publish(&mut self, phase: Option<Phase>, now: u64) {
+        self.publish_cr(minimal(phase), now);
+    }
+
+    fn publish_cr(&mut self, cr: NexusAICapability, now: u64) {
         let profile = nexus_dev::input::profile::built_in("local").unwrap();
-        let caps = feed::capabilities(&[Arc::new(minimal(phase))], None, &profile, &mut self.timelines, now);
+        let caps = feed::capabilities(&[Arc::new(cr)], None, &profile, &mut self.timelines, now);
         self.live.publish(caps);
     }
 
@@ -232,4 +236,89 @@ async fn ui_stream_sends_a_snapshot_then_numbered_deltas_and_resumes_after_a_rec
     let fresh = next(&mut late).await;
     assert_eq!((fresh["type"].as_str(), fresh["seq"].as_u64()), (Some("snapshot"), Some(4)));
     assert_eq!(fresh["capabilities"][0]["phase"], "ProvisioningSecrets");
+}
+
+/// The variable the test bed sets for the page tests, or a failure saying how to get it.
+fn browser_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("${name} is not set: install the browser with `scripts/testbed browser` and export `eval \"$(scripts/testbed env)\"`")
+    })
+}
+
+/// The page in headless Chromium (tests/browser/dashboard.cjs): the overview matrix, a change
+/// shown live, the capability's timeline and resources, the graph with one node per planned
+/// resource. Screenshots go to `target/tmp/ui-screenshots/` (kept as CI artifacts).
+#[tokio::test]
+async fn ui_page_in_headless_chromium_shows_the_matrix_live_the_capability_and_the_graph() {
+    use tokio::io::AsyncBufReadExt;
+    let playwright = browser_var("NEXUS_TESTBED_PLAYWRIGHT");
+    let chromium = browser_var("NEXUS_TESTBED_CHROMIUM");
+    let mut d = Dashboard::start(16).await;
+    let profile = nexus_dev::input::profile::built_in("local").unwrap();
+    let plan = nexus_dev::model::plan::build(&minimal(None), &profile);
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/dashboard.cjs");
+    let mut node = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(d.server.url())
+        .arg(&shots)
+        .env("NEXUS_TESTBED_PLAYWRIGHT", playwright)
+        .env("NEXUS_TESTBED_CHROMIUM", chromium)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut stages: HashMap<String, serde_json::Value> = HashMap::new();
+    loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await;
+        let Some(line) = line.expect("the browser answers within 60 s").unwrap() else { break };
+        let stage: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let name = stage["stage"].as_str().unwrap().to_owned();
+        assert_ne!(name, "failed", "{}", stage["error"].as_str().unwrap_or_default());
+        if name == "overview" {
+            // DynamoDB done, the capability on to SSM: the page must turn the cell green by itself.
+            let mut cr = minimal(Some(Phase::ProvisioningSsm));
+            let status = cr.status.as_mut().unwrap();
+            for r in plan.resources.iter() {
+                let ready = r.kind == nexus_dev::model::plan::Kind::DynamoTable;
+                status.resources.push(nexus_dev::model::spec::ResourceStatus {
+                    kind: r.kind.as_str().into(),
+                    name: r.name.clone(),
+                    state: if ready { "Ready" } else { "Pending" }.into(),
+                    id: None,
+                    message: None,
+                });
+            }
+            d.publish_cr(cr, 2_000);
+        }
+        stages.insert(name, stage);
+    }
+    assert!(node.wait().await.unwrap().success(), "the browser script failed: {stages:?}");
+    assert_eq!(stages["done"]["errors"], serde_json::json!([]), "no error in the page's console");
+
+    let overview = &stages["overview"];
+    assert_eq!(overview["connection"], "live");
+    assert_eq!(overview["rows"][0]["key"], "myapp-dev/myapp-dev");
+    assert_eq!(overview["rows"][0]["steps"].as_array().unwrap().len(), 11);
+    assert_eq!(overview["rows"][0]["steps"][0], serde_json::json!(["DynamoDB", "pending"]));
+    assert!(stages["live"]["ms"].as_u64().unwrap() < 2_000, "the change shows within 2 s: {}", stages["live"]);
+
+    let capability = &stages["capability"];
+    assert_eq!(capability["hash"], "#/capability/myapp-dev/myapp-dev");
+    assert_eq!(capability["timeline"][0], serde_json::json!(["DynamoDB", "done"]));
+    assert_eq!(capability["timeline"][3], serde_json::json!(["SSM", "running"]));
+    let ids: Vec<String> = plan.resources.iter().map(|r| r.id()).collect();
+    assert_eq!(capability["resources"], serde_json::json!(ids));
+
+    let graph = &stages["graph"];
+    let nodes: Vec<&str> = graph["nodes"].as_array().unwrap().iter().map(|n| n[0].as_str().unwrap()).collect();
+    assert_eq!(nodes, ids, "one node per planned resource");
+    let planned_edges: usize = plan.resources.iter().map(|r| r.depends_on.len()).sum();
+    assert_eq!(graph["edges"], planned_edges, "one edge per dependsOn");
+    assert!(!graph["waiting"].as_array().unwrap().is_empty(), "pending nodes say what they wait on");
+    for shot in ["overview.png", "overview-live.png", "capability.png", "graph.png"] {
+        assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1_000, "{shot}");
+    }
 }
