@@ -38,24 +38,47 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{}", record.url);
     if !args.no_open {
-        match open(&record.url) {
-            Some(with) => eprintln!("opened with {with}"),
-            None => eprintln!("no browser opener found (xdg-open, open): open the URL above yourself"),
+        let graphical =
+            ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+        match opener(cfg!(target_os = "macos"), graphical) {
+            Some(cmd) if spawn(cmd, &record.url) => eprintln!("asked {cmd} to open it in your browser"),
+            Some(cmd) => eprintln!("{cmd} is not available: open the URL above yourself"),
+            None => eprintln!("no graphical session (DISPLAY and WAYLAND_DISPLAY unset): open the URL above yourself"),
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Hands `url` to the desktop's opener, if there is one; the command it used. Never fails:
-/// a machine without a browser still has the printed URL.
-fn open(url: &str) -> Option<&'static str> {
-    ["xdg-open", "open"].into_iter().find(|opener| {
-        std::process::Command::new(opener)
-            .arg(url)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .is_ok()
-    })
+/// The command that opens a URL in the desktop's browser: `open` on macOS; `xdg-open` elsewhere,
+/// when there is a display to open it on (on Linux, `open` is `openvt`).
+fn opener(macos: bool, graphical: bool) -> Option<&'static str> {
+    match (macos, graphical) {
+        (true, _) => Some("open"),
+        (false, true) => Some("xdg-open"),
+        (false, false) => None,
+    }
+}
+
+/// Starts `cmd URL` without waiting (xdg-open may run the browser in the foreground). Never
+/// fails the command: the URL is printed already.
+fn spawn(cmd: &str, url: &str) -> bool {
+    std::process::Command::new(cmd)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_browser_is_opened_with_open_on_macos_and_xdg_open_only_with_a_display() {
+        assert_eq!(opener(true, false), Some("open"));
+        assert_eq!(opener(false, true), Some("xdg-open"));
+        assert_eq!(opener(false, false), None, "a server or a container: print only");
+    }
 }

@@ -322,3 +322,51 @@ async fn ui_page_in_headless_chromium_shows_the_matrix_live_the_capability_and_t
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1_000, "{shot}");
     }
 }
+
+/// `nexus-dev ui` in a project: refused without a daemon, the recorded URL with one (the lock
+/// held by this test stands for the daemon), never failing for want of a browser.
+#[test]
+fn ui_command_prints_the_url_the_daemon_recorded() {
+    let base = tempfile::tempdir().unwrap();
+    let (project, state) = (base.path().join("project"), base.path().join("state"));
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal.yaml"), project.join("minimal.yaml"))
+        .unwrap();
+    std::fs::write(project.join("nexus-dev.yaml"), "specs: [minimal.yaml]\nprofile: local\n").unwrap();
+    let ui = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nexus-dev"))
+            .arg("ui")
+            .args(args)
+            .current_dir(&project)
+            .env("NEXUS_DEV_STATE_DIR", &state)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .unwrap()
+    };
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    let none = ui(&["--no-open"]);
+    assert!(!none.status.success());
+    assert!(text(&none).contains("no daemon runs for this project"), "{}", text(&none));
+    assert!(text(&none).contains("nexus-dev up"), "with the way out: {}", text(&none));
+
+    let id = nexus_dev::env::ProjectId::from_dir(&project);
+    let paths = nexus_dev::daemon::Paths::in_state_dir(&state, id.as_str());
+    let _daemon = nexus_dev::daemon::lock(&paths).unwrap();
+    let unrecorded = ui(&["--no-open"]);
+    assert!(!unrecorded.status.success());
+    assert!(text(&unrecorded).contains("has not recorded a dashboard"), "{}", text(&unrecorded));
+
+    let record = nexus_dev::ui::record::Record { url: "http://127.0.0.1:4321/?token=ab12".into(), pid: 42 };
+    nexus_dev::ui::record::write(&paths.ui_record(), &record).unwrap();
+    let printed = ui(&["--no-open"]);
+    assert!(printed.status.success(), "{}", text(&printed));
+    assert_eq!(String::from_utf8_lossy(&printed.stdout), "http://127.0.0.1:4321/?token=ab12\n");
+    let json = ui(&["-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"url": "http://127.0.0.1:4321/?token=ab12", "pid": 42}));
+    let headless = ui(&[]);
+    assert!(headless.status.success(), "no browser is no failure: {}", text(&headless));
+    assert!(text(&headless).contains("open the URL above yourself"), "{}", text(&headless));
+}
