@@ -50,6 +50,13 @@ pub fn capabilities(
         .collect()
 }
 
+/// A watch error is retried with backoff by the watcher; it is only logged here.
+fn log_error<T>(r: Result<T, watcher::Error>) {
+    if let Err(e) = r {
+        tracing::debug!(error = %e, "the dashboard's watch failed; retrying");
+    }
+}
+
 /// Whether a store has its first complete list (before it, a missing object proves nothing).
 fn ready<K>(store: &reflector::Store<K>) -> bool
 where
@@ -70,7 +77,7 @@ pub async fn run(client: Client, project_id: String, profile: Profile, live: Arc
         watcher(Api::<NexusAICapability>::all(client.clone()), watcher::Config::default().labels(&selector))
             .default_backoff(),
     )
-    .map(|_| ());
+    .map(log_error);
     let dep_events = reflector(
         deps_writer,
         watcher(
@@ -90,5 +97,46 @@ pub async fn run(client: Client, project_id: String, profile: Profile, live: Arc
         }
         let deployments = deps.state();
         live.publish(capabilities(&caps.state(), Some(&deployments), &profile, &mut timelines, now_ms()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::Phase;
+    use crate::ui::model::Health;
+    use crate::ui::model::tests::{all, minimal};
+
+    /// A Deployment of `owner`'s `component` as nexus-dev labels and annotates it.
+    fn deployment(owner: &str, component: &str, ready: i32, desired: i32) -> Arc<Deployment> {
+        let mut d = Deployment::default();
+        d.metadata.annotations =
+            Some([(crate::provision::kube::objects::OWNER_ANNOTATION.to_owned(), owner.to_owned())].into());
+        d.metadata.labels = Some([("app.kubernetes.io/component".to_owned(), component.to_owned())].into());
+        d.spec = Some(k8s_openapi::api::apps::v1::DeploymentSpec { replicas: Some(desired), ..Default::default() });
+        d.status =
+            Some(k8s_openapi::api::apps::v1::DeploymentStatus { ready_replicas: Some(ready), ..Default::default() });
+        Arc::new(d)
+    }
+
+    #[test]
+    fn live_replicas_go_to_the_capability_that_owns_them_and_timelines_follow_the_capabilities() {
+        let (_, plan) = minimal(None);
+        let (cr, _) = minimal(Some(all(&plan, "Ready", Phase::Running)));
+        let profile = crate::input::examples::profile("local");
+        let deployments =
+            [deployment("myapp-dev/myapp-dev", "backend", 1, 2), deployment("other/other", "frontend", 1, 1)];
+        let mut timelines = HashMap::new();
+        let caps = capabilities(&[Arc::new(cr.clone())], Some(&deployments), &profile, &mut timelines, 5);
+        let health = |c: &Capability, name: &str| {
+            c.resources.iter().find(|r| r.kind == "k8s.deployment" && r.name.ends_with(name)).unwrap().health
+        };
+        assert_eq!(health(&caps[0], "backend"), Health::Waiting, "1/2 ready");
+        assert_eq!(health(&caps[0], "frontend"), Health::Failed, "another capability's frontend is not ours");
+        let unwatched = capabilities(&[Arc::new(cr)], None, &profile, &mut timelines, 6);
+        assert_eq!(health(&unwatched[0], "frontend"), Health::Ok, "not watched: the status alone decides");
+        assert_eq!(timelines.len(), 1);
+        assert!(capabilities(&[], Some(&deployments), &profile, &mut timelines, 7).is_empty());
+        assert!(timelines.is_empty(), "a capability gone takes its timeline");
     }
 }
