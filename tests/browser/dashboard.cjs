@@ -53,6 +53,13 @@ const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
     const waiting = await page.$$eval("ul.waiting li", (lis) => lis.map((li) => li.textContent));
     await page.screenshot({ path: `${out}/graph.png`, fullPage: true });
     say({ stage: "graph", nodes, edges, waiting });
+
+    // The test fails a bucket now: its node turns red by itself.
+    const t2 = Date.now();
+    await page.waitForSelector("svg.graph g.node.failed");
+    const failed = await page.$$eval("svg.graph g.node.failed", (gs) => gs.map((g) => g.dataset.id));
+    await page.screenshot({ path: `${out}/graph-failed.png`, fullPage: true });
+    say({ stage: "graph-live", ms: Date.now() - t2, failed });
   } finally {
     say({ stage: "done", errors });
     await browser.close();

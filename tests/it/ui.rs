@@ -269,6 +269,7 @@ async fn ui_page_in_headless_chromium_shows_the_matrix_live_the_capability_and_t
         .kill_on_drop(true)
         .spawn()
         .expect("node runs");
+    let bucket = plan.of_kind(nexus_dev::model::plan::Kind::S3Bucket).next().unwrap().id();
     let mut lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
     let mut stages: HashMap<String, serde_json::Value> = HashMap::new();
     loop {
@@ -277,21 +278,32 @@ async fn ui_page_in_headless_chromium_shows_the_matrix_live_the_capability_and_t
         let stage: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         let name = stage["stage"].as_str().unwrap().to_owned();
         assert_ne!(name, "failed", "{}", stage["error"].as_str().unwrap_or_default());
-        if name == "overview" {
-            // DynamoDB done, the capability on to SSM: the page must turn the cell green by itself.
-            let mut cr = minimal(Some(Phase::ProvisioningSsm));
+        // The capability with its DynamoDB tables Ready and the resource `failed` Failed.
+        let progress = |phase: Phase, failed: Option<&str>| {
+            let mut cr = minimal(Some(phase));
             let status = cr.status.as_mut().unwrap();
             for r in plan.resources.iter() {
-                let ready = r.kind == nexus_dev::model::plan::Kind::DynamoTable;
+                let state = match r.kind {
+                    nexus_dev::model::plan::Kind::DynamoTable => "Ready",
+                    _ if Some(r.id().as_str()) == failed => "Failed",
+                    _ => "Pending",
+                };
                 status.resources.push(nexus_dev::model::spec::ResourceStatus {
                     kind: r.kind.as_str().into(),
                     name: r.name.clone(),
-                    state: if ready { "Ready" } else { "Pending" }.into(),
+                    state: state.into(),
                     id: None,
-                    message: None,
+                    message: failed.filter(|_| state == "Failed").map(|_| "AccessDenied".into()),
                 });
             }
-            d.publish_cr(cr, 2_000);
+            cr
+        };
+        match name.as_str() {
+            // The page must turn the DynamoDB cell green by itself.
+            "overview" => d.publish_cr(progress(Phase::ProvisioningSsm, None), 2_000),
+            // And a failed bucket's node red.
+            "graph" => d.publish_cr(progress(Phase::Failed, Some(&bucket)), 3_000),
+            _ => {}
         }
         stages.insert(name, stage);
     }
@@ -318,7 +330,9 @@ async fn ui_page_in_headless_chromium_shows_the_matrix_live_the_capability_and_t
     let planned_edges: usize = plan.resources.iter().map(|r| r.depends_on.len()).sum();
     assert_eq!(graph["edges"], planned_edges, "one edge per dependsOn");
     assert!(!graph["waiting"].as_array().unwrap().is_empty(), "pending nodes say what they wait on");
-    for shot in ["overview.png", "overview-live.png", "capability.png", "graph.png"] {
+    assert_eq!(stages["graph-live"]["failed"], serde_json::json!([bucket]), "the failed bucket turns red");
+    assert!(stages["graph-live"]["ms"].as_u64().unwrap() < 2_000, "{}", stages["graph-live"]);
+    for shot in ["overview.png", "overview-live.png", "capability.png", "graph.png", "graph-failed.png"] {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1_000, "{shot}");
     }
 }

@@ -5,17 +5,24 @@ import { get, h } from "/assets/api.js";
 const WIDTH = 220;
 const HEIGHT = 40;
 let shown = null;
+let latest = 0;
 
 export async function graphView(view, c) {
   // Redrawn when the capability changes; the layout is fetched once per change.
   const key = `${c.key}@${JSON.stringify(c.resources.map((r) => r.health))}`;
   if (shown === key && view.querySelector("svg.graph")) return;
   shown = key;
+  const mine = ++latest;
   let g;
   try {
     g = await get(`capabilities/${c.key}/graph`);
   } catch (e) {
-    view.replaceChildren(h("p", { class: "error" }, `cannot load the graph: ${e.message}`));
+    g = { error: e.message };
+  }
+  // A newer change, or the reader went to another view, while this one loaded.
+  if (mine !== latest || location.hash !== `#/graph/${c.key}`) return;
+  if (g.error) {
+    view.replaceChildren(h("p", { class: "error" }, `cannot load the graph: ${g.error}`));
     return;
   }
   const at = new Map(g.nodes.map((n) => [n.id, n]));
