@@ -250,15 +250,16 @@ impl Daemon {
         serving.abort();
         healer.abort();
         forwarding.abort();
-        if let Some((_server, feed)) = dashboard {
+        if let Some((server, feed)) = dashboard {
             feed.abort();
-            let _ = std::fs::remove_file(self.paths.ui_record());
+            drop(server);
         }
         self.forwards.stop_all();
-        // An orphan's socket path may be another daemon's by now: it is left alone (also when
-        // an orphan is stopped by a signal before it noticed).
+        // An orphan's socket path (and dashboard record) may be another daemon's by now: they
+        // are left alone (also when an orphan is stopped by a signal before it noticed).
         if !orphaned && made.orphaned().is_none() {
             let _ = std::fs::remove_file(&self.paths.socket);
+            let _ = std::fs::remove_file(self.paths.ui_record());
         }
         tracing::info!(project = %self.project_id, "daemon stopped");
         Ok(())
