@@ -48,8 +48,10 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// Installs the subscriber once. `verbose` counts `-v`; `quiet` wins over it.
-pub fn init(verbose: u8, quiet: bool) {
+/// Installs the subscriber once. `verbose` counts `-v`; `quiet` wins over it. A `service` (the
+/// daemon, the operator) runs unattended and writes to a log file: it logs what it does (info)
+/// with the time of each line.
+pub fn init(verbose: u8, quiet: bool, service: bool) {
     for var in SECRET_VARS {
         if let Ok(v) = std::env::var(var) {
             mask(&v);
@@ -59,19 +61,19 @@ pub fn init(verbose: u8, quiet: bool) {
         (true, _) => "error",
         // The credential chain warns, with a whole HTTP response, for each provider that has
         // nothing (no IMDS off EC2); the error that follows says what to do.
+        (false, 0) if service => "info,aws_config::meta::credentials=error",
         (false, 0) => "warn,aws_config::meta::credentials=error",
         (false, 1) => "info,nexus_dev=debug",
         (false, 2) => "debug",
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Masking)
         .with_target(verbose > 1)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .without_time()
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = if service { builder.try_init() } else { builder.without_time().try_init() };
 }
 
 /// Writes log events to stderr with secrets masked. One writer per event: the event is

@@ -139,11 +139,18 @@ pub struct ProfileArgs {
     pub profile: Option<String>,
 }
 
+impl Command {
+    /// A process that runs unattended, logging to a file: the daemon, the operator's controller.
+    fn is_service(&self) -> bool {
+        matches!(self, Command::Daemon(_) | Command::Operator(operator::OperatorArgs { command: None, .. }))
+    }
+}
+
 /// Runs the program; the exit code says whether it worked (0), failed (1) or was misused (2).
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::init_tls();
-    crate::logging::init(cli.verbose, cli.quiet);
+    crate::logging::init(cli.verbose, cli.quiet, cli.command.is_service());
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {

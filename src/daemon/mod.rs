@@ -317,9 +317,22 @@ pub async fn apply_project(d: &Daemon) -> Result<Vec<String>, String> {
         }
     }
     let mut applied = Vec::new();
-    for s in specs {
+    for s in &specs {
         let mut cr = s.cr.clone();
         cr.metadata.labels.get_or_insert_with(Default::default).insert(PROJECT_LABEL.into(), d.project_id.clone());
+        let pinned = live
+            .iter()
+            .find(|l| l.spec.capability_name == cr.spec.capability_name && l.spec.environment == cr.spec.environment)
+            .map(crate::model::plan::built_images)
+            .unwrap_or_default();
+        for c in d.project.project.components.iter() {
+            let tier = c.component.as_str();
+            let ours = crate::watch::setup::spec_of(c, &specs).is_ok_and(|o| std::ptr::eq(o, s));
+            if ours && !pinned.contains_key(tier) {
+                cr.annotations_mut()
+                    .insert(format!("{}{tier}", crate::model::plan::AWAITING_BUILD_ANNOTATION), c.name.clone());
+            }
+        }
         let live =
             crate::provision::kube::put_capability(&d.client, &cr).await.map_err(|e| format!("{}: {e}", s.origin()))?;
         applied.push(crate::reconcile::key(&live));

@@ -106,19 +106,31 @@ pub struct Deps<'a> {
     outputs: &'a Outputs,
     hints: &'a Hints,
     first_wave: bool,
+    /// SSM parameters read in batches for the first wave.
+    ssm: Option<&'a ssm::Prefetch>,
 }
 
 impl<'a> Deps<'a> {
     /// In the resource's turn: its dependencies are done.
     pub fn new(owner: &'a Owner, resource: &'a Resource, outputs: &'a Outputs, hints: &'a Hints) -> Self {
-        Self { owner, resource, outputs, hints, first_wave: false }
+        Self { owner, resource, outputs, hints, first_wave: false, ssm: None }
     }
 
     /// In the first wave of reads, before anything of the run is done: no outputs, and the IDs
     /// earlier runs found as hints.
-    pub fn first_wave(owner: &'a Owner, resource: &'a Resource, remembered: &'a Hints) -> Self {
+    pub fn first_wave(
+        owner: &'a Owner,
+        resource: &'a Resource,
+        remembered: &'a Hints,
+        ssm: Option<&'a ssm::Prefetch>,
+    ) -> Self {
         static NONE: std::sync::LazyLock<Outputs> = std::sync::LazyLock::new(Outputs::new);
-        Self { owner, resource, outputs: &NONE, hints: remembered, first_wave: true }
+        Self { owner, resource, outputs: &NONE, hints: remembered, first_wave: true, ssm }
+    }
+
+    /// The SSM parameters read in batches for this wave, if any.
+    pub fn ssm_prefetch(&self) -> Option<&'a ssm::Prefetch> {
+        self.ssm
     }
 
     /// Whether this is the first wave of reads ([`Deps::first_wave`]).

@@ -169,6 +169,11 @@ impl Context {
     }
 
     async fn event(&self, cr: &NexusAICapability, type_: EventType, reason: &str, note: String) {
+        // The same words in the log of the process (the daemon's log file, the operator's pod).
+        match type_ {
+            EventType::Normal => tracing::info!(capability = %key(cr), reason, "{note}"),
+            EventType::Warning => tracing::warn!(capability = %key(cr), reason, "{note}"),
+        }
         let ev = Event { type_, reason: reason.into(), note: Some(note), action: "Reconcile".into(), secondary: None };
         if let Err(e) = self.recorder.publish(&ev, &cr.object_ref(&())).await {
             tracing::debug!(error = %e, "cannot publish event");

@@ -287,6 +287,9 @@ pub async fn up(session: &Session, options: &Options, progress: &dyn Progress) -
     } else {
         Vec::new()
     };
+    // Pods reach the emulator by name: `running` means they can.
+    let dns = crate::provision::kube::wait_cluster_dns(&client, options.timeout);
+    steps.run("cluster dns", async { dns.await.map(|detail| ((), detail)) }).await?;
     let capabilities = match steps.run("running", wait_running(&paths.socket, options.timeout, &markers)).await {
         Ok(c) => c,
         Err(e) => return Err(Error::NotRunning { message: e.to_string(), log: paths.log.display().to_string() }),

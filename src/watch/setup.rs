@@ -14,7 +14,7 @@ use super::worker::{Component, Delivery};
 use crate::input::spec::LoadedSpec;
 use crate::model::names::Names;
 use crate::model::profile::{ClusterProvider, Profile};
-use crate::model::project::LoadedProject;
+use crate::model::project::{BuildComponent, LoadedProject};
 
 /// Repository host for images when there is no registry (kind load, or a local cluster).
 pub const LOCAL_REPOSITORY_HOST: &str = "nexus-dev.local";
@@ -46,6 +46,21 @@ pub fn repository(profile: &Profile, component: &str) -> String {
     format!("{}/{component}", host.trim_end_matches('/'))
 }
 
+/// The capability spec a component's image is for: the one its `capability:` names, or the
+/// project's only one.
+pub fn spec_of<'a>(c: &BuildComponent, specs: &'a [LoadedSpec]) -> Result<&'a LoadedSpec, SetupError> {
+    let found = || specs.iter().map(|s| s.spec().capability_name.clone()).collect::<Vec<_>>().join(", ");
+    match &c.capability {
+        Some(name) => specs.iter().find(|s| &s.spec().capability_name == name).ok_or_else(|| {
+            SetupError::UnknownCapability { component: c.name.clone(), capability: name.clone(), found: found() }
+        }),
+        None => match specs {
+            [one] => Ok(one),
+            _ => Err(SetupError::AmbiguousCapability { component: c.name.clone(), count: specs.len(), found: found() }),
+        },
+    }
+}
+
 /// The engine's components for a project.
 pub fn components(
     project: &LoadedProject,
@@ -53,28 +68,9 @@ pub fn components(
     profile: &Profile,
     kube: &Client,
 ) -> Result<Vec<Component>, SetupError> {
-    let found = specs.iter().map(|s| s.spec().capability_name.clone()).collect::<Vec<_>>().join(", ");
     let mut out = Vec::new();
     for c in &project.project.components {
-        let spec = match &c.capability {
-            Some(name) => specs.iter().find(|s| &s.spec().capability_name == name).ok_or_else(|| {
-                SetupError::UnknownCapability {
-                    component: c.name.clone(),
-                    capability: name.clone(),
-                    found: found.clone(),
-                }
-            })?,
-            None => match specs {
-                [one] => one,
-                _ => {
-                    return Err(SetupError::AmbiguousCapability {
-                        component: c.name.clone(),
-                        count: specs.len(),
-                        found: found.clone(),
-                    });
-                }
-            },
-        };
+        let spec = spec_of(c, specs)?;
         let names = Names::of(spec.spec());
         let namespace = spec.cr.metadata.namespace.clone().unwrap_or_else(|| names.namespace());
         let name = spec.cr.metadata.name.clone().unwrap_or_else(|| names.stem());

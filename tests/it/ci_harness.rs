@@ -29,6 +29,25 @@ fn ci(env: &Env, args: &[&str]) -> (i32, serde_json::Value, Output) {
     (out.status.code().unwrap_or(-1), summary, out)
 }
 
+/// What a failed run says, shortest first: its verdict and message, the phases, then what it
+/// and the command printed (the summary's JSON whole would push the command's output out of a
+/// CI log's excerpt).
+fn why(summary: &serde_json::Value, out: &Output) -> String {
+    let phases: Vec<String> = summary["phases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| format!("{} {}ms {}", p["name"], p["ms"], p.get("failure").or(p.get("detail")).unwrap_or(&"".into())))
+        .collect();
+    format!(
+        "{}: {}\n{}\n{}",
+        summary["verdict"],
+        summary["message"],
+        phases.join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// The names of the machine's containers.
 fn containers() -> Vec<String> {
     let out = Command::new("docker").args(["ps", "-a", "--format", "{{.Names}}"]).output().unwrap();
@@ -136,7 +155,7 @@ async fn ci_reports_fails_fast_snapshots_reaps_and_leaves_nothing_behind() {
     let dump = env.root.join("env.txt");
     let command = format!("env > {} && tests/integration.sh", dump.display());
     let (code, summary, out) = ci(&env, &["--junit", junit.to_str().unwrap(), "--", "sh", "-c", &command]);
-    assert_eq!(code, 0, "{}", text(&out));
+    assert_eq!(code, 0, "{}", why(&summary, &out));
     let report = std::fs::read_to_string(&junit).unwrap();
     for case in ["reap", "up", "ready", "test", "teardown", "kind cluster", "images", "running"] {
         assert!(report.contains(&format!("name=\"{case}\"")), "case {case}: {report}");

@@ -79,7 +79,9 @@ while (my $client = $server->accept) {
   } elsif ($path eq '/api/table') {
     my $table = $ENV{DYNAMODB_TABLE_LICENSE} // '';
     my ($code, $body) = dynamodb('Scan', qq({"TableName": "$table", "Limit": 1}));
-    print "GET /api/table: DynamoDB Scan $table: $code\n";
+    # A failure's answer too (the emulator's error, or why it could not be reached).
+    (my $why = $code == 200 ? '' : " $body") =~ s/\s+$//;
+    print "GET /api/table: DynamoDB Scan $table: $code$why\n";
     answer($client, $code == 200 ? '200 OK' : '502 Bad Gateway', 'application/json', $body);
   } elsif ($path =~ m{^/api/env-length/(\w+)$}) {
     defined $ENV{$1} ? answer($client, '200 OK', 'text/plain', length($ENV{$1}) . "\n")

@@ -43,13 +43,16 @@ dynamodb() { # TARGET BODY
 
 # The backend's read, retried: on a cluster a minute old the pod's first lookup of the emulator's
 # name (CoreDNS, then the node's Docker DNS) can still miss, as any client of it would retry.
+# Each different answer is printed (the backend's log says the same, with the reason).
 backend_table() {
-  for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
-    curl -fsS "${NEXUS_MYAPP_URL_BACKEND}api/table" 2>/dev/null | grep -q "$marker" && return 0
+  last=""
+  for try in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+    answer=$(curl -sS -w ' (HTTP %{http_code})' "${NEXUS_MYAPP_URL_BACKEND}api/table" 2>&1)
+    case "$answer" in *"$marker"*) return 0 ;; esac
+    [ "$answer" = "$last" ] || echo "try $try: $answer"
+    last=$answer
     sleep 2
   done
-  # The last answer, whole, for the report.
-  curl -sS -w ' (HTTP %{http_code})' "${NEXUS_MYAPP_URL_BACKEND}api/table"
   return 1
 }
 

@@ -344,8 +344,12 @@ fn deployment(ctx: &Ctx<'_>, component: &str, spec: &Workload, port: i32) -> Dep
             writable_paths.push(p);
         }
     }
+    let awaiting = ctx.awaiting_builds.contains(component) && !ctx.built_images.contains_key(component);
     let replicas = match &spec.autoscaling {
         Some(a) => a.min,
+        // No pods until the project's build pins the image (an autoscaled workload keeps its
+        // minimum: a Deployment scaled to 0 turns its autoscaler off).
+        None if awaiting => 0,
         None => spec.replicas,
     };
     Deployment {

@@ -278,7 +278,8 @@ fn unplanned_where(cr: &NexusAICapability, profile: &Profile, kinds: impl Fn(Kin
 pub fn build(cr: &NexusAICapability, profile: &Profile) -> Plan {
     let spec = &cr.spec;
     let names = Names::of(spec);
-    let ctx = Ctx { spec, profile, names: &names, built_images: built_images(cr) };
+    let ctx =
+        Ctx { spec, profile, names: &names, built_images: built_images(cr), awaiting_builds: awaiting_builds(cr) };
     let mut resources = Vec::new();
     aws::data_services(&ctx, &mut resources);
     aws::ssm_parameters(&ctx, &mut resources);
@@ -324,6 +325,26 @@ struct Ctx<'a> {
     names: &'a Names,
     /// Images nexus-dev built for components, by component (from the capability's annotations).
     built_images: std::collections::BTreeMap<String, String>,
+    /// Components whose image the project builds and has not built yet ([`AWAITING_BUILD_ANNOTATION`]).
+    awaiting_builds: std::collections::BTreeSet<String>,
+}
+
+/// Annotation prefix under which a project's daemon marks a component whose image it is about
+/// to build (`nexus.ai/awaiting-build.backend: api`, the project's component). Until the image
+/// is pinned, the workload runs no pods: the spec's image is a placeholder nobody pushed, and
+/// its pods would only fail to pull.
+pub const AWAITING_BUILD_ANNOTATION: &str = "nexus.ai/awaiting-build.";
+
+/// The workloads of a capability that await their first build, by component.
+pub fn awaiting_builds(cr: &NexusAICapability) -> std::collections::BTreeSet<String> {
+    cr.metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter_map(|(k, _)| k.strip_prefix(AWAITING_BUILD_ANNOTATION))
+        .filter(|c| matches!(*c, "backend" | "frontend"))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Annotation prefix under which the image nexus-dev built for a component is recorded, by

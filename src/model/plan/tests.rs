@@ -1,5 +1,7 @@
 use std::collections::HashSet;
 
+use kube::ResourceExt;
+
 use super::*;
 use crate::input::examples::{self, loaded as example, profile};
 use crate::input::profile::BUILT_IN;
@@ -384,4 +386,21 @@ fn secrets_for_pods_plan_one_secret_from_the_six_and_mount_it_in_both_workloads(
     cr.spec.secrets = None;
     let ids: Vec<String> = unplanned_objects(&cr, &profile("local")).iter().map(Resource::id).collect();
     assert!(ids.contains(&"k8s.secret/myapp-dev-secrets".to_owned()), "{ids:?}");
+}
+
+#[test]
+fn a_workload_awaiting_its_first_build_runs_no_pods_until_its_image_is_pinned() {
+    let mut cr = example("minimal.yaml").cr;
+    let plan = build(&cr, &profile("local"));
+    let replicas = deployment(&plan, "myapp-dev-backend").replicas;
+    assert!(replicas > 0);
+    cr.annotations_mut().insert(format!("{AWAITING_BUILD_ANNOTATION}backend"), "api".into());
+    let plan = build(&cr, &profile("local"));
+    assert_eq!(deployment(&plan, "myapp-dev-backend").replicas, 0, "no pods for a placeholder image");
+    assert_eq!(deployment(&plan, "myapp-dev-frontend").replicas, replicas, "only the awaited one");
+    let built = format!("localhost:5001/api@sha256:{}", "ab".repeat(32));
+    cr.annotations_mut().insert(format!("{BUILT_IMAGE_ANNOTATION}backend"), built.clone());
+    let plan = build(&cr, &profile("local"));
+    let d = deployment(&plan, "myapp-dev-backend");
+    assert_eq!((d.replicas, d.image.as_str()), (replicas, built.as_str()));
 }

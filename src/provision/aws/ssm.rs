@@ -1,6 +1,11 @@
 //! SSM parameters (seed 000, step 4): the plan's parameter set; a changed value is updated.
 
-use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_ssm::types::{Parameter as SdkParameter, ParameterType, ResourceTypeForTagging, Tag};
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 
 use super::Ctx;
 use super::error::{AwsError, sdk};
@@ -16,32 +21,91 @@ pub struct Observed {
     pub tags: Tags,
 }
 
-/// The current value, type and tags, or `None` when the parameter does not exist.
-pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<Observed>, AwsError> {
-    let c = &ctx.clients.ssm;
-    let (param, tags) = super::both(
-        ctx.serial,
-        c.get_parameter().name(name).send(),
-        c.list_tags_for_resource().resource_type(ResourceTypeForTagging::Parameter).resource_id(name).send(),
-    )
-    .await;
-    let param = match param {
-        Ok(out) => out.parameter,
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()) => return Ok(None),
-        Err(e) => return Err(sdk("GetParameter", name, e)),
+/// A parameter's value and type, as `GetParameter(s)` return them.
+type Value = (String, String);
+
+fn value_of(p: SdkParameter) -> Value {
+    (p.value.unwrap_or_default(), p.r#type.map(|t| t.as_str().to_owned()).unwrap_or_default())
+}
+
+/// One call's worth of parameters read together; `Err` when the call failed (each parameter
+/// is then read on its own, and fails with its own error).
+type Batch = Shared<BoxFuture<'static, Result<Arc<HashMap<String, Value>>, ()>>>;
+
+/// The parameters of a run's first wave, read ten at a time (`GetParameters`, the most the API
+/// takes) instead of one call each. Each batch is made on the first read that needs it, in the
+/// same wave as every other read. Tags have no such call: each parameter's are still read on
+/// their own, at the same time.
+pub struct Prefetch {
+    batches: HashMap<String, Batch>,
+}
+
+impl std::fmt::Debug for Prefetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prefetch").field("parameters", &self.batches.len()).finish()
+    }
+}
+
+impl Prefetch {
+    /// The most names one `GetParameters` takes.
+    pub const BATCH: usize = 10;
+
+    pub fn new(ctx: &Ctx, names: &[&str]) -> Self {
+        let mut batches = HashMap::new();
+        for chunk in names.chunks(Self::BATCH) {
+            let (client, wanted) = (ctx.clients.ssm.clone(), chunk.iter().map(|n| (*n).to_owned()).collect());
+            let batch = async move {
+                let out = client.get_parameters().set_names(Some(wanted)).send().await.map_err(|_| ())?;
+                // Names it does not know come back as `InvalidParameters`: absent from the map.
+                let found = out.parameters.unwrap_or_default().into_iter();
+                Ok(Arc::new(found.filter_map(|p| Some((p.name.clone()?, value_of(p)))).collect()))
+            }
+            .boxed()
+            .shared();
+            batches.extend(chunk.iter().map(|n| ((*n).to_owned(), batch.clone())));
+        }
+        Self { batches }
+    }
+
+    /// The value and type of `name` from its batch; `None` when it was not batched or the batch
+    /// failed.
+    async fn get(&self, name: &str) -> Option<Option<Value>> {
+        let found = self.batches.get(name)?.clone().await.ok()?;
+        Some(found.get(name).cloned())
+    }
+}
+
+async fn read_one(ctx: &Ctx, name: &str) -> Result<Option<Value>, AwsError> {
+    match ctx.clients.ssm.get_parameter().name(name).send().await {
+        Ok(out) => Ok(out.parameter.map(value_of)),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()) => Ok(None),
+        Err(e) => Err(sdk("GetParameter", name, e)),
+    }
+}
+
+/// The current value, type and tags, or `None` when the parameter does not exist. The value
+/// comes from `prefetch` when the parameter is in one of its batches.
+pub async fn observe(ctx: &Ctx, name: &str, prefetch: Option<&Prefetch>) -> Result<Option<Observed>, AwsError> {
+    let value = async {
+        match prefetch {
+            Some(p) => match p.get(name).await {
+                Some(found) => Ok(found),
+                None => read_one(ctx, name).await,
+            },
+            None => read_one(ctx, name).await,
+        }
     };
-    let Some(p) = param else { return Ok(None) };
+    let tags =
+        ctx.clients.ssm.list_tags_for_resource().resource_type(ResourceTypeForTagging::Parameter).resource_id(name);
+    let (value, tags) = super::both(ctx.serial, value, tags.send()).await;
+    let Some((value, param_type)) = value? else { return Ok(None) };
     let tags = match tags {
         Ok(t) => t.tag_list.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
         // Deleted between the two reads: the next apply sees it gone.
         Err(e) if e.as_service_error().is_some_and(|e| e.is_invalid_resource_id()) => Tags::new(),
         Err(e) => return Err(sdk("ListTagsForResource", name, e)),
     };
-    Ok(Some(Observed {
-        value: p.value.unwrap_or_default(),
-        param_type: p.r#type.map(|t| t.as_str().to_owned()).unwrap_or_default(),
-        tags,
-    }))
+    Ok(Some(Observed { value, param_type, tags }))
 }
 
 fn tags(pairs: &[(&str, &str)]) -> Vec<Tag> {
@@ -150,8 +214,8 @@ impl Provisioner for Parameter {
         if let Settings::SsmParameter(w) = settings { Some(w) } else { None }
     }
 
-    async fn observe(ctx: &Ctx, name: &str, _: &SsmParameter, _: &Deps<'_>) -> Result<Option<Observed>, AwsError> {
-        observe(ctx, name).await
+    async fn observe(ctx: &Ctx, name: &str, _: &SsmParameter, deps: &Deps<'_>) -> Result<Option<Observed>, AwsError> {
+        observe(ctx, name, deps.ssm_prefetch()).await
     }
 
     async fn ensure(

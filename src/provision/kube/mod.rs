@@ -57,6 +57,38 @@ pub async fn ensure_namespace(client: &Client, name: &str) -> Result<(), kube::E
     }
 }
 
+/// The cluster's DNS (`kube-system/coredns`, as kubeadm, kind and EKS name it).
+const CLUSTER_DNS: &str = "coredns";
+
+/// Waits until a pod can resolve names: the cluster DNS Deployment has a ready pod. CoreDNS is
+/// ready only once it has read the cluster's Services, and until then answers every lookup that
+/// goes through the pods' search domains with an error: on a new kind cluster, for up to a
+/// minute after its node is Ready, a pod cannot resolve the emulator's name. Says so when the
+/// cluster has no such Deployment (another DNS), and does not wait then.
+pub async fn wait_cluster_dns(client: &Client, timeout: std::time::Duration) -> Result<String, String> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "kube-system");
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let d = api
+            .get_opt(CLUSTER_DNS)
+            .await
+            .map_err(|e| format!("cannot read kube-system/{CLUSTER_DNS}: {}", describe(&e)))?;
+        let Some(d) = d else { return Ok(format!("no kube-system/{CLUSTER_DNS}; not checked")) };
+        let ready = d.status.and_then(|s| s.ready_replicas).unwrap_or(0);
+        if ready > 0 {
+            return Ok(format!("kube-system/{CLUSTER_DNS}: {ready} ready"));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "kube-system/{CLUSTER_DNS} has no ready pod after {}: pods cannot resolve names\n  hint: kubectl -n kube-system get pods -l k8s-app=kube-dns; kubectl -n kube-system logs -l k8s-app=kube-dns",
+                humantime::format_duration(timeout)
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 /// Server-side applies the NexusAICapability CRD and waits until the API server serves it.
 pub async fn install_crd(client: &Client) -> Result<(), Error> {
     let crd = NexusAICapability::crd();
