@@ -5,13 +5,15 @@
 //! `model` builds the objects from the plan, the status and the live replicas; `steps` maps
 //! resources to the seed's eleven steps; `graph` lays out the dependency graph; `hub` numbers
 //! changes and resumes clients; `auth` checks the token and the Origin; `server` serves it all;
-//! `feed` is the daemon's watch that publishes; `record` tells `nexus-dev ui` where it runs.
+//! `feed` is the daemon's watch that publishes; `record` tells `nexus-dev ui` where it runs;
+//! `logs` keeps the project's pods' logs and serves them in chunks with checkpoints.
 
 pub mod assets;
 pub mod auth;
 pub mod feed;
 pub mod graph;
 pub mod hub;
+pub mod logs;
 pub mod model;
 pub mod record;
 pub mod server;
