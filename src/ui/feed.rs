@@ -19,7 +19,8 @@ use crate::model::profile::Profile;
 use crate::model::spec::NexusAICapability;
 use crate::provision::kube::objects::{Replicas, deployment_replicas};
 
-fn now_ms() -> u64 {
+/// Now, in ms since the epoch (the dashboard's times).
+pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 

@@ -145,6 +145,11 @@ impl Live {
         self.hub().get(key).cloned()
     }
 
+    /// The keys (`namespace/name`) of the current capabilities.
+    pub fn keys(&self) -> std::collections::BTreeSet<String> {
+        self.hub().current.keys().cloned().collect()
+    }
+
     /// What a client resuming after `since` gets first, and the deltas after that: taken under
     /// one lock, so nothing is missed or sent twice.
     pub fn follow(&self, since: Option<u64>) -> (Vec<Message>, broadcast::Receiver<Arc<Delta>>) {
