@@ -267,11 +267,13 @@ impl Daemon {
 }
 
 impl Daemon {
-    /// Starts the dashboard (`nexus-dev ui`, issue 16) and the watch that feeds it, and records
-    /// its URL. The daemon works without it: a dashboard that cannot start is a warning.
+    /// Starts the dashboard (`nexus-dev ui`, issue 16), the watch that feeds it and the log
+    /// collector, and records its URL. The daemon works without it: a dashboard that cannot
+    /// start is a warning.
     async fn start_dashboard(&self) -> Option<(crate::ui::server::Server, tokio::task::JoinHandle<()>)> {
         let live = Arc::new(crate::ui::hub::Live::default());
-        let server = match crate::ui::server::start(live.clone()).await {
+        let logs = Arc::new(crate::ui::logs::Logs::default());
+        let server = match crate::ui::server::start(live.clone(), logs.clone()).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "the dashboard cannot start; the daemon goes on without it");
@@ -283,12 +285,13 @@ impl Daemon {
             tracing::warn!(error = %e, "cannot record the dashboard's URL; `nexus-dev ui` will not find it");
         }
         tracing::info!(addr = %server.addr, "dashboard serving");
-        let feed = tokio::spawn(crate::ui::feed::run(
-            self.client.clone(),
-            self.project_id.clone(),
-            self.profile.clone(),
-            live,
-        ));
+        // The collector follows the pods of the capabilities the feed publishes; both stop
+        // with the returned task.
+        let collector = crate::ui::logs::collect::run(self.client.clone(), live.clone(), logs);
+        let feed = crate::ui::feed::run(self.client.clone(), self.project_id.clone(), self.profile.clone(), live);
+        let feed = tokio::spawn(async move {
+            futures::join!(feed, collector);
+        });
         Some((server, feed))
     }
 }

@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::assets;
 use super::auth::{self, Token};
 use super::hub::{Live, Message};
+use super::logs::Logs;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -53,15 +54,15 @@ impl Drop for Server {
     }
 }
 
-/// Serves `live` on a port of 127.0.0.1 the OS chooses, with a new random token, until the
-/// returned server is dropped.
-pub async fn start(live: Arc<Live>) -> Result<Server, ServeError> {
+/// Serves `live` and `logs` on a port of 127.0.0.1 the OS chooses, with a new random token,
+/// until the returned server is dropped.
+pub async fn start(live: Arc<Live>, logs: Arc<Logs>) -> Result<Server, ServeError> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.map_err(ServeError::Listen)?;
-    serve(listener, live, Token::random().map_err(ServeError::Token)?)
+    serve(listener, live, logs, Token::random().map_err(ServeError::Token)?)
 }
 
-/// Serves `live` on `listener` with `token`.
-pub fn serve(listener: TcpListener, live: Arc<Live>, token: Token) -> Result<Server, ServeError> {
+/// Serves `live` and `logs` on `listener` with `token`.
+pub fn serve(listener: TcpListener, live: Arc<Live>, logs: Arc<Logs>, token: Token) -> Result<Server, ServeError> {
     let addr = listener.local_addr().map_err(ServeError::Listen)?;
     let state = Arc::new(AppState { live, token: token.clone(), port: addr.port() });
     let app = axum::Router::new()
@@ -72,8 +73,9 @@ pub fn serve(listener: TcpListener, live: Arc<Live>, token: Token) -> Result<Ser
         .route("/api/v1/capabilities/{namespace}/{name}/graph", get(graph))
         .route("/api/v1/stream", get(stream))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint (see docs/design/ui.md)") })
-        .layer(middleware::from_fn_with_state(state.clone(), require_token))
-        .with_state(state);
+        .with_state(state.clone())
+        .merge(super::logs::api::routes(logs, addr.port()))
+        .layer(middleware::from_fn_with_state(state, require_token));
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::warn!(error = %e, "the dashboard stopped serving");
@@ -91,7 +93,8 @@ struct AppState {
 
 type Shared = State<Arc<AppState>>;
 
-fn error(status: StatusCode, message: &str) -> Response {
+/// An error answer: `{"error": message}`.
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 

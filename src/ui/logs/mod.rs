@@ -3,6 +3,7 @@
 //! checkpoint and answers chunks, `collect` is the daemon's task that follows the project's
 //! pods into it, `api` serves it. [`Logs`] shares the store between them.
 
+pub mod api;
 pub mod collect;
 pub mod ring;
 pub mod store;

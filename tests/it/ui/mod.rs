@@ -8,8 +8,11 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use nexus_dev::model::spec::{NexusAICapability, NexusAICapabilityStatus, Phase};
+use nexus_dev::ui::logs::Logs;
 use nexus_dev::ui::{feed, hub::Live, server};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
+
+mod logs;
 
 /// `examples/minimal.yaml` as the custom resource `myapp-dev/myapp-dev` in `phase`.
 fn minimal(phase: Option<Phase>) -> NexusAICapability {
@@ -23,10 +26,11 @@ fn minimal(phase: Option<Phase>) -> NexusAICapability {
     cr
 }
 
-/// A dashboard of one capability; the live hub, to publish changes.
+/// A dashboard of one capability; the live hub, to publish changes, and the logs, to push lines.
 struct Dashboard {
     server: server::Server,
     live: Arc<Live>,
+    logs: Arc<Logs>,
     timelines: HashMap<String, nexus_dev::ui::steps::Timeline>,
     http: reqwest::Client,
 }
@@ -35,8 +39,9 @@ impl Dashboard {
     async fn start(keep: usize) -> Self {
         nexus_dev::init_tls();
         let live = Arc::new(Live::new(keep));
-        let server = server::start(live.clone()).await.unwrap();
-        let mut d = Self { server, live, timelines: HashMap::new(), http: reqwest::Client::new() };
+        let logs = Arc::new(Logs::default());
+        let server = server::start(live.clone(), logs.clone()).await.unwrap();
+        let mut d = Self { server, live, logs, timelines: HashMap::new(), http: reqwest::Client::new() };
         d.publish(None, 1_000);
         d
     }
