@@ -10,6 +10,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("overview.js", "text/javascript; charset=utf-8", include_str!("assets/overview.js")),
     ("capability.js", "text/javascript; charset=utf-8", include_str!("assets/capability.js")),
     ("graph.js", "text/javascript; charset=utf-8", include_str!("assets/graph.js")),
+    ("logs.js", "text/javascript; charset=utf-8", include_str!("assets/logs.js")),
 ];
 
 const PAGE: &str = include_str!("assets/index.html");

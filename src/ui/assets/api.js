@@ -13,6 +13,38 @@ export async function get(path) {
 }
 
 /**
+ * Opens the WebSocket at /api/v1/{path} and keeps it open: `query()` gives its parameters on
+ * every (re)connect, so a client resumes where it left off; `onMessage(m)` gets each message
+ * as JSON, `onConnection(text)` each change of the connection. A drop is retried after 250 ms,
+ * doubling up to 5 s. Returns a function that closes it for good.
+ */
+export function socket(path, query, onMessage, onConnection = () => {}) {
+  let backoff = 250;
+  let ws = null;
+  let closed = false;
+  const connect = () => {
+    const params = new URLSearchParams({ token, ...query() });
+    ws = new WebSocket(`ws://${location.host}/api/v1/${path}?${params}`);
+    ws.onopen = () => {
+      backoff = 250;
+      onConnection("live");
+    };
+    ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+    ws.onclose = () => {
+      if (closed) return;
+      onConnection("reconnecting…");
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 5000);
+    };
+  };
+  connect();
+  return () => {
+    closed = true;
+    ws.close();
+  };
+}
+
+/**
  * Follows the stream: `onChange(capabilities, message)` after the snapshot and after every
  * delta (capabilities: a Map by key); `onConnection(text)` when the connection changes. A
  * dropped connection comes back with `since`, so nothing is missed or shown twice.
@@ -20,33 +52,17 @@ export async function get(path) {
 export function follow(onChange, onConnection) {
   const capabilities = new Map();
   let seq = null;
-  let backoff = 250;
-  const connect = () => {
-    const since = seq === null ? "" : `&since=${seq}`;
-    const ws = new WebSocket(`ws://${location.host}/api/v1/stream?token=${token}${since}`);
-    ws.onopen = () => {
-      backoff = 250;
-      onConnection("live");
-    };
-    ws.onmessage = (event) => {
-      const m = JSON.parse(event.data);
-      if (m.type === "snapshot") {
-        capabilities.clear();
-        for (const c of m.capabilities) capabilities.set(c.key, c);
-      } else {
-        for (const c of m.upsert) capabilities.set(c.key, c);
-        for (const key of m.remove) capabilities.delete(key);
-      }
-      seq = m.seq;
-      onChange(capabilities, m);
-    };
-    ws.onclose = () => {
-      onConnection("reconnecting…");
-      setTimeout(connect, backoff);
-      backoff = Math.min(backoff * 2, 5000);
-    };
-  };
-  connect();
+  socket("stream", () => (seq === null ? {} : { since: seq }), (m) => {
+    if (m.type === "snapshot") {
+      capabilities.clear();
+      for (const c of m.capabilities) capabilities.set(c.key, c);
+    } else {
+      for (const c of m.upsert) capabilities.set(c.key, c);
+      for (const key of m.remove) capabilities.delete(key);
+    }
+    seq = m.seq;
+    onChange(capabilities, m);
+  }, onConnection);
 }
 
 /** An element with attributes and children (text is always text: nothing is parsed as HTML). */

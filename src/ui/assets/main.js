@@ -3,6 +3,7 @@ import { follow, h } from "/assets/api.js";
 import { overview } from "/assets/overview.js";
 import { capabilityView } from "/assets/capability.js";
 import { graphView } from "/assets/graph.js";
+import { logsView, leaveLogs } from "/assets/logs.js";
 
 const view = document.getElementById("view");
 const crumbs = document.getElementById("crumbs");
@@ -15,6 +16,14 @@ function render() {
   const key = `${namespace}/${name}`;
   const cap = capabilities.get(key);
   crumbs.replaceChildren();
+  // The logs have their own stream: they need no capabilities, and are not redrawn with them.
+  if (page === "logs") {
+    const selector = location.hash.slice("#/logs/".length);
+    if (selector) crumbs.append(h("a", { href: "#/logs" }, "logs"), ` › ${selector}`);
+    logsView(view, selector);
+    return;
+  }
+  leaveLogs();
   if (!received) {
     view.replaceChildren(h("p", { class: "muted" }, "waiting for the daemon…"));
   } else if ((page === "capability" || page === "graph") && !cap) {

@@ -1,12 +1,17 @@
 //! The dashboard's logs (issue 16), served in-process: lines pushed into the server's buffers as
-//! the daemon's collector pushes them, read back by REST and by the stream.
+//! the daemon's collector pushes them, read back by REST, by the stream, and in headless
+//! Chromium.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::SinkExt;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
 
-use super::{Dashboard, Ws, next};
+use super::{Dashboard, Ws, browser_var, next};
+use crate::support::cpu;
 use nexus_dev::ui::logs::{Logs, Source};
 
 const BACKEND: &str = "myapp-dev/myapp-dev-backend-7c9d-x2x9z/backend";
@@ -183,4 +188,168 @@ async fn ui_logs_stream_batches_lines_and_resumes_after_a_checkpoint() {
     push(&d.logs, FRONTEND, ["live".into()]);
     assert_eq!(texts(&next(&mut back).await), ["live"], "only the chosen source");
     back.send(tungstenite::Message::Close(None)).await.unwrap();
+}
+
+/// The page's Logs view in headless Chromium (tests/browser/logs.cjs): lines pushed here show
+/// within 1 s; a text filter, a regex, a source and "since the last build" narrow them; and
+/// 10,000 lines a second for 3 s leave the page responsive (frame times and CPU are printed,
+/// not asserted). Screenshots: logs.png, logs-filtered.png, logs-flood.png.
+#[tokio::test]
+async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_lines_a_second() {
+    use tokio::io::AsyncBufReadExt;
+    let playwright = browser_var("NEXUS_TESTBED_PLAYWRIGHT");
+    let chromium = browser_var("NEXUS_TESTBED_CHROMIUM");
+    let d = Dashboard::start(16).await;
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/logs.cjs");
+    let mut node = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(format!("{}#/logs", d.server.url()))
+        .arg(&shots)
+        .env("NEXUS_TESTBED_PLAYWRIGHT", playwright)
+        .env("NEXUS_TESTBED_CHROMIUM", chromium)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let node_pid = node.id().unwrap();
+    let mut lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut stages: HashMap<String, serde_json::Value> = HashMap::new();
+    let mut flood: Option<tokio::task::JoinHandle<Flood>> = None;
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(90), lines.next_line()).await;
+        let Some(line) = line.expect("the browser answers within 90 s").unwrap() else { break };
+        eprintln!("browser: {}", &line[..line.len().min(2000)]);
+        let stage: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let name = stage["stage"].as_str().unwrap().to_owned();
+        assert_ne!(name, "failed", "{}", stage["error"].as_str().unwrap_or_default());
+        match name.as_str() {
+            // The page waits for these lines now.
+            "ready" => {
+                open(&d.logs);
+                for i in 0..100 {
+                    push(&d.logs, BACKEND, [format!("GET /api/items/{i} 200 in {}ms", i % 7)]);
+                    let level = if i % 10 == 0 { "ERROR" } else { "INFO" };
+                    push(&d.logs, FRONTEND, [format!("{level} rendered page {i}")]);
+                }
+                push(&d.logs, BACKEND, ["first marker: the page shows this".into()]);
+            }
+            "mark" => {
+                d.logs.mark("backend build 7".into(), nexus_dev::ui::feed::now_ms());
+                push(&d.logs, BACKEND, (1..=5).map(|i| format!("after the build {i}")));
+            }
+            "flood" => flood = Some(tokio::spawn(flood_lines(d.logs.clone(), node_pid))),
+            _ => {}
+        }
+        stages.insert(name, stage);
+    }
+    assert!(node.wait().await.unwrap().success(), "the browser script failed: {stages:?}");
+    let flood = flood.expect("the script asked for the flood").await.unwrap();
+    assert_eq!(stages["done"]["errors"], serde_json::json!([]), "no error in the page's console");
+
+    let visible = &stages["visible"];
+    assert!(visible["ms"].as_u64().unwrap() < 1_000, "lines show within 1 s: {visible}");
+    assert_eq!(visible["total"], 201);
+    assert!(visible["rows"].as_u64().unwrap() < 100, "only the visible rows are in the DOM: {visible}");
+    let filter = &stages["filter"];
+    assert_eq!(filter["text"]["shown"], 10, "ERROR: {filter}");
+    assert!(
+        filter["text"]["rows"].as_array().unwrap().iter().all(|r| r.as_str().unwrap().contains("ERROR")),
+        "{filter}"
+    );
+    assert_eq!(filter["regex"]["shown"], 11, "items/[0-9]$ and the marker do not match, …/1[0-9] … do: {filter}");
+    assert_eq!(filter["source"]["shown"], 101, "the backend's lines only: {filter}");
+
+    let since = &stages["since-build"];
+    assert_eq!(since["shown"], 5, "since the last build: {since}");
+    assert!(since["rows"][0].as_str().unwrap().starts_with("after the build"), "{since}");
+    assert!(since["label"].as_str().unwrap().contains("backend build 7"), "{since}");
+
+    let f = &stages["flood-done"];
+    println!(
+        "logs flood: {} lines pushed in {:.1} s; page: {} frames, frame time p95 {} ms, max {} ms; {} lines held, {} rows in the DOM; an input answered in {} ms; renderer main thread busy {:.0}% (CDP TaskDuration); chromium processes {:.0}% of a core; daemon (this process) {:.0}% of a core",
+        flood.lines,
+        flood.seconds,
+        f["frames"],
+        f["p95"],
+        f["max"],
+        f["total"],
+        f["rows"],
+        f["inputMs"],
+        f["busy"].as_f64().unwrap_or(0.0) * 100.0,
+        flood.chromium_cpu * 100.0,
+        flood.daemon_cpu * 100.0,
+    );
+    assert!(f["frames"].as_u64().unwrap() > 0, "the page drew frames during the flood: {f}");
+    assert_eq!(f["lastSeen"], true, "the last line pushed reached the page: {f}");
+    assert!(f["rows"].as_u64().unwrap() < 100, "still only the visible rows: {f}");
+    for shot in ["logs.png", "logs-filtered.png", "logs-flood.png"] {
+        assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1_000, "{shot}");
+    }
+}
+
+/// What a flood cost.
+struct Flood {
+    lines: usize,
+    seconds: f64,
+    /// Cores used on average, by this process (the in-process server: the daemon's side) and by
+    /// Chromium (the processes under the browser script).
+    daemon_cpu: f64,
+    chromium_cpu: f64,
+}
+
+/// 10,000 lines a second for 3 s over both sources, 100 every 10 ms, then the last marker.
+async fn flood_lines(logs: Arc<Logs>, node: u32) -> Flood {
+    let hz = cpu::ticks_per_second();
+    let me = std::process::id();
+    let (daemon0, chromium0) = (cpu::process(me).unwrap().1, tree_ticks(node));
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut n = 0;
+    while start.elapsed() < Duration::from_secs(3) {
+        tick.tick().await;
+        let source = if n % 200 == 0 { FRONTEND } else { BACKEND };
+        push(
+            &logs,
+            source,
+            (n..n + 100).map(|i| format!("{i:>6} GET /api/items/{} 200 OK in {}ms user=u{}", i % 977, i % 13, i % 31)),
+        );
+        n += 100;
+    }
+    push(&logs, BACKEND, ["last marker: the flood is over".into()]);
+    let seconds = start.elapsed().as_secs_f64();
+    let (daemon1, chromium1) = (cpu::process(me).unwrap().1, tree_ticks(node));
+    Flood {
+        lines: n,
+        seconds,
+        daemon_cpu: (daemon1 - daemon0) as f64 / hz / seconds,
+        chromium_cpu: chromium1.saturating_sub(chromium0) as f64 / hz / seconds,
+    }
+}
+
+/// CPU ticks of the processes under `root` (not counting it: node drives, Chromium works).
+fn tree_ticks(root: u32) -> u64 {
+    let stats: Vec<(u32, u32, u64)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let f: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split_whitespace().collect();
+            Some((pid, f.get(1)?.parse().ok()?, f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?))
+        })
+        .collect();
+    let mut under = vec![root];
+    let mut ticks = 0;
+    while let Some(parent) = under.pop() {
+        for (pid, ppid, t) in &stats {
+            if *ppid == parent {
+                under.push(*pid);
+                ticks += t;
+            }
+        }
+    }
+    ticks
 }
