@@ -67,6 +67,9 @@ async fn sources(State(s): Shared) -> Response {
     Json(s.logs.sources()).into_response()
 }
 
+/// A mark's label is cut to this many characters.
+const MAX_LABEL: usize = 200;
+
 #[derive(Debug, Deserialize)]
 struct MarkBody {
     label: String,
@@ -74,7 +77,8 @@ struct MarkBody {
 
 /// Sets a "build started" mark at the newest checkpoint (what watch and builds will call).
 async fn mark(State(s): Shared, Json(body): Json<MarkBody>) -> Response {
-    (StatusCode::CREATED, Json(s.logs.mark(body.label, crate::ui::feed::now_ms()))).into_response()
+    let label = body.label.chars().take(MAX_LABEL).collect();
+    (StatusCode::CREATED, Json(s.logs.mark(label, crate::ui::feed::now_ms()))).into_response()
 }
 
 /// One message of the logs stream.

@@ -37,6 +37,8 @@ impl Line {
             text.truncate(end);
             text.push('…');
         }
+        // What is counted is what is held (a line read into a larger buffer keeps none of it).
+        text.shrink_to_fit();
         Self { seq, ts, text }
     }
 

@@ -235,16 +235,13 @@ impl Store {
         let reset = q.after.is_some_and(|a| a > self.seq);
         let after = q.after.filter(|_| !reset);
         // Each ring is in seq order: its first (or last) `limit` lines are enough to merge.
-        let mut lines: Vec<(usize, &Line)> = picked
-            .iter()
-            .enumerate()
-            .flat_map(|(i, e)| -> Box<dyn Iterator<Item = (usize, &Line)>> {
-                match after {
-                    Some(a) => Box::new(e.ring.after(a).take(limit).map(move |l| (i, l))),
-                    None => Box::new(e.ring.after(0).rev().take(limit).map(move |l| (i, l))),
-                }
-            })
-            .collect();
+        let mut lines: Vec<(usize, &Line)> = Vec::new();
+        for (i, e) in picked.iter().enumerate() {
+            match after {
+                Some(a) => lines.extend(e.ring.after(a).take(limit).map(|l| (i, l))),
+                None => lines.extend(e.ring.after(0).rev().take(limit).map(|l| (i, l))),
+            }
+        }
         lines.sort_unstable_by_key(|(_, l)| l.seq);
         let more = after.is_some() && lines.len() > limit;
         match after {

@@ -190,6 +190,48 @@ async fn ui_logs_stream_batches_lines_and_resumes_after_a_checkpoint() {
     back.send(tungstenite::Message::Close(None)).await.unwrap();
 }
 
+/// The daemon's memory with its log buffers full: 16 sources past the cap of 10,000 lines of
+/// 200 bytes. The counted bytes stay within the cap; the process's resident memory is printed.
+#[test]
+fn ui_logs_full_buffers_stay_within_their_cap() {
+    use nexus_dev::ui::logs::ring::{MAX_BYTES, MAX_LINES};
+    let rss = || {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        // SAFETY: sysconf reads a constant of the system; no memory is passed.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+        statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * page
+    };
+    let before = rss();
+    let logs = Logs::default();
+    for s in 0..16 {
+        logs.open(Source::new(
+            "myapp-dev",
+            &format!("myapp-dev-backend-7c9d-{s:05}"),
+            "backend",
+            "myapp-dev-backend",
+            "myapp-dev/myapp-dev",
+        ));
+        for batch in 0..24 {
+            let id = format!("myapp-dev/myapp-dev-backend-7c9d-{s:05}/backend");
+            push(&logs, &id, (0..500).map(|i| format!("{:0>200}", batch * 500 + i)));
+        }
+    }
+    let grown = rss().saturating_sub(before);
+    let sources = logs.sources().sources;
+    let counted: usize = sources.iter().map(|s| s.bytes).sum();
+    for s in &sources {
+        assert_eq!(s.lines, MAX_LINES, "{}", s.source.id);
+        assert!(s.bytes <= MAX_BYTES, "{}: {} bytes", s.source.id, s.bytes);
+    }
+    println!(
+        "16 full log buffers: {} lines, {:.1} MiB counted, resident memory grew {:.1} MiB (the cap for 16 sources is {} MiB)",
+        sources.iter().map(|s| s.lines).sum::<usize>(),
+        counted as f64 / (1 << 20) as f64,
+        grown as f64 / (1 << 20) as f64,
+        (16 * MAX_BYTES) >> 20,
+    );
+}
+
 /// The page's Logs view in headless Chromium (tests/browser/logs.cjs): lines pushed here show
 /// within 1 s; a text filter, a regex, a source and "since the last build" narrow them; and
 /// 10,000 lines a second for 3 s leave the page responsive (frame times and CPU are printed,
