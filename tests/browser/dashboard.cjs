@@ -1,4 +1,4 @@
-// Drives the dashboard in headless Chromium for tests/it/ui.rs (issue 16). Usage:
+// Drives the dashboard in headless Chromium for tests/it/ui/mod.rs (issue 16). Usage:
 //   node dashboard.cjs URL SCREENSHOT_DIR
 // with NEXUS_TESTBED_PLAYWRIGHT (the playwright-core package) and NEXUS_TESTBED_CHROMIUM set
 // (`eval "$(scripts/testbed env)"`). Writes one JSON line per stage on stdout; the test answers
