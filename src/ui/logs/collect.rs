@@ -238,6 +238,64 @@ mod tests {
         assert!(wanted(&pods, &BTreeSet::new()).is_empty(), "no capabilities yet, nothing to follow");
     }
 
+    /// A follower against a fake API server whose first log stream ends after three lines (a
+    /// restart): it reopens from the last line's time and keeps each line once.
+    #[tokio::test]
+    async fn a_follower_resumes_after_a_restart_from_the_last_lines_time() {
+        use axum::extract::{Query, State};
+        use std::sync::Mutex;
+        type Asked = Arc<Mutex<Vec<HashMap<String, String>>>>;
+        async fn log(State(asked): State<Asked>, Query(q): Query<HashMap<String, String>>) -> axum::body::Body {
+            let first = {
+                let mut asked = asked.lock().unwrap();
+                asked.push(q);
+                asked.len() == 1
+            };
+            let lines: &[&str] = if first {
+                &["2026-12-03T18:30:01.000000001Z one\n", "2026-12-03T18:30:02Z two\n", "2026-12-03T18:30:03Z three\n"]
+            } else {
+                &["2026-12-03T18:30:03Z three\n", "2026-12-03T18:30:04Z four\n"]
+            };
+            let body = futures::stream::iter(lines.iter().map(|l| Ok::<_, std::io::Error>(l.as_bytes().to_vec())));
+            // The restarted container goes on running: its stream stays open.
+            match first {
+                true => axum::body::Body::from_stream(body),
+                false => axum::body::Body::from_stream(body.chain(futures::stream::pending())),
+            }
+        }
+        crate::init_tls();
+        let asked: Asked = Arc::default();
+        let app = axum::Router::new()
+            .route("/api/v1/namespaces/app-dev/pods/backend-1/log", axum::routing::get(log))
+            .with_state(asked.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+        let logs = Arc::new(Logs::default());
+        let source = Source::new("app-dev", "backend-1", "backend", "app-dev-backend", "app-dev/app-dev");
+        logs.open(source.clone());
+        let follower = tokio::spawn(follow(Api::namespaced(client, "app-dev"), source, logs.clone()));
+        let texts = || {
+            let chunk = logs.chunk(&super::super::Query { after: Some(0), limit: 100, ..Default::default() });
+            chunk.lines.into_iter().map(|l| l.text).collect::<Vec<_>>()
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while texts().len() < 4 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        follower.abort();
+        assert_eq!(texts(), ["one", "two", "three", "four"], "each line once");
+        let asked = asked.lock().unwrap();
+        assert_eq!(asked.len(), 2);
+        assert_eq!((asked[0].get("tailLines"), asked[0].get("sinceTime")), (Some(&"1000".to_owned()), None));
+        assert_eq!(asked[0].get("timestamps").map(String::as_str), Some("true"));
+        assert_eq!(asked[1].get("tailLines"), None, "after a restart, from the last line's time");
+        assert!(asked[1]["sinceTime"].starts_with("2026-12-03T18:30:03"), "{:?}", asked[1]);
+        let first = logs.chunk(&super::super::Query { after: Some(0), limit: 1, ..Default::default() });
+        assert_eq!(first.lines[0].ts, 1_796_322_601_000, "the runtime's time, in ms");
+    }
+
     #[test]
     fn lines_carry_the_runtimes_time_when_it_gives_one() {
         let (ts, text) = parse(b"2026-12-03T18:30:00.123456789Z GET /health 200\n");
