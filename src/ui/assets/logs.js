@@ -61,8 +61,13 @@ function subscribe(selector) {
   s.shown = [];
   s.next = null;
   renderPicker();
-  s.close = socket("logs/stream", () => ({ ...(selector ? { source: selector } : {}), ...(s.next === null ? {} : { after: s.next }) }),
-    (m) => (m.type === "sources" ? onSources(m) : onChunk(m)));
+  const query = () => ({ ...(selector ? { source: selector } : {}), ...(s.next === null ? {} : { after: s.next }) });
+  s.close = socket("logs/stream", query, (m) => {
+    // A message of a selection (or a view) left since is not this one's.
+    if (state !== s || s.selector !== selector) return;
+    if (m.type === "sources") onSources(m);
+    else onChunk(m);
+  });
   schedule();
 }
 
@@ -155,7 +160,7 @@ function onScroll() {
 }
 
 function schedule() {
-  if (!state.frame) state.frame = requestAnimationFrame(draw);
+  if (state && !state.frame) state.frame = requestAnimationFrame(draw);
 }
 
 /** Places the pool's rows on the visible lines: the only DOM work, once a frame. */

@@ -296,6 +296,31 @@ mod tests {
         assert_eq!(first.lines[0].ts, 1_796_322_601_000, "the runtime's time, in ms");
     }
 
+    #[tokio::test]
+    async fn followers_start_for_new_sources_and_end_with_their_pods() {
+        crate::init_tls();
+        // No API server: the followers only retry; what is checked is the store's sources.
+        let client = Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
+        let logs = Arc::new(Logs::default());
+        let mut followers = Followers { client, logs: logs.clone(), running: HashMap::new() };
+        let owners: BTreeSet<String> = ["app-dev/app-dev".to_owned()].into();
+        let live = |logs: &Logs| logs.sources().sources.into_iter().map(|s| (s.source.pod, s.live)).collect::<Vec<_>>();
+        let (one, two) = (
+            pod("backend-1", "app-dev/app-dev", &[("backend", true)]),
+            pod("backend-2", "app-dev/app-dev", &[("backend", true)]),
+        );
+        followers.converge(wanted(std::slice::from_ref(&one), &owners));
+        assert_eq!(live(&logs), [("backend-1".to_owned(), true)]);
+        // A rollout: the new pod comes, then the old one goes.
+        followers.converge(wanted(&[one, two.clone()], &owners));
+        followers.converge(wanted(&[two], &owners));
+        assert_eq!(live(&logs), [("backend-1".to_owned(), false), ("backend-2".to_owned(), true)]);
+        assert_eq!(followers.running.len(), 1);
+        followers.converge(BTreeMap::new());
+        assert!(followers.running.is_empty());
+        assert!(live(&logs).iter().all(|(_, live)| !live), "ended, still readable");
+    }
+
     #[test]
     fn lines_carry_the_runtimes_time_when_it_gives_one() {
         let (ts, text) = parse(b"2026-12-03T18:30:00.123456789Z GET /health 200\n");
