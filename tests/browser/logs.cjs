@@ -1,9 +1,9 @@
 // Drives the dashboard's Logs view in headless Chromium for tests/it/ui/logs.rs (issue 16).
 // Usage: node logs.cjs URL#/logs SCREENSHOT_DIR, with NEXUS_TESTBED_PLAYWRIGHT and
 // NEXUS_TESTBED_CHROMIUM set (`eval "$(scripts/testbed env)"`). Writes one JSON line per stage
-// on stdout; the test answers "ready" by pushing lines, "mark" by marking a build and pushing
-// lines after it, and "flood" by pushing 10,000 lines a second for 3 s, while this script
-// measures the page's frame times.
+// on stdout; the test answers "ready" by pushing lines, "mark" by marking a build, pushing
+// lines after it and adding a source that cannot be read, and "flood" by pushing 10,000 lines
+// a second for 3 s, while this script measures the page's frame times.
 const playwright = require(process.env.NEXUS_TESTBED_PLAYWRIGHT);
 
 const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -82,7 +82,11 @@ const seen = (page) => page.evaluate(() => {
     const since = await shownAfter(() => page.check(".logs-since-build"));
     const label = await page.textContent(".logs-bar .since");
     await page.uncheck(".logs-since-build");
-    say({ stage: "since-build", ...since, label });
+    // And a pod on a simulated node, whose logs cannot be read: the view says so.
+    await page.waitForSelector(".logs-problems div");
+    const problems = await page.$$eval(".logs-problems div", (ds) => ds.map((d) => d.textContent));
+    await page.screenshot({ path: `${out}/logs-problems.png` });
+    say({ stage: "since-build", ...since, label, problems });
 
     // Then the flood, following, with the frame times recorded.
     await page.waitForFunction(() => document.querySelector("section.logs").dataset.shown === "206");
@@ -128,7 +132,10 @@ const seen = (page) => page.evaluate(() => {
           p95: Math.round(sorted[Math.floor(sorted.length * 0.95)] ?? 0),
           max: Math.round(sorted.at(-1) ?? 0),
           inputMs: Math.max(...clicks),
+          // Shares of the wall time the renderer's main thread spent: in all, in scripts, in layout and style.
           busy: (m1.TaskDuration - m0.TaskDuration) / (m1.Timestamp - m0.Timestamp),
+          script: (m1.ScriptDuration - m0.ScriptDuration) / (m1.Timestamp - m0.Timestamp),
+          layout: (m1.LayoutDuration - m0.LayoutDuration + m1.RecalcStyleDuration - m0.RecalcStyleDuration) / (m1.Timestamp - m0.Timestamp),
           lastSeen,
           total: after.total,
           rows: after.rows,

@@ -35,6 +35,7 @@ function mount(view) {
   const sinceBuild = h("input", { type: "checkbox", class: "logs-since-build", disabled: true, onchange: () => refilter() });
   const sinceLabel = h("span", {}, "since the last build");
   const count = h("span", { class: "logs-count muted small" });
+  const problems = h("div", { class: "logs-problems error small" });
   const pool = h("div", { class: "logs-rows" });
   const spacer = h("div", { class: "logs-spacer" });
   const viewport = h("div", { class: "logs-viewport mono", onscroll: () => onScroll() }, spacer, pool);
@@ -42,10 +43,11 @@ function mount(view) {
     h("div", { class: "logs-bar" }, picker, filter,
       h("label", {}, regex, "regex"), h("label", {}, follow, "follow"), h("label", { class: "since" }, sinceBuild, sinceLabel),
       count),
+    problems,
     viewport);
   view.replaceChildren(root);
   state = {
-    root, picker, filter, regex, follow, sinceBuild, sinceLabel, count, pool, spacer, viewport,
+    root, picker, filter, regex, follow, sinceBuild, sinceLabel, count, problems, pool, spacer, viewport,
     selector: null, close: () => {}, next: null,
     lines: [], shown: [], sources: [], marks: [], match: () => true,
     following: true, placed: 0, frame: 0, rows: [],
@@ -214,13 +216,17 @@ function renderPicker() {
   const known = s.selector === "" || s.sources.some((src) => src.id === s.selector || src.workload === s.selector);
   const groups = [...workloads].map(([workload, sources]) => h("optgroup", { label: workload },
     h("option", { value: workload }, `${workload}: all pods`),
-    sources.map((src) => h("option", { value: src.id }, `${src.pod} / ${src.container}${src.live ? "" : " (ended)"}`))));
+    sources.map((src) => h("option", { value: src.id, title: src.error ?? "" },
+      `${src.pod} / ${src.container}${src.live ? "" : " (ended)"}${src.error ? " (no logs)" : ""}`))));
   s.picker.replaceChildren(
     h("option", { value: "" }, `all sources (${s.sources.length})`),
     ...(known ? [] : [h("option", { value: s.selector }, `${s.selector} (not seen yet)`)]),
     ...groups,
   );
   s.picker.value = s.selector;
+  // Why a chosen source (or a pod of the chosen workload) shows nothing.
+  const failing = s.sources.filter((src) => src.error && (!s.selector || src.id === s.selector || src.workload === s.selector));
+  s.problems.replaceChildren(...failing.map((src) => h("div", {}, h("span", { class: "mono" }, src.id), `: ${src.error}`)));
 }
 
 /** A source's short name: its container and what tells its pod from the others (the name's last part). */

@@ -161,6 +161,7 @@ async fn follow(pods: Api<Pod>, source: Source, logs: Arc<Logs>) {
         };
         match pods.log_stream(&source.pod, &params).await {
             Ok(reader) => {
+                logs.note(&source.id, None);
                 let lines = futures::stream::unfold(Box::pin(reader), |mut r| async move {
                     let mut buf = Vec::new();
                     match r.read_until(b'\n', &mut buf).await {
@@ -183,7 +184,11 @@ async fn follow(pods: Api<Pod>, source: Source, logs: Arc<Logs>) {
                     logs.push(&source.id, fresh);
                 }
             }
-            Err(e) => tracing::debug!(source = %source.id, error = %e, "cannot read a container's logs; retrying"),
+            Err(e) => {
+                // A pod on a kwok node always ends here: it has no container runtime.
+                tracing::debug!(source = %source.id, error = %e, "cannot read a container's logs; retrying");
+                logs.note(&source.id, Some(format!("cannot read its logs (retrying): {e}")));
+            }
         }
         tokio::time::sleep(retry).await;
         retry = (retry * 2).min(RETRY_MAX);
@@ -299,7 +304,7 @@ mod tests {
     #[tokio::test]
     async fn followers_start_for_new_sources_and_end_with_their_pods() {
         crate::init_tls();
-        // No API server: the followers only retry; what is checked is the store's sources.
+        // No API server: the followers only retry, and say why.
         let client = Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
         let logs = Arc::new(Logs::default());
         let mut followers = Followers { client, logs: logs.clone(), running: HashMap::new() };
@@ -316,6 +321,12 @@ mod tests {
         followers.converge(wanted(&[two], &owners));
         assert_eq!(live(&logs), [("backend-1".to_owned(), false), ("backend-2".to_owned(), true)]);
         assert_eq!(followers.running.len(), 1);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let error = || logs.sources().sources.into_iter().find(|s| s.source.pod == "backend-2").unwrap().error;
+        while error().is_none() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(error().unwrap().starts_with("cannot read its logs (retrying): "), "{:?}", error());
         followers.converge(BTreeMap::new());
         assert!(followers.running.is_empty());
         assert!(live(&logs).iter().all(|(_, live)| !live), "ended, still readable");

@@ -65,6 +65,13 @@ impl Logs {
         self.changed(store.seq(), changed);
     }
 
+    /// Why source `id` cannot be read now, or `None` once it can (listed with the sources).
+    pub fn note(&self, id: &str, error: Option<String>) {
+        let mut store = self.store();
+        let changed = store.note(id, error);
+        self.changed(store.seq(), changed);
+    }
+
     /// Appends a batch of lines (`(ts, text)`) to source `id`, under one lock.
     pub fn push(&self, id: &str, lines: impl IntoIterator<Item = (u64, String)>) {
         let mut store = self.store();

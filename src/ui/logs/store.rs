@@ -64,6 +64,8 @@ pub struct SourceInfo {
     pub bytes: usize,
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
+    /// Why its logs cannot be read now (a simulated node, a container that never started).
+    pub error: Option<String>,
 }
 
 /// A checkpoint with a meaning: "a build started here" (what "since the last build" reads).
@@ -124,6 +126,7 @@ struct Entry {
     source: Source,
     ring: Ring,
     live: bool,
+    error: Option<String>,
 }
 
 /// Every source's lines.
@@ -164,9 +167,20 @@ impl Store {
             }
             None => {
                 let ring = Ring::new(self.cap);
-                self.entries.insert(source.id.clone(), Entry { source, ring, live: true });
+                self.entries.insert(source.id.clone(), Entry { source, ring, live: true, error: None });
                 true
             }
+        }
+    }
+
+    /// Why source `id` cannot be read now, or `None` once it can. Whether that changed.
+    pub fn note(&mut self, id: &str, error: Option<String>) -> bool {
+        match self.entries.get_mut(id) {
+            Some(e) if e.error != error => {
+                e.error = error;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -217,6 +231,7 @@ impl Store {
                 bytes: e.ring.bytes(),
                 first_seq: e.ring.first_seq(),
                 last_seq: e.ring.last_seq(),
+                error: e.error.clone(),
             })
             .collect();
         Sources { seq: self.seq, sources, marks: self.marks.iter().cloned().collect() }
@@ -382,6 +397,19 @@ mod tests {
         assert_eq!(s.sources().sources.len(), KEEP_ENDED + 1);
         assert!(s.open(source("pod-3", "backend")), "a pod that comes back is live again");
         assert!(s.sources().sources.iter().any(|i| i.source.pod == "pod-3" && i.live));
+    }
+
+    #[test]
+    fn a_source_says_why_it_cannot_be_read_until_it_can() {
+        let mut s = store(Cap::default(), 1);
+        let id = "app-dev/backend-1/backend";
+        let error = |s: &Store| s.sources().sources.into_iter().find(|i| i.source.id == id).unwrap().error;
+        assert!(s.note(id, Some("no container runtime".into())));
+        assert!(!s.note(id, Some("no container runtime".into())), "the same again is no change");
+        assert_eq!(error(&s).as_deref(), Some("no container runtime"));
+        assert!(s.note(id, None));
+        assert_eq!(error(&s), None);
+        assert!(!s.note("app-dev/nope/backend", Some("x".into())), "not a source");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use nexus_dev::ui::logs::{Logs, Source};
 
 const BACKEND: &str = "myapp-dev/myapp-dev-backend-7c9d-x2x9z/backend";
 const FRONTEND: &str = "myapp-dev/myapp-dev-frontend-5f6b-k8s2n/frontend";
+const KWOK: &str = "myapp-dev/myapp-dev-worker-6d5c-kw0k1/worker";
 
 /// The backend's and the frontend's pod, as the collector opens them.
 fn open(logs: &Logs) {
@@ -235,7 +236,8 @@ fn ui_logs_full_buffers_stay_within_their_cap() {
 /// The page's Logs view in headless Chromium (tests/browser/logs.cjs): lines pushed here show
 /// within 1 s; a text filter, a regex, a source and "since the last build" narrow them; and
 /// 10,000 lines a second for 3 s leave the page responsive (frame times and CPU are printed,
-/// not asserted). Screenshots: logs.png, logs-filtered.png, logs-flood.png.
+/// not asserted); a source that cannot be read says why. Screenshots: logs.png,
+/// logs-filtered.png, logs-problems.png, logs-flood.png.
 #[tokio::test]
 async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_lines_a_second() {
     use tokio::io::AsyncBufReadExt;
@@ -280,6 +282,17 @@ async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_line
             "mark" => {
                 d.logs.mark("backend build 7".into(), nexus_dev::ui::feed::now_ms());
                 push(&d.logs, BACKEND, (1..=5).map(|i| format!("after the build {i}")));
+                d.logs.open(Source::new(
+                    "myapp-dev",
+                    "myapp-dev-worker-6d5c-kw0k1",
+                    "worker",
+                    "myapp-dev-worker",
+                    "myapp-dev/myapp-dev",
+                ));
+                d.logs.note(
+                    KWOK,
+                    Some("cannot read its logs (retrying): the node kwok-node-0 has no container runtime".into()),
+                );
             }
             "flood" => flood = Some(tokio::spawn(flood_lines(d.logs.clone(), node_pid))),
             _ => {}
@@ -307,10 +320,13 @@ async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_line
     assert_eq!(since["shown"], 5, "since the last build: {since}");
     assert!(since["rows"][0].as_str().unwrap().starts_with("after the build"), "{since}");
     assert!(since["label"].as_str().unwrap().contains("backend build 7"), "{since}");
+    let problems = since["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{since}");
+    assert!(problems[0].as_str().unwrap().starts_with(&format!("{KWOK}: cannot read its logs")), "{since}");
 
     let f = &stages["flood-done"];
     println!(
-        "logs flood: {} lines pushed in {:.1} s; page: {} frames, frame time p95 {} ms, max {} ms; {} lines held, {} rows in the DOM; an input answered in {} ms; renderer main thread busy {:.0}% (CDP TaskDuration); chromium processes {:.0}% of a core; daemon (this process) {:.0}% of a core",
+        "logs flood: {} lines pushed in {:.1} s; page: {} frames, frame time p95 {} ms, max {} ms; {} lines held, {} rows in the DOM; an input answered in {} ms; renderer main thread busy {:.0}% (CDP TaskDuration; scripts {:.0}%, layout and style {:.0}%); chromium processes {:.0}% of a core; daemon (this process) {:.0}% of a core",
         flood.lines,
         flood.seconds,
         f["frames"],
@@ -320,13 +336,15 @@ async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_line
         f["rows"],
         f["inputMs"],
         f["busy"].as_f64().unwrap_or(0.0) * 100.0,
+        f["script"].as_f64().unwrap_or(0.0) * 100.0,
+        f["layout"].as_f64().unwrap_or(0.0) * 100.0,
         flood.chromium_cpu * 100.0,
         flood.daemon_cpu * 100.0,
     );
     assert!(f["frames"].as_u64().unwrap() > 0, "the page drew frames during the flood: {f}");
     assert_eq!(f["lastSeen"], true, "the last line pushed reached the page: {f}");
     assert!(f["rows"].as_u64().unwrap() < 100, "still only the visible rows: {f}");
-    for shot in ["logs.png", "logs-filtered.png", "logs-flood.png"] {
+    for shot in ["logs.png", "logs-filtered.png", "logs-problems.png", "logs-flood.png"] {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1_000, "{shot}");
     }
 }
