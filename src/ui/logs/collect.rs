@@ -45,8 +45,9 @@ pub fn wanted(pods: &[Arc<Pod>], owners: &BTreeSet<String>) -> BTreeMap<String, 
             };
             ran(&c.state) || ran(&c.last_state)
         });
+        let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or_default();
         for c in started {
-            let s = Source::new(&namespace, &name, &c.name, &workload, owner);
+            let s = Source::new(&namespace, &name, &c.name, &workload, owner).on(node);
             out.insert(s.id.clone(), s);
         }
     }
@@ -75,6 +76,16 @@ pub fn parse(raw: &[u8]) -> (Option<Timestamp>, String) {
     match text.split_once(' ').and_then(|(ts, rest)| Some((ts.parse::<Timestamp>().ok()?, rest))) {
         Some((ts, rest)) => (Some(ts), rest.to_owned()),
         None => (None, text.into_owned()),
+    }
+}
+
+/// Why a source's logs cannot be read, as the page shows it. A kwok node simulates pods without
+/// a container runtime: said plainly, as `nexus-dev logs` does.
+pub fn unreadable(node: &str, error: &kube::Error) -> String {
+    if node.starts_with("kwok") {
+        format!("runs on {node}, a simulated node with no container runtime: it has no logs")
+    } else {
+        format!("cannot read its logs (retrying): {error}")
     }
 }
 
@@ -187,7 +198,7 @@ async fn follow(pods: Api<Pod>, source: Source, logs: Arc<Logs>) {
             Err(e) => {
                 // A pod on a kwok node always ends here: it has no container runtime.
                 tracing::debug!(source = %source.id, error = %e, "cannot read a container's logs; retrying");
-                logs.note(&source.id, Some(format!("cannot read its logs (retrying): {e}")));
+                logs.note(&source.id, Some(unreadable(&source.node, &e)));
             }
         }
         tokio::time::sleep(retry).await;
@@ -210,6 +221,8 @@ mod tests {
         p.metadata.namespace = Some("app-dev".into());
         p.metadata.annotations = Some([(OWNER_ANNOTATION.to_owned(), owner.to_owned())].into());
         p.metadata.labels = Some([("pod-template-hash".to_owned(), "5d8f".to_owned())].into());
+        p.spec =
+            Some(k8s_openapi::api::core::v1::PodSpec { node_name: Some("kwok-node-0".into()), ..Default::default() });
         p.metadata.owner_references = Some(vec![OwnerReference {
             kind: "ReplicaSet".into(),
             name: "app-dev-backend-5d8f".into(),
@@ -240,6 +253,16 @@ mod tests {
         assert_eq!(w.keys().collect::<Vec<_>>(), ["app-dev/backend-1/backend"], "not another project's, not unstarted");
         let s = &w["app-dev/backend-1/backend"];
         assert_eq!((s.workload.as_str(), s.capability.as_str()), ("app-dev/app-dev-backend", "app-dev/app-dev"));
+        assert_eq!(s.node, "kwok-node-0");
+        let refused = kube::Error::Service("connection refused".into());
+        assert_eq!(
+            unreadable(&s.node, &refused),
+            "runs on kwok-node-0, a simulated node with no container runtime: it has no logs"
+        );
+        assert_eq!(
+            unreadable("kind-worker", &refused),
+            "cannot read its logs (retrying): ServiceError: connection refused"
+        );
         assert!(wanted(&pods, &BTreeSet::new()).is_empty(), "no capabilities yet, nothing to follow");
     }
 
@@ -326,7 +349,7 @@ mod tests {
         while error().is_none() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(error().unwrap().starts_with("cannot read its logs (retrying): "), "{:?}", error());
+        assert!(error().unwrap().contains("a simulated node with no container runtime"), "{:?}", error());
         followers.converge(BTreeMap::new());
         assert!(followers.running.is_empty());
         assert!(live(&logs).iter().all(|(_, live)| !live), "ended, still readable");

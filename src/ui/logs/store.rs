@@ -32,6 +32,8 @@ pub struct Source {
     pub workload: String,
     /// The capability (`namespace/name`, its owner annotation).
     pub capability: String,
+    /// The node the pod runs on (empty when not known).
+    pub node: String,
 }
 
 impl Source {
@@ -43,7 +45,13 @@ impl Source {
             container: container.into(),
             workload: format!("{namespace}/{workload}"),
             capability: capability.into(),
+            node: String::new(),
         }
+    }
+
+    /// The same source, on `node`.
+    pub fn on(self, node: &str) -> Self {
+        Self { node: node.into(), ..self }
     }
 
     /// Whether `selector` picks this source: its id, or its workload (all its pods).

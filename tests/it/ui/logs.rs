@@ -291,7 +291,7 @@ async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_line
                 ));
                 d.logs.note(
                     KWOK,
-                    Some("cannot read its logs (retrying): the node kwok-node-0 has no container runtime".into()),
+                    Some("runs on kwok-node-0, a simulated node with no container runtime: it has no logs".into()),
                 );
             }
             "flood" => flood = Some(tokio::spawn(flood_lines(d.logs.clone(), node_pid))),
@@ -322,7 +322,7 @@ async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_line
     assert!(since["label"].as_str().unwrap().contains("backend build 7"), "{since}");
     let problems = since["problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1, "{since}");
-    assert!(problems[0].as_str().unwrap().starts_with(&format!("{KWOK}: cannot read its logs")), "{since}");
+    assert!(problems[0].as_str().unwrap().starts_with(&format!("{KWOK}: runs on kwok-node-0")), "{since}");
 
     let f = &stages["flood-done"];
     println!(
