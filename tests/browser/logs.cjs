@@ -94,6 +94,10 @@ const seen = (page) => page.evaluate(() => {
     await cdp.send("Performance.enable");
     const metric = async () => Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
     await page.evaluate(() => {
+      // Tasks of 50 ms or more on the main thread: the page's own long work, if any.
+      window.longTasks_ = [];
+      new PerformanceObserver((list) => window.longTasks_.push(...list.getEntries().map((e) => Math.round(e.duration))))
+        .observe({ type: "longtask" });
       window.frames_ = [];
       let last = performance.now();
       const tick = (now) => {
@@ -120,6 +124,7 @@ const seen = (page) => page.evaluate(() => {
       window.stopFrames_ = true;
       return window.frames_.slice(1);
     });
+    const longTasks = await page.evaluate(() => window.longTasks_);
     await page.waitForFunction(() => [...document.querySelectorAll(".logs-row .text")].some((t) => t.textContent.startsWith("last marker")))
       .then(() => true, () => false)
       .then(async (lastSeen) => {
@@ -132,6 +137,7 @@ const seen = (page) => page.evaluate(() => {
           p95: Math.round(sorted[Math.floor(sorted.length * 0.95)] ?? 0),
           max: Math.round(sorted.at(-1) ?? 0),
           inputMs: Math.max(...clicks),
+          longTasks,
           // Shares of the wall time the renderer's main thread spent: in all, in scripts, in layout and style.
           busy: (m1.TaskDuration - m0.TaskDuration) / (m1.Timestamp - m0.Timestamp),
           script: (m1.ScriptDuration - m0.ScriptDuration) / (m1.Timestamp - m0.Timestamp),

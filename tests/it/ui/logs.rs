@@ -326,12 +326,13 @@ async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_line
 
     let f = &stages["flood-done"];
     println!(
-        "logs flood: {} lines pushed in {:.1} s; page: {} frames, frame time p95 {} ms, max {} ms; {} lines held, {} rows in the DOM; an input answered in {} ms; renderer main thread busy {:.0}% (CDP TaskDuration; scripts {:.0}%, layout and style {:.0}%); chromium processes {:.0}% of a core; daemon (this process) {:.0}% of a core",
+        "logs flood: {} lines pushed in {:.1} s; page: {} frames, frame time p95 {} ms, max {} ms, long tasks (50 ms or more) {}; {} lines held, {} rows in the DOM; an input answered in {} ms; renderer main thread busy {:.0}% (CDP TaskDuration; scripts {:.0}%, layout and style {:.0}%); chromium processes {:.0}% of a core; daemon (this process) {:.0}% of a core",
         flood.lines,
         flood.seconds,
         f["frames"],
         f["p95"],
         f["max"],
+        f["longTasks"],
         f["total"],
         f["rows"],
         f["inputMs"],
