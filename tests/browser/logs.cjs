@@ -55,7 +55,8 @@ const seen = (page) => page.evaluate(() => {
       await change();
       await page.waitForTimeout(300);
       const s = await seen(page);
-      return { shown: s.shown, rows: s.texts.slice(0, 20) };
+      const marks = await page.$$eval(".logs-row mark", (ms) => ms.map((m) => m.textContent));
+      return { shown: s.shown, rows: s.texts.slice(0, 20), marks: [...new Set(marks)] };
     };
     const text = await shownAfter(() => page.fill(".logs-filter", "error"));
     await page.screenshot({ path: `${out}/logs-filtered.png` });

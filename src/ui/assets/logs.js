@@ -50,7 +50,7 @@ function mount(view) {
     root, picker, filter, regex, follow, sinceBuild, sinceLabel, count, problems, pool, spacer, viewport,
     selector: null, close: () => {}, next: null,
     lines: [], shown: [], sources: [], marks: [], match: () => true,
-    following: true, placed: 0, frame: 0, rows: [],
+    following: true, placed: 0, frame: 0, rows: [], find: null, filtered: 0,
   };
 }
 
@@ -124,12 +124,14 @@ function refilter() {
   const s = state;
   const text = s.filter.value;
   let test = () => true;
+  s.find = null;
   s.filter.classList.remove("invalid");
   s.filter.title = "";
   if (text && s.regex.checked) {
     try {
       const re = new RegExp(text, "i");
       test = (l) => re.test(l.text);
+      s.find = new RegExp(text, "gi");
     } catch (e) {
       s.filter.classList.add("invalid");
       s.filter.title = e.message;
@@ -137,11 +139,28 @@ function refilter() {
   } else if (text) {
     const needle = text.toLowerCase();
     test = (l) => l.text.toLowerCase().includes(needle);
+    s.find = new RegExp(needle.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi");
   }
   const mark = s.sinceBuild.checked ? s.marks.at(-1) : null;
   s.match = mark ? (l) => l.seq > mark.seq && test(l) : test;
   s.shown = s.lines.filter(s.match);
+  // Every row is refilled, with the new matches marked.
+  s.filtered += 1;
   schedule();
+}
+
+/** `text` with what `find` matches in <mark>s (at most 20; none for empty matches). */
+function marked(text, find) {
+  if (!find) return [text];
+  const out = [];
+  let at = 0;
+  for (const m of text.matchAll(find)) {
+    if (!m[0] || out.length >= 40) break;
+    out.push(text.slice(at, m.index), h("mark", {}, m[0]));
+    at = m.index + m[0].length;
+  }
+  out.push(text.slice(at));
+  return out;
 }
 
 function setFollow(on) {
@@ -188,7 +207,9 @@ function draw() {
     row.style.display = line ? "" : "none";
     if (!line) return;
     row.style.transform = `translateY(${(first + i) * ROW}px)`;
-    if (row.dataset.seq === String(line.seq)) return;
+    const key = `${line.seq}/${s.filtered}`;
+    if (row.dataset.key === key) return;
+    row.dataset.key = key;
     row.dataset.seq = line.seq;
     row.classList.toggle("gap", !!line.gap);
     const [ts, src, text] = row.children;
@@ -196,7 +217,7 @@ function draw() {
     src.textContent = label(line.src);
     src.title = line.src;
     src.style.color = colour(line.src);
-    text.textContent = line.text;
+    text.replaceChildren(...marked(line.text, s.find));
   });
   s.root.dataset.total = s.lines.length;
   s.root.dataset.shown = s.shown.length;

@@ -313,6 +313,7 @@ async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_line
         filter["text"]["rows"].as_array().unwrap().iter().all(|r| r.as_str().unwrap().contains("ERROR")),
         "{filter}"
     );
+    assert_eq!(filter["text"]["marks"], serde_json::json!(["ERROR"]), "the matches are marked: {filter}");
     assert_eq!(filter["regex"]["shown"], 11, "items/[0-9]$ and the marker do not match, …/1[0-9] … do: {filter}");
     assert_eq!(filter["source"]["shown"], 101, "the backend's lines only: {filter}");
 
