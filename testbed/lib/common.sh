@@ -193,11 +193,13 @@ wait_for() {
 APT_UPDATED=0
 apt_install() {
   local log=$LOGS/apt.log
+  # Another apt (unattended upgrades, a second script) may hold the lock: wait for it.
+  local wait=(-o DPkg::Lock::Timeout=600)
   if ((APT_UPDATED == 0)); then
-    run_logged apt "$log" apt-get update
+    run_logged apt "$log" apt-get "${wait[@]}" update
     APT_UPDATED=1
   fi
-  run_logged apt "$log" apt-get install -y --no-install-recommends "$@"
+  run_logged apt "$log" apt-get "${wait[@]}" install -y --no-install-recommends "$@"
 }
 
 # need_cmd CMD DEBIAN_PACKAGE: make sure CMD exists, installing its package if missing.
