@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::model::Health;
 use crate::model::plan::{Kind, Resource};
 use crate::model::spec::Phase;
+use crate::reconcile::decide::{AWS_PHASES, KUBERNETES_PHASES};
 
 /// The eleven steps, in order, with the phase each runs in.
 pub const STEPS: [(&str, Phase); 11] = [
@@ -90,20 +91,10 @@ pub struct Timeline {
     seen: BTreeMap<usize, u64>,
 }
 
-/// The phases in the order a pass walks them, Running last.
-const ORDER: [Phase; 8] = [
-    Phase::ProvisioningDataServices,
-    Phase::ProvisioningSsm,
-    Phase::ProvisioningSecrets,
-    Phase::ProvisioningIam,
-    Phase::Deploying,
-    Phase::DeployingBackend,
-    Phase::DeployingFrontend,
-    Phase::Running,
-];
-
+/// Where `p` comes in a pass: the reconciler's AWS phases, then its Kubernetes phases, then
+/// Running.
 fn position(p: Phase) -> Option<usize> {
-    ORDER.iter().position(|q| *q == p)
+    AWS_PHASES.iter().chain(&KUBERNETES_PHASES).chain(&[Phase::Running]).position(|q| *q == p)
 }
 
 impl Timeline {

@@ -4,9 +4,7 @@
 // on stdout; the test answers "ready" by pushing lines, "mark" by marking a build, pushing
 // lines after it and adding a source that cannot be read, and "flood" by pushing 10,000 lines
 // a second for 3 s, while this script measures the page's frame times.
-const playwright = require(process.env.NEXUS_TESTBED_PLAYWRIGHT);
-
-const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
+const { run, say } = require("./page.cjs");
 
 /** What the view shows: lines held and shown (its data attributes), the rows in the DOM and the texts of the visible ones. */
 const seen = (page) => page.evaluate(() => {
@@ -25,134 +23,114 @@ const seen = (page) => page.evaluate(() => {
   };
 });
 
-(async () => {
-  const [url, out] = process.argv.slice(2);
-  const browser = await playwright.chromium.launch({
-    executablePath: process.env.NEXUS_TESTBED_CHROMIUM,
-    // Root in a container has no user namespace for Chromium's sandbox.
-    args: ["--no-sandbox"],
+run(async (page, url, out) => {
+
+  await page.goto(url);
+  await page.waitForSelector(".logs-viewport");
+  // The test pushes 201 lines now, the marker last.
+  const t0 = Date.now();
+  say({ stage: "ready" });
+  await page.waitForFunction(() => [...document.querySelectorAll(".logs-row .text")].some((t) => t.textContent.startsWith("first marker")));
+  const ms = Date.now() - t0;
+  const first = await seen(page);
+  await page.screenshot({ path: `${out}/logs.png` });
+  say({ stage: "visible", ms, ...first, texts: first.texts.slice(-3) });
+
+  const shownAfter = async (change) => {
+    await change();
+    await page.waitForTimeout(300);
+    const s = await seen(page);
+    const marks = await page.$$eval(".logs-row mark", (ms) => ms.map((m) => m.textContent));
+    return { shown: s.shown, rows: s.texts.slice(0, 20), marks: [...new Set(marks)] };
+  };
+  const text = await shownAfter(() => page.fill(".logs-filter", "error"));
+  await page.screenshot({ path: `${out}/logs-filtered.png` });
+  const regex = await shownAfter(async () => {
+    await page.check(".logs-regex");
+    await page.fill(".logs-filter", "items/(1\\d|99) ");
   });
-  const errors = [];
-  try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-    page.on("response", (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url().replace(/token=\w+/, "token=…")}`));
-    page.setDefaultTimeout(10000);
+  await page.fill(".logs-filter", "");
+  await page.uncheck(".logs-regex");
+  const backend = await page.$eval(".logs-source", (s) => [...s.options].map((o) => o.value).find((v) => v.endsWith("/backend")));
+  const source = await shownAfter(async () => {
+    await page.selectOption(".logs-source", backend);
+    await page.waitForFunction((b) => location.hash === `#/logs/${b}`, backend);
+  });
+  say({ stage: "filter", text, regex, source });
 
-    await page.goto(url);
-    await page.waitForSelector(".logs-viewport");
-    // The test pushes 201 lines now, the marker last.
-    const t0 = Date.now();
-    say({ stage: "ready" });
-    await page.waitForFunction(() => [...document.querySelectorAll(".logs-row .text")].some((t) => t.textContent.startsWith("first marker")));
-    const ms = Date.now() - t0;
-    const first = await seen(page);
-    await page.screenshot({ path: `${out}/logs.png` });
-    say({ stage: "visible", ms, ...first, texts: first.texts.slice(-3) });
+  // The test marks a build and pushes lines after it: "since the last build" shows only those.
+  await page.selectOption(".logs-source", "");
+  await page.waitForFunction(() => location.hash === "#/logs");
+  await page.waitForFunction(() => document.querySelector("section.logs").dataset.total === "201");
+  say({ stage: "mark" });
+  await page.waitForSelector(".logs-since-build:not([disabled])");
+  await page.waitForFunction(() => document.querySelector("section.logs").dataset.total === "206");
+  const since = await shownAfter(() => page.check(".logs-since-build"));
+  const label = await page.textContent(".logs-bar .since");
+  await page.uncheck(".logs-since-build");
+  // And a pod on a simulated node, whose logs cannot be read: the view says so.
+  await page.waitForSelector(".logs-problems div");
+  const problems = await page.$$eval(".logs-problems div", (ds) => ds.map((d) => d.textContent));
+  await page.screenshot({ path: `${out}/logs-problems.png` });
+  say({ stage: "since-build", ...since, label, problems });
 
-    const shownAfter = async (change) => {
-      await change();
-      await page.waitForTimeout(300);
-      const s = await seen(page);
-      const marks = await page.$$eval(".logs-row mark", (ms) => ms.map((m) => m.textContent));
-      return { shown: s.shown, rows: s.texts.slice(0, 20), marks: [...new Set(marks)] };
+  // Then the flood, following, with the frame times recorded.
+  await page.waitForFunction(() => document.querySelector("section.logs").dataset.shown === "206");
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Performance.enable");
+  const metric = async () => Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
+  await page.evaluate(() => {
+    // Tasks of 50 ms or more on the main thread: the page's own long work, if any.
+    window.longTasks_ = [];
+    new PerformanceObserver((list) => window.longTasks_.push(...list.getEntries().map((e) => Math.round(e.duration))))
+      .observe({ type: "longtask" });
+    window.frames_ = [];
+    let last = performance.now();
+    const tick = (now) => {
+      window.frames_.push(now - last);
+      last = now;
+      if (!window.stopFrames_) requestAnimationFrame(tick);
     };
-    const text = await shownAfter(() => page.fill(".logs-filter", "error"));
-    await page.screenshot({ path: `${out}/logs-filtered.png` });
-    const regex = await shownAfter(async () => {
-      await page.check(".logs-regex");
-      await page.fill(".logs-filter", "items/(1\\d|99) ");
-    });
-    await page.fill(".logs-filter", "");
-    await page.uncheck(".logs-regex");
-    const backend = await page.$eval(".logs-source", (s) => [...s.options].map((o) => o.value).find((v) => v.endsWith("/backend")));
-    const source = await shownAfter(async () => {
-      await page.selectOption(".logs-source", backend);
-      await page.waitForFunction((b) => location.hash === `#/logs/${b}`, backend);
-    });
-    say({ stage: "filter", text, regex, source });
-
-    // The test marks a build and pushes lines after it: "since the last build" shows only those.
-    await page.selectOption(".logs-source", "");
-    await page.waitForFunction(() => location.hash === "#/logs");
-    await page.waitForFunction(() => document.querySelector("section.logs").dataset.total === "201");
-    say({ stage: "mark" });
-    await page.waitForSelector(".logs-since-build:not([disabled])");
-    await page.waitForFunction(() => document.querySelector("section.logs").dataset.total === "206");
-    const since = await shownAfter(() => page.check(".logs-since-build"));
-    const label = await page.textContent(".logs-bar .since");
-    await page.uncheck(".logs-since-build");
-    // And a pod on a simulated node, whose logs cannot be read: the view says so.
-    await page.waitForSelector(".logs-problems div");
-    const problems = await page.$$eval(".logs-problems div", (ds) => ds.map((d) => d.textContent));
-    await page.screenshot({ path: `${out}/logs-problems.png` });
-    say({ stage: "since-build", ...since, label, problems });
-
-    // Then the flood, following, with the frame times recorded.
-    await page.waitForFunction(() => document.querySelector("section.logs").dataset.shown === "206");
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send("Performance.enable");
-    const metric = async () => Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
-    await page.evaluate(() => {
-      // Tasks of 50 ms or more on the main thread: the page's own long work, if any.
-      window.longTasks_ = [];
-      new PerformanceObserver((list) => window.longTasks_.push(...list.getEntries().map((e) => Math.round(e.duration))))
-        .observe({ type: "longtask" });
-      window.frames_ = [];
-      let last = performance.now();
-      const tick = (now) => {
-        window.frames_.push(now - last);
-        last = now;
-        if (!window.stopFrames_) requestAnimationFrame(tick);
-      };
-      requestAnimationFrame(tick);
-    });
-    const m0 = await metric();
-    say({ stage: "flood" });
-    // While lines pour in, the reader stops following and starts again: how long each click takes.
-    await page.waitForTimeout(1500);
-    const clicks = [];
-    for (const box of [".logs-follow", ".logs-follow"]) {
-      const t = Date.now();
-      await page.click(box);
-      clicks.push(Date.now() - t);
-      await page.waitForTimeout(300);
-    }
-    await page.waitForTimeout(1500);
-    const m1 = await metric();
-    const frames = await page.evaluate(() => {
-      window.stopFrames_ = true;
-      return window.frames_.slice(1);
-    });
-    const longTasks = await page.evaluate(() => window.longTasks_);
-    await page.waitForFunction(() => [...document.querySelectorAll(".logs-row .text")].some((t) => t.textContent.startsWith("last marker")))
-      .then(() => true, () => false)
-      .then(async (lastSeen) => {
-        const after = await seen(page);
-        await page.screenshot({ path: `${out}/logs-flood.png` });
-        const sorted = [...frames].sort((a, b) => a - b);
-        say({
-          stage: "flood-done",
-          frames: frames.length,
-          p95: Math.round(sorted[Math.floor(sorted.length * 0.95)] ?? 0),
-          max: Math.round(sorted.at(-1) ?? 0),
-          inputMs: Math.max(...clicks),
-          longTasks,
-          // Shares of the wall time the renderer's main thread spent: in all, in scripts, in layout and style.
-          busy: (m1.TaskDuration - m0.TaskDuration) / (m1.Timestamp - m0.Timestamp),
-          script: (m1.ScriptDuration - m0.ScriptDuration) / (m1.Timestamp - m0.Timestamp),
-          layout: (m1.LayoutDuration - m0.LayoutDuration + m1.RecalcStyleDuration - m0.RecalcStyleDuration) / (m1.Timestamp - m0.Timestamp),
-          lastSeen,
-          total: after.total,
-          rows: after.rows,
-        });
-      });
-  } finally {
-    say({ stage: "done", errors });
-    await browser.close();
+    requestAnimationFrame(tick);
+  });
+  const m0 = await metric();
+  say({ stage: "flood" });
+  // While lines pour in, the reader stops following and starts again: how long each click takes.
+  await page.waitForTimeout(1500);
+  const clicks = [];
+  for (const box of [".logs-follow", ".logs-follow"]) {
+    const t = Date.now();
+    await page.click(box);
+    clicks.push(Date.now() - t);
+    await page.waitForTimeout(300);
   }
-})().catch((e) => {
-  say({ stage: "failed", error: String(e && e.stack ? e.stack : e) });
-  process.exit(1);
+  await page.waitForTimeout(1500);
+  const m1 = await metric();
+  const frames = await page.evaluate(() => {
+    window.stopFrames_ = true;
+    return window.frames_.slice(1);
+  });
+  const longTasks = await page.evaluate(() => window.longTasks_);
+  await page.waitForFunction(() => [...document.querySelectorAll(".logs-row .text")].some((t) => t.textContent.startsWith("last marker")))
+    .then(() => true, () => false)
+    .then(async (lastSeen) => {
+      const after = await seen(page);
+      await page.screenshot({ path: `${out}/logs-flood.png` });
+      const sorted = [...frames].sort((a, b) => a - b);
+      say({
+        stage: "flood-done",
+        frames: frames.length,
+        p95: Math.round(sorted[Math.floor(sorted.length * 0.95)] ?? 0),
+        max: Math.round(sorted.at(-1) ?? 0),
+        inputMs: Math.max(...clicks),
+        longTasks,
+        // Shares of the wall time the renderer's main thread spent: in all, in scripts, in layout and style.
+        busy: (m1.TaskDuration - m0.TaskDuration) / (m1.Timestamp - m0.Timestamp),
+        script: (m1.ScriptDuration - m0.ScriptDuration) / (m1.Timestamp - m0.Timestamp),
+        layout: (m1.LayoutDuration - m0.LayoutDuration + m1.RecalcStyleDuration - m0.RecalcStyleDuration) / (m1.Timestamp - m0.Timestamp),
+        lastSeen,
+        total: after.total,
+        rows: after.rows,
+      });
+    });
 });

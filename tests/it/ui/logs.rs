@@ -3,14 +3,13 @@
 //! Chromium.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::SinkExt;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
 
-use super::{Dashboard, Ws, browser_var, next};
+use super::{Dashboard, Ws, browser, next};
 use crate::support::cpu;
 use nexus_dev::ui::logs::{Logs, Source};
 
@@ -240,25 +239,9 @@ fn ui_logs_full_buffers_stay_within_their_cap() {
 /// logs-filtered.png, logs-problems.png, logs-flood.png.
 #[tokio::test]
 async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_lines_a_second() {
-    use tokio::io::AsyncBufReadExt;
-    let playwright = browser_var("NEXUS_TESTBED_PLAYWRIGHT");
-    let chromium = browser_var("NEXUS_TESTBED_CHROMIUM");
     let d = Dashboard::start(16).await;
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/logs.cjs");
-    let mut node = tokio::process::Command::new("node")
-        .arg(&script)
-        .arg(format!("{}#/logs", d.server.url()))
-        .arg(&shots)
-        .env("NEXUS_TESTBED_PLAYWRIGHT", playwright)
-        .env("NEXUS_TESTBED_CHROMIUM", chromium)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
+    let (mut node, mut lines, shots) = browser("logs.cjs", &format!("{}#/logs", d.server.url()));
     let node_pid = node.id().unwrap();
-    let mut lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
     let mut stages: HashMap<String, serde_json::Value> = HashMap::new();
     let mut flood: Option<tokio::task::JoinHandle<Flood>> = None;
     loop {

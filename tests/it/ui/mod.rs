@@ -250,23 +250,20 @@ fn browser_var(name: &str) -> String {
     })
 }
 
-/// The page in headless Chromium (tests/browser/dashboard.cjs): the overview matrix, a change
-/// shown live, the capability's timeline and resources, the graph with one node per planned
-/// resource. Screenshots go to `target/tmp/ui-screenshots/` (kept as CI artifacts).
-#[tokio::test]
-async fn ui_page_in_headless_chromium_shows_the_matrix_live_the_capability_and_the_graph() {
+type Stages = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
+
+/// Runs `node tests/browser/SCRIPT URL target/tmp/ui-screenshots/` with the test bed's browser:
+/// the process (killed when dropped), its stdout (one JSON line per stage) and the screenshots'
+/// directory.
+fn browser(script: &str, url: &str) -> (tokio::process::Child, Stages, std::path::PathBuf) {
     use tokio::io::AsyncBufReadExt;
     let playwright = browser_var("NEXUS_TESTBED_PLAYWRIGHT");
     let chromium = browser_var("NEXUS_TESTBED_CHROMIUM");
-    let mut d = Dashboard::start(16).await;
-    let profile = nexus_dev::input::profile::built_in("local").unwrap();
-    let plan = nexus_dev::model::plan::build(&minimal(None), &profile);
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/dashboard.cjs");
     let mut node = tokio::process::Command::new("node")
-        .arg(&script)
-        .arg(d.server.url())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser").join(script))
+        .arg(url)
         .arg(&shots)
         .env("NEXUS_TESTBED_PLAYWRIGHT", playwright)
         .env("NEXUS_TESTBED_CHROMIUM", chromium)
@@ -274,8 +271,20 @@ async fn ui_page_in_headless_chromium_shows_the_matrix_live_the_capability_and_t
         .kill_on_drop(true)
         .spawn()
         .expect("node runs");
+    let lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
+    (node, lines, shots)
+}
+
+/// The page in headless Chromium (tests/browser/dashboard.cjs): the overview matrix, a change
+/// shown live, the capability's timeline and resources, the graph with one node per planned
+/// resource. Screenshots go to `target/tmp/ui-screenshots/` (kept as CI artifacts).
+#[tokio::test]
+async fn ui_page_in_headless_chromium_shows_the_matrix_live_the_capability_and_the_graph() {
+    let mut d = Dashboard::start(16).await;
+    let profile = nexus_dev::input::profile::built_in("local").unwrap();
+    let plan = nexus_dev::model::plan::build(&minimal(None), &profile);
+    let (mut node, mut lines, shots) = browser("dashboard.cjs", &d.server.url());
     let bucket = plan.of_kind(nexus_dev::model::plan::Kind::S3Bucket).next().unwrap().id();
-    let mut lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
     let mut stages: HashMap<String, serde_json::Value> = HashMap::new();
     loop {
         let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await;
