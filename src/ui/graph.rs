@@ -2,7 +2,9 @@
 //! drawn as SVG; no graph library"): one node per planned resource, an edge from each resource
 //! a resource `dependsOn` to it, layers by the longest path from the roots, order within a layer
 //! by the mean position of a node's neighbours (sweeps down, up and down; plan order breaking
-//! ties). Pure.
+//! ties). Resources with no edge either way (most AWS resources: nothing in the plan waits on a
+//! parameter or a bucket) are not part of that flow: they sit under it in a grid, a row per step,
+//! so the graph is as tall as its widest layer and not as the forty AWS roots. Pure.
 
 use std::collections::HashMap;
 
@@ -14,6 +16,11 @@ use super::model::{Capability, Health, ResourceView};
 pub const COLUMN: u32 = 260;
 pub const ROW: u32 = 56;
 pub const MARGIN: u32 = 20;
+/// The page draws each node as a box this large.
+pub const NODE_WIDTH: u32 = 220;
+pub const NODE_HEIGHT: u32 = 40;
+/// Unlinked resources per row of the grid, at least (as many as the layers when there are more).
+pub const GRID_COLUMNS: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,8 +31,11 @@ pub struct Node {
     pub step: usize,
     pub health: Health,
     pub message: Option<String>,
+    /// Its longest path from a root (0 for a root).
     pub layer: usize,
+    /// Its place in its layer, for a resource with edges.
     pub order: usize,
+    /// Where the page draws it: by layer and order, or in the grid of unlinked resources.
     pub x: u32,
     pub y: u32,
     /// For a node not yet healthy: the resources it depends on that are not healthy either.
@@ -106,7 +116,6 @@ pub fn layout(cap: &Capability) -> Graph {
     let index: HashMap<&str, usize> = rs.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
     let layer = layers(rs, &index);
     let depth = layer.iter().max().map_or(0, |m| m + 1);
-    let by_layer: Vec<Vec<usize>> = (0..depth).map(|l| (0..rs.len()).filter(|&i| layer[i] == l).collect()).collect();
     let parents: Vec<Vec<usize>> =
         rs.iter().map(|r| r.depends_on.iter().filter_map(|d| index.get(d.as_str()).copied()).collect()).collect();
     let mut children = vec![Vec::new(); rs.len()];
@@ -115,6 +124,9 @@ pub fn layout(cap: &Capability) -> Graph {
             children[p].push(i);
         }
     }
+    let unlinked: Vec<bool> = (0..rs.len()).map(|i| parents[i].is_empty() && children[i].is_empty()).collect();
+    let by_layer: Vec<Vec<usize>> =
+        (0..depth).map(|l| (0..rs.len()).filter(|&i| layer[i] == l && !unlinked[i]).collect()).collect();
     // Plan order first, then three sweeps: down (by parents), up (by children: roots that feed
     // much sit next to what they feed), down again.
     let mut order = vec![0usize; rs.len()];
@@ -131,6 +143,21 @@ pub fn layout(cap: &Capability) -> Graph {
         }
     }
     let widest = by_layer.iter().map(Vec::len).max().unwrap_or(0);
+    let mut spot: Vec<(u32, u32)> = (0..rs.len()).map(|i| (layer[i] as u32, order[i] as u32)).collect();
+    // The unlinked resources: a row per step (wrapping), one empty row under the flow.
+    let columns = depth.max(GRID_COLUMNS) as u32;
+    let mut grid: Vec<usize> = (0..rs.len()).filter(|&i| unlinked[i]).collect();
+    grid.sort_by_key(|&i| rs[i].step);
+    let (mut row, mut column, mut step) = (widest as u32, columns, None);
+    for &i in &grid {
+        if column == columns || step != Some(rs[i].step) {
+            (row, column, step) = (row + 1, 0, Some(rs[i].step));
+        }
+        spot[i] = (column, row);
+        column += 1;
+    }
+    let rows = if grid.is_empty() { widest as u32 } else { row + 1 };
+    let used_columns = if grid.is_empty() { depth as u32 } else { columns.max(depth as u32) };
     let healthy = |id: &str| index.get(id).is_some_and(|&j| rs[j].health == Health::Ok);
     let nodes = rs
         .iter()
@@ -144,8 +171,8 @@ pub fn layout(cap: &Capability) -> Graph {
             message: r.message.clone(),
             layer: layer[i],
             order: order[i],
-            x: MARGIN + layer[i] as u32 * COLUMN,
-            y: MARGIN + order[i] as u32 * ROW,
+            x: MARGIN + spot[i].0 * COLUMN,
+            y: MARGIN + spot[i].1 * ROW,
             waiting_on: if r.health == Health::Ok {
                 Vec::new()
             } else {
@@ -165,8 +192,8 @@ pub fn layout(cap: &Capability) -> Graph {
     Graph {
         nodes,
         edges,
-        width: 2 * MARGIN + depth.saturating_sub(1) as u32 * COLUMN + COLUMN,
-        height: 2 * MARGIN + widest as u32 * ROW,
+        width: 2 * MARGIN + used_columns.saturating_sub(1) * COLUMN + NODE_WIDTH,
+        height: 2 * MARGIN + rows.saturating_sub(1) * ROW + NODE_HEIGHT,
     }
 }
 
@@ -236,6 +263,31 @@ mod tests {
         // AWS roots that feed nothing there.
         let namespace = g.nodes.iter().find(|n| n.kind == "k8s.namespace").unwrap();
         assert!(namespace.order < 10, "namespace at {} of layer 0", namespace.order);
+    }
+
+    #[test]
+    fn resources_without_edges_sit_under_the_flow_a_row_per_step() {
+        let (_, g) = graph_of("nexus-ai-complete");
+        let linked: Vec<&Node> =
+            g.nodes.iter().filter(|n| g.edges.iter().any(|e| e.from == n.id || e.to == n.id)).collect();
+        let unlinked: Vec<&Node> = g.nodes.iter().filter(|n| !linked.iter().any(|l| l.id == n.id)).collect();
+        assert!(unlinked.len() > 20, "the AWS resources nothing waits on: {}", unlinked.len());
+        let flow_bottom = linked.iter().map(|n| n.y).max().unwrap();
+        assert!(unlinked.iter().all(|n| n.y > flow_bottom + ROW / 2), "under the flow, a row apart");
+        for a in &unlinked {
+            for b in unlinked.iter().filter(|b| b.y == a.y) {
+                assert_eq!(a.step, b.step, "one step per row: {} {}", a.id, b.id);
+            }
+        }
+        let rows = {
+            let mut ys: Vec<u32> = g.nodes.iter().map(|n| n.y).collect();
+            ys.dedup();
+            ys.sort_unstable();
+            ys.dedup();
+            ys.len()
+        };
+        assert!(rows * 3 < g.nodes.len(), "{rows} rows for {} nodes", g.nodes.len());
+        assert!(g.nodes.iter().all(|n| n.x + NODE_WIDTH <= g.width && n.y + NODE_HEIGHT <= g.height));
     }
 
     #[test]

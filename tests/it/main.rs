@@ -32,6 +32,7 @@ mod env_registry;
 mod environments;
 mod hostile_input;
 mod kind_e2e;
+mod kind_ui;
 mod loader_fuzz;
 mod operator_kind;
 mod ownership;

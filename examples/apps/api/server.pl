@@ -2,7 +2,7 @@
 # The example backend: a tiny HTTP/1.0 server (Debian's essential perl-base has sockets).
 #   GET /health          "ok" (the spec's default probe path; /healthz too)
 #   GET /api/hello       the greeting below: edit it while `nexus-dev watch` runs and the image
-#                        is rebuilt and rolled out
+#                        is rebuilt and rolled out; logs the request line with its query
 #   GET /api/table       a DynamoDB Scan (Limit 1) of the capability's license table, through the
 #                        endpoint the pod is given (AWS_ENDPOINT_URL: the emulator, by name)
 #   GET /api/cache       what the server wrote at start under WRITE_TO (a writable path of a
@@ -68,13 +68,13 @@ sub dynamodb {
 while (my $client = $server->accept) {
   my $request = <$client> // '';
   while (my $line = <$client>) { last if $line =~ /^\r?\n$/ }
-  my ($path) = $request =~ m{^GET (\S+)};
-  $path //= '/';
+  my ($asked) = $request =~ m{^GET (\S+)};
+  my $path = $asked // '/';
   $path =~ s/\?.*//;
   if ($path eq '/health' || $path eq '/healthz') {
     answer($client, '200 OK', 'text/plain', "ok\n");
   } elsif ($path eq '/api/hello') {
-    print "GET /api/hello\n";
+    print "GET $asked\n";
     answer($client, '200 OK', 'text/plain', "$greeting\n");
   } elsif ($path eq '/api/table') {
     my $table = $ENV{DYNAMODB_TABLE_LICENSE} // '';

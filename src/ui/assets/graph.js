@@ -41,6 +41,12 @@ export async function graphView(view, c) {
       h("text", { x: 8, y: 32, class: "name" }, short(n.name)),
       n.waitingOn.length ? h("text", { x: WIDTH - 6, y: 16, class: "waits", "text-anchor": "end" }, `waits on ${n.waitingOn.length}`) : null));
   const waiting = g.nodes.filter((n) => n.waitingOn.length);
+  // The daemon lays the resources with no edge either way out in a grid under the flow.
+  const linked = new Set(g.edges.flatMap((e) => [e.from, e.to]));
+  const gridTop = Math.min(...g.nodes.filter((n) => !linked.has(n.id)).map((n) => n.y));
+  const gridLabel = Number.isFinite(gridTop)
+    ? h("text", { x: 20, y: gridTop - 12, class: "grid-label" }, "no dependsOn either way, by step")
+    : null;
   view.replaceChildren(
     h("h1", {}, `${c.key} — dependency graph`),
     h("p", { class: "legend muted small" },
@@ -48,10 +54,11 @@ export async function graphView(view, c) {
       h("span", { class: "swatch pending" }), "pending ", h("span", { class: "swatch failed" }), "failed"),
     h("div", { class: "graph-box" },
       h("svg", { class: "graph", width: g.width, height: g.height, viewBox: `0 0 ${g.width} ${g.height}` },
-        h("g", {}, edges), h("g", {}, nodes))),
-    waiting.length ? h("div", {}, h("h2", {}, "Waiting"),
+        h("g", {}, edges), h("g", {}, nodes), gridLabel)),
+    // replaceChildren would print a null.
+    ...(waiting.length ? [h("div", {}, h("h2", {}, "Waiting"),
       h("ul", { class: "waiting" }, waiting.map((n) => h("li", {}, h("span", { class: "mono" }, n.id), " waits on ",
-        n.waitingOn.map((w, i) => [i ? ", " : "", h("span", { class: "mono" }, w)]))))) : null,
+        n.waitingOn.map((w, i) => [i ? ", " : "", h("span", { class: "mono" }, w)])))))] : []),
   );
 }
 

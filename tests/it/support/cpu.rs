@@ -12,17 +12,47 @@ pub fn ticks_per_second() -> f64 {
 
 /// The command name and utime + stime (in ticks) of a process, from /proc/PID/stat.
 pub fn process(pid: u32) -> Option<(String, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&stat)
+    stat(pid).map(|(name, _, ticks)| (name, ticks))
 }
 
-fn parse_stat(stat: &str) -> Option<(String, u64)> {
+fn stat(pid: u32) -> Option<(String, u32, u64)> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The command name, parent pid and utime + stime of a /proc/PID/stat line.
+fn parse_stat(stat: &str) -> Option<(String, u32, u64)> {
     // The command name may contain spaces and parentheses; fields follow its last `)`.
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
     let name = stat.get(open + 1..close)?.to_owned();
     let f: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
-    Some((name, f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?))
+    Some((name, f.get(1)?.parse().ok()?, f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?))
+}
+
+/// Every pid now running.
+fn pids() -> impl Iterator<Item = u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+}
+
+/// CPU ticks of the processes under `root`, not counting it (for a browser script: node
+/// drives, Chromium works).
+pub fn descendants(root: u32) -> u64 {
+    let all: Vec<(u32, u32, u64)> = pids().filter_map(|pid| stat(pid).map(|(_, ppid, t)| (pid, ppid, t))).collect();
+    let mut under = vec![root];
+    let mut ticks = 0;
+    while let Some(parent) = under.pop() {
+        for (pid, ppid, t) in &all {
+            if *ppid == parent {
+                under.push(*pid);
+                ticks += t;
+            }
+        }
+    }
+    ticks
 }
 
 /// CPU ticks of every process at one moment, by pid.
@@ -31,12 +61,7 @@ pub struct Snapshot(HashMap<u32, (String, u64)>);
 
 impl Snapshot {
     pub fn take() -> Self {
-        let pids = std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()));
-        Self(pids.filter_map(|pid| process(pid).map(|p| (pid, p))).collect())
+        Self(pids().filter_map(|pid| process(pid).map(|p| (pid, p))).collect())
     }
 
     /// CPU seconds used since `before`, summed by command name, largest first (processes
@@ -67,7 +92,7 @@ mod tests {
     #[test]
     fn stat_lines_with_odd_names_parse() {
         let line = "42 (tokio-rt (w) 1) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 5 0 0";
-        assert_eq!(parse_stat(line), Some(("tokio-rt (w) 1".to_owned(), 300)));
+        assert_eq!(parse_stat(line), Some(("tokio-rt (w) 1".to_owned(), 1, 300)));
         assert_eq!(parse_stat("garbage"), None);
     }
 

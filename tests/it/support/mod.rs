@@ -3,6 +3,7 @@
 //! names and namespaces, and cleanup. A missing service fails the test, naming what is
 //! missing and how to start it; nothing passes by skipping (DESIGN.md §8).
 
+pub mod browser;
 pub mod cpu;
 pub mod eks;
 pub mod env;

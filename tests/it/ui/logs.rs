@@ -348,7 +348,7 @@ struct Flood {
 async fn flood_lines(logs: Arc<Logs>, node: u32) -> Flood {
     let hz = cpu::ticks_per_second();
     let me = std::process::id();
-    let (daemon0, chromium0) = (cpu::process(me).unwrap().1, tree_ticks(node));
+    let (daemon0, chromium0) = (cpu::process(me).unwrap().1, cpu::descendants(node));
     let start = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let mut n = 0;
@@ -364,37 +364,11 @@ async fn flood_lines(logs: Arc<Logs>, node: u32) -> Flood {
     }
     push(&logs, BACKEND, ["last marker: the flood is over".into()]);
     let seconds = start.elapsed().as_secs_f64();
-    let (daemon1, chromium1) = (cpu::process(me).unwrap().1, tree_ticks(node));
+    let (daemon1, chromium1) = (cpu::process(me).unwrap().1, cpu::descendants(node));
     Flood {
         lines: n,
         seconds,
         daemon_cpu: (daemon1 - daemon0) as f64 / hz / seconds,
         chromium_cpu: chromium1.saturating_sub(chromium0) as f64 / hz / seconds,
     }
-}
-
-/// CPU ticks of the processes under `root` (not counting it: node drives, Chromium works).
-fn tree_ticks(root: u32) -> u64 {
-    let stats: Vec<(u32, u32, u64)> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let f: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split_whitespace().collect();
-            Some((pid, f.get(1)?.parse().ok()?, f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?))
-        })
-        .collect();
-    let mut under = vec![root];
-    let mut ticks = 0;
-    while let Some(parent) = under.pop() {
-        for (pid, ppid, t) in &stats {
-            if *ppid == parent {
-                under.push(*pid);
-                ticks += t;
-            }
-        }
-    }
-    ticks
 }

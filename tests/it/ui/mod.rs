@@ -10,6 +10,8 @@ use futures::StreamExt;
 use nexus_dev::model::spec::{NexusAICapability, NexusAICapabilityStatus, Phase};
 use nexus_dev::ui::logs::Logs;
 use nexus_dev::ui::{feed, hub::Live, server};
+// The page tests of this module and its children drive the browser the same way.
+pub(crate) use crate::support::browser::browser;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
 
 mod logs;
@@ -241,38 +243,6 @@ async fn ui_stream_sends_a_snapshot_then_numbered_deltas_and_resumes_after_a_rec
     let fresh = next(&mut late).await;
     assert_eq!((fresh["type"].as_str(), fresh["seq"].as_u64()), (Some("snapshot"), Some(4)));
     assert_eq!(fresh["capabilities"][0]["phase"], "ProvisioningSecrets");
-}
-
-/// The variable the test bed sets for the page tests, or a failure saying how to get it.
-fn browser_var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("${name} is not set: install the browser with `scripts/testbed browser` and export `eval \"$(scripts/testbed env)\"`")
-    })
-}
-
-type Stages = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
-
-/// Runs `node tests/browser/SCRIPT URL target/tmp/ui-screenshots/` with the test bed's browser:
-/// the process (killed when dropped), its stdout (one JSON line per stage) and the screenshots'
-/// directory.
-fn browser(script: &str, url: &str) -> (tokio::process::Child, Stages, std::path::PathBuf) {
-    use tokio::io::AsyncBufReadExt;
-    let playwright = browser_var("NEXUS_TESTBED_PLAYWRIGHT");
-    let chromium = browser_var("NEXUS_TESTBED_CHROMIUM");
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let mut node = tokio::process::Command::new("node")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser").join(script))
-        .arg(url)
-        .arg(&shots)
-        .env("NEXUS_TESTBED_PLAYWRIGHT", playwright)
-        .env("NEXUS_TESTBED_CHROMIUM", chromium)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
-    (node, lines, shots)
 }
 
 /// The page in headless Chromium (tests/browser/dashboard.cjs): the overview matrix, a change
