@@ -4,7 +4,7 @@
 // on stdout; the test answers "ready" by pushing lines, "mark" by marking a build, pushing
 // lines after it and adding a source that cannot be read, and "flood" by pushing 10,000 lines
 // a second for 3 s, while this script measures the page's frame times.
-const { run, say } = require("./page.cjs");
+const { run, say, frames } = require("./page.cjs");
 
 /** What the view shows: lines held and shown (its data attributes), the rows in the DOM and the texts of the visible ones. */
 const seen = (page) => page.evaluate(() => {
@@ -76,24 +76,7 @@ run(async (page, url, out) => {
 
   // Then the flood, following, with the frame times recorded.
   await page.waitForFunction(() => document.querySelector("section.logs").dataset.shown === "206");
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send("Performance.enable");
-  const metric = async () => Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
-  await page.evaluate(() => {
-    // Tasks of 50 ms or more on the main thread: the page's own long work, if any.
-    window.longTasks_ = [];
-    new PerformanceObserver((list) => window.longTasks_.push(...list.getEntries().map((e) => Math.round(e.duration))))
-      .observe({ type: "longtask" });
-    window.frames_ = [];
-    let last = performance.now();
-    const tick = (now) => {
-      window.frames_.push(now - last);
-      last = now;
-      if (!window.stopFrames_) requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-  });
-  const m0 = await metric();
+  const stop = await frames(page);
   say({ stage: "flood" });
   // While lines pour in, the reader stops following and starts again: how long each click takes.
   await page.waitForTimeout(1500);
@@ -105,29 +88,16 @@ run(async (page, url, out) => {
     await page.waitForTimeout(300);
   }
   await page.waitForTimeout(1500);
-  const m1 = await metric();
-  const frames = await page.evaluate(() => {
-    window.stopFrames_ = true;
-    return window.frames_.slice(1);
-  });
-  const longTasks = await page.evaluate(() => window.longTasks_);
+  const measured = await stop();
   await page.waitForFunction(() => [...document.querySelectorAll(".logs-row .text")].some((t) => t.textContent.startsWith("last marker")))
     .then(() => true, () => false)
     .then(async (lastSeen) => {
       const after = await seen(page);
       await page.screenshot({ path: `${out}/logs-flood.png` });
-      const sorted = [...frames].sort((a, b) => a - b);
       say({
         stage: "flood-done",
-        frames: frames.length,
-        p95: Math.round(sorted[Math.floor(sorted.length * 0.95)] ?? 0),
-        max: Math.round(sorted.at(-1) ?? 0),
+        ...measured,
         inputMs: Math.max(...clicks),
-        longTasks,
-        // Shares of the wall time the renderer's main thread spent: in all, in scripts, in layout and style.
-        busy: (m1.TaskDuration - m0.TaskDuration) / (m1.Timestamp - m0.Timestamp),
-        script: (m1.ScriptDuration - m0.ScriptDuration) / (m1.Timestamp - m0.Timestamp),
-        layout: (m1.LayoutDuration - m0.LayoutDuration + m1.RecalcStyleDuration - m0.RecalcStyleDuration) / (m1.Timestamp - m0.Timestamp),
         lastSeen,
         total: after.total,
         rows: after.rows,

@@ -32,4 +32,50 @@ function run(test) {
   });
 }
 
-module.exports = { run, say };
+/**
+ * Starts recording `page`'s frame times, its main thread's long tasks (50 ms or more: the page's
+ * own long work, if any) and the renderer's busy time (CDP metrics). The returned function
+ * stops and gives them: frames, p95 and max (ms), longTasks, and the shares of the wall time the
+ * renderer's main thread spent in all, in scripts, and in layout and style.
+ */
+async function frames(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Performance.enable");
+  const metric = async () => Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
+  await page.evaluate(() => {
+    window.longTasks_ = [];
+    new PerformanceObserver((list) => window.longTasks_.push(...list.getEntries().map((e) => Math.round(e.duration))))
+      .observe({ type: "longtask" });
+    window.frames_ = [];
+    window.stopFrames_ = false;
+    let last = performance.now();
+    const tick = (now) => {
+      window.frames_.push(now - last);
+      last = now;
+      if (!window.stopFrames_) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+  const m0 = await metric();
+  return async () => {
+    const m1 = await metric();
+    const times = await page.evaluate(() => {
+      window.stopFrames_ = true;
+      return window.frames_.slice(1);
+    });
+    const longTasks = await page.evaluate(() => window.longTasks_);
+    const sorted = [...times].sort((a, b) => a - b);
+    const share = (k) => (m1[k] - m0[k]) / (m1.Timestamp - m0.Timestamp);
+    return {
+      frames: times.length,
+      p95: Math.round(sorted[Math.floor(sorted.length * 0.95)] ?? 0),
+      max: Math.round(sorted.at(-1) ?? 0),
+      longTasks,
+      busy: share("TaskDuration"),
+      script: share("ScriptDuration"),
+      layout: share("LayoutDuration") + share("RecalcStyleDuration"),
+    };
+  };
+}
+
+module.exports = { run, say, frames };

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod cpu;
+pub mod dashboard;
 pub mod eks;
 pub mod env;
 pub mod fixtures;

@@ -3,41 +3,16 @@
 //! Chromium.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::SinkExt;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
 
 use super::{Dashboard, Ws, browser, next};
-use crate::support::cpu;
+use crate::support::dashboard::{BACKEND, FRONTEND, Flood, fill, flood, open, push, rss};
 use nexus_dev::ui::logs::{Logs, Source};
 
-const BACKEND: &str = "myapp-dev/myapp-dev-backend-7c9d-x2x9z/backend";
-const FRONTEND: &str = "myapp-dev/myapp-dev-frontend-5f6b-k8s2n/frontend";
 const KWOK: &str = "myapp-dev/myapp-dev-worker-6d5c-kw0k1/worker";
-
-/// The backend's and the frontend's pod, as the collector opens them.
-fn open(logs: &Logs) {
-    logs.open(Source::new(
-        "myapp-dev",
-        "myapp-dev-backend-7c9d-x2x9z",
-        "backend",
-        "myapp-dev-backend",
-        "myapp-dev/myapp-dev",
-    ));
-    logs.open(Source::new(
-        "myapp-dev",
-        "myapp-dev-frontend-5f6b-k8s2n",
-        "frontend",
-        "myapp-dev-frontend",
-        "myapp-dev/myapp-dev",
-    ));
-}
-
-fn push(logs: &Logs, source: &str, texts: impl IntoIterator<Item = String>) {
-    logs.push(source, texts.into_iter().map(|t| (nexus_dev::ui::feed::now_ms(), t)));
-}
 
 fn texts(chunk: &serde_json::Value) -> Vec<String> {
     chunk["lines"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap().to_owned()).collect()
@@ -195,27 +170,9 @@ async fn ui_logs_stream_batches_lines_and_resumes_after_a_checkpoint() {
 #[test]
 fn ui_logs_full_buffers_stay_within_their_cap() {
     use nexus_dev::ui::logs::ring::{MAX_BYTES, MAX_LINES};
-    let rss = || {
-        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-        // SAFETY: sysconf reads a constant of the system; no memory is passed.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
-        statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * page
-    };
     let before = rss();
     let logs = Logs::default();
-    for s in 0..16 {
-        logs.open(Source::new(
-            "myapp-dev",
-            &format!("myapp-dev-backend-7c9d-{s:05}"),
-            "backend",
-            "myapp-dev-backend",
-            "myapp-dev/myapp-dev",
-        ));
-        for batch in 0..24 {
-            let id = format!("myapp-dev/myapp-dev-backend-7c9d-{s:05}/backend");
-            push(&logs, &id, (0..500).map(|i| format!("{:0>200}", batch * 500 + i)));
-        }
-    }
+    fill(&logs, 16);
     let grown = rss().saturating_sub(before);
     let sources = logs.sources().sources;
     let counted: usize = sources.iter().map(|s| s.bytes).sum();
@@ -243,7 +200,7 @@ async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_line
     let (mut node, mut lines, shots) = browser("logs.cjs", &format!("{}#/logs", d.server.url()));
     let node_pid = node.id().unwrap();
     let mut stages: HashMap<String, serde_json::Value> = HashMap::new();
-    let mut flood: Option<tokio::task::JoinHandle<Flood>> = None;
+    let mut flooding: Option<tokio::task::JoinHandle<Flood>> = None;
     loop {
         let line = tokio::time::timeout(Duration::from_secs(90), lines.next_line()).await;
         let Some(line) = line.expect("the browser answers within 90 s").unwrap() else { break };
@@ -277,13 +234,13 @@ async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_line
                     Some("runs on kwok-node-0, a simulated node with no container runtime: it has no logs".into()),
                 );
             }
-            "flood" => flood = Some(tokio::spawn(flood_lines(d.logs.clone(), node_pid))),
+            "flood" => flooding = Some(tokio::spawn(flood(d.logs.clone(), node_pid, 3))),
             _ => {}
         }
         stages.insert(name, stage);
     }
     assert!(node.wait().await.unwrap().success(), "the browser script failed: {stages:?}");
-    let flood = flood.expect("the script asked for the flood").await.unwrap();
+    let flood = flooding.expect("the script asked for the flood").await.unwrap();
     assert_eq!(stages["done"]["errors"], serde_json::json!([]), "no error in the page's console");
 
     let visible = &stages["visible"];
@@ -331,44 +288,5 @@ async fn ui_logs_in_headless_chromium_show_live_filter_and_keep_up_with_10k_line
     assert!(f["rows"].as_u64().unwrap() < 100, "still only the visible rows: {f}");
     for shot in ["logs.png", "logs-filtered.png", "logs-problems.png", "logs-flood.png"] {
         assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 1_000, "{shot}");
-    }
-}
-
-/// What a flood cost.
-struct Flood {
-    lines: usize,
-    seconds: f64,
-    /// Cores used on average, by this process (the in-process server: the daemon's side) and by
-    /// Chromium (the processes under the browser script).
-    daemon_cpu: f64,
-    chromium_cpu: f64,
-}
-
-/// 10,000 lines a second for 3 s over both sources, 100 every 10 ms, then the last marker.
-async fn flood_lines(logs: Arc<Logs>, node: u32) -> Flood {
-    let hz = cpu::ticks_per_second();
-    let me = std::process::id();
-    let (daemon0, chromium0) = (cpu::process(me).unwrap().1, cpu::descendants(node));
-    let start = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    let mut n = 0;
-    while start.elapsed() < Duration::from_secs(3) {
-        tick.tick().await;
-        let source = if n % 200 == 0 { FRONTEND } else { BACKEND };
-        push(
-            &logs,
-            source,
-            (n..n + 100).map(|i| format!("{i:>6} GET /api/items/{} 200 OK in {}ms user=u{}", i % 977, i % 13, i % 31)),
-        );
-        n += 100;
-    }
-    push(&logs, BACKEND, ["last marker: the flood is over".into()]);
-    let seconds = start.elapsed().as_secs_f64();
-    let (daemon1, chromium1) = (cpu::process(me).unwrap().1, cpu::descendants(node));
-    Flood {
-        lines: n,
-        seconds,
-        daemon_cpu: (daemon1 - daemon0) as f64 / hz / seconds,
-        chromium_cpu: chromium1.saturating_sub(chromium0) as f64 / hz / seconds,
     }
 }
