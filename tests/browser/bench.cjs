@@ -29,7 +29,8 @@ run(async (page, url, out) => {
         let last = phase();
         new MutationObserver(() => {
           const now = phase();
-          if (now !== last) {
+          // Leaving the overview (for the logs) is not a change of phase.
+          if (now !== undefined && now !== last) {
             last = now;
             window.report({ stage: "shown", t: Date.now(), phase: now });
           }
