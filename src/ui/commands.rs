@@ -68,7 +68,7 @@ pub fn commands(plan: &Plan, hints: &Hints) -> Vec<Command> {
             let target = format!("svc/{}", svc.name);
             let words =
                 [&["kubectl"], context.as_slice(), &["-n", &s.namespace, "port-forward", &target, &ports]].concat();
-            out.push(Command { label: format!("port-forward the {} Service", s.component), command: line(&words) });
+            out.push(Command { label: format!("port-forward {} ({})", svc.name, s.component), command: line(&words) });
         }
     }
     let context_words = context.clone();
@@ -120,6 +120,8 @@ mod tests {
         );
         assert_eq!(*lines.last().unwrap(), "nexus-dev promote -f minimal.yaml --to eks-prod --plan-only");
         assert!(cmds.last().unwrap().label.contains("writes nothing"));
+        let labels: std::collections::BTreeSet<&str> = cmds.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels.len(), cmds.len(), "one label per command");
         for c in &cmds {
             for never in ["delete", "down", " -y", "--yes", "apply"] {
                 assert!(!c.command.contains(never), "nothing destructive or writing: {}", c.command);
