@@ -230,10 +230,10 @@ impl Daemon {
                 lease::release(&client, &claim).await;
             })
         };
-        let healer = tokio::spawn(heal::heal(self.clone(), ctx.clone(), retrigger, stop_rx.clone()));
         let forwarding = tokio::spawn(server::keep_forwards(self.clone()));
         let serving = tokio::spawn(server::serve(self.clone(), listener, stop_tx.clone(), stop_rx.clone()));
-        let dashboard = self.start_dashboard().await;
+        let healer = tokio::spawn(heal::heal(self.clone(), ctx.clone(), retrigger.clone(), stop_rx.clone()));
+        let dashboard = self.start_dashboard(crate::ui::actions::Actions::new(ctx.clone(), retrigger.clone())).await;
         tracing::info!(project = %self.project_id, "daemon running");
         let mut rx = stop_rx.clone();
         let mut orphaned = false;
@@ -267,13 +267,16 @@ impl Daemon {
 }
 
 impl Daemon {
-    /// Starts the dashboard (`nexus-dev ui`, issue 16), the watch that feeds it and the log
-    /// collector, and records its URL. The daemon works without it: a dashboard that cannot
-    /// start is a warning.
-    async fn start_dashboard(&self) -> Option<(crate::ui::server::Server, tokio::task::JoinHandle<()>)> {
+    /// Starts the dashboard (`nexus-dev ui`, issue 16) with its `actions`, the watch that feeds
+    /// it and the log collector, and records its URL. The daemon works without it: a dashboard
+    /// that cannot start is a warning.
+    async fn start_dashboard(
+        &self,
+        actions: crate::ui::actions::Actions,
+    ) -> Option<(crate::ui::server::Server, tokio::task::JoinHandle<()>)> {
         let live = Arc::new(crate::ui::hub::Live::default());
         let logs = Arc::new(crate::ui::logs::Logs::default());
-        let server = match crate::ui::server::start(live.clone(), logs.clone()).await {
+        let server = match crate::ui::server::start_with(live.clone(), logs.clone(), Some(Arc::new(actions))).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "the dashboard cannot start; the daemon goes on without it");
@@ -288,12 +291,55 @@ impl Daemon {
         // The collector follows the pods of the capabilities the feed publishes; both stop
         // with the returned task.
         let collector = crate::ui::logs::collect::run(self.client.clone(), live.clone(), logs);
-        let feed = crate::ui::feed::run(self.client.clone(), self.project_id.clone(), self.profile.clone(), live);
+        let feed = crate::ui::feed::run(
+            self.client.clone(),
+            self.project_id.clone(),
+            self.profile.clone(),
+            self.hints(),
+            live,
+        );
         let feed = tokio::spawn(async move {
             futures::join!(feed, collector);
         });
         Some((server, feed))
     }
+}
+
+impl Daemon {
+    /// What the dashboard's ready-made commands need from the daemon: its kube context, its
+    /// environment, each capability's spec file, and an EKS profile of the project to name.
+    fn hints(&self) -> crate::ui::commands::Hints {
+        let specs = crate::input::project::specs(&self.project, self.environment.as_deref()).unwrap_or_default();
+        let spec_files = specs
+            .iter()
+            .map(|s| {
+                let path = Path::new(&s.doc.source.name);
+                let relative = path.strip_prefix(&self.project.dir).unwrap_or(path).display().to_string();
+                (format!("{}/{}", s.cr.spec.capability_name, s.cr.spec.environment), relative)
+            })
+            .collect();
+        crate::ui::commands::Hints {
+            kube_context: crate::provision::kube::client::context(&self.profile),
+            environment: self.environment.clone(),
+            spec_files,
+            promote_to: eks_profile(&self.project.dir),
+        }
+    }
+}
+
+/// The first EKS profile in the project's `profiles/` (by name), to name in a `promote` command.
+fn eks_profile(project_dir: &Path) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(project_dir.join("profiles"))
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".yaml").map(str::to_owned))
+        .filter(|n| {
+            crate::input::profile::resolve(n, project_dir)
+                .is_ok_and(|p| p.profile.cluster.provider == crate::model::profile::ClusterProvider::Eks)
+        })
+        .collect();
+    names.sort();
+    names.into_iter().next()
 }
 
 /// Applies the project's capabilities to the cluster, labelled as this project's. None is

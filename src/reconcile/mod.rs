@@ -155,7 +155,8 @@ impl Context {
         }
     }
 
-    async fn aws(&self, region: &str) -> AwsCtx {
+    /// The AWS context for `region`, its clients made once and kept.
+    pub async fn aws(&self, region: &str) -> AwsCtx {
         let mut cache = self.aws.lock().await;
         let clients = match cache.get(region) {
             Some(c) => c.clone(),

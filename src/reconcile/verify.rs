@@ -12,7 +12,7 @@ use crate::model::plan::{Kind, Plan, Settings};
 use crate::provision::aws::Ctx as AwsCtx;
 use crate::provision::kube::apply::{self as k8s_apply, Rollout};
 use crate::provision::kube::objects;
-use crate::provision::{self, Options};
+use crate::provision::{self, Options, Report};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
@@ -39,20 +39,51 @@ pub async fn verify(plan: &Plan, aws: &AwsCtx, client: &Client, owner: &str) -> 
     [a, objects, rollouts, endpoints, http, irsa].concat()
 }
 
+/// How one AWS resource compares with the plan, from a dry run's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AwsState {
+    /// Present, as planned.
+    InSync,
+    /// Not there: an apply would create it.
+    Missing,
+    /// There, with settings an apply would change (the report's `changes`).
+    Differs,
+    /// It could not be read.
+    Error,
+}
+
+impl AwsState {
+    pub fn of(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Unchanged => Self::InSync,
+            Outcome::Created => Self::Missing,
+            Outcome::Updated => Self::Differs,
+            _ => Self::Error,
+        }
+    }
+}
+
+/// A dry run of the plan's AWS part: what an apply would do to each resource, and why (its
+/// `changes`). Reads only. `verify` and the dashboard's drift view (issue 16) both ask this.
+pub async fn aws_dry_run(plan: &Plan, aws: &AwsCtx) -> Report {
+    let dry = AwsCtx { dry_run: true, ..aws.clone() };
+    provision::apply(plan, &dry, &Options::default()).await
+}
+
 /// AWS: a dry run finds every resource present and unchanged.
 async fn aws_checks(plan: &Plan, aws: &AwsCtx) -> Vec<Check> {
     let mut out = Vec::new();
-    let dry = AwsCtx { dry_run: true, ..aws.clone() };
-    let report = provision::apply(plan, &dry, &Options::default()).await;
+    let report = aws_dry_run(plan, aws).await;
     for r in &report.resources {
-        let ok = r.outcome == Outcome::Unchanged;
-        let detail = match r.outcome {
-            Outcome::Unchanged => "present, as planned".to_owned(),
-            Outcome::Created => "missing".to_owned(),
-            Outcome::Updated => format!("differs from the plan: {}", r.changes.join("; ")),
-            _ => r.error.clone().unwrap_or_else(|| r.outcome.to_string()),
+        let state = AwsState::of(r.outcome);
+        let detail = match state {
+            AwsState::InSync => "present, as planned".to_owned(),
+            AwsState::Missing => "missing".to_owned(),
+            AwsState::Differs => format!("differs from the plan: {}", r.changes.join("; ")),
+            AwsState::Error => r.error.clone().unwrap_or_else(|| r.outcome.to_string()),
         };
-        check(&mut out, format!("{} {}", r.kind, r.name), ok, detail);
+        check(&mut out, format!("{} {}", r.kind, r.name), state == AwsState::InSync, detail);
     }
     out
 }

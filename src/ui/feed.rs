@@ -1,6 +1,8 @@
 //! What the daemon feeds the dashboard: its project's capabilities and their Deployments,
 //! watched (the same objects `status -w` follows), turned into the dashboard's objects and
-//! published to the hub on every change.
+//! published to the hub on every change. With them, the pods nexus-dev manages and the
+//! cluster's Events, for each capability's pods, recent events and commands
+//! ([`detail`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,9 +10,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
 
+use super::commands::{self, Hints};
+use super::detail;
 use super::hub::Live;
 use super::model::{self, Capability};
 use super::steps::Timeline;
@@ -51,6 +56,26 @@ pub fn capabilities(
         .collect()
 }
 
+/// Adds to each capability its pods, the recent events of its namespace (`None`: not listed
+/// yet, none shown) and its commands, planned for `profile`.
+pub fn detail(
+    caps: &mut [Capability],
+    crs: &[Arc<NexusAICapability>],
+    pods: Option<&[Arc<Pod>]>,
+    events: Option<&[Arc<Event>]>,
+    profile: &Profile,
+    hints: &Hints,
+) {
+    let mut pods = detail::pods_by_owner(pods.unwrap_or_default());
+    for c in caps.iter_mut() {
+        c.pods = pods.remove(&c.key).unwrap_or_default();
+        c.events = detail::recent_events(events.unwrap_or_default().iter().map(|e| &**e), &c.namespace);
+        if let Some(cr) = crs.iter().find(|cr| crate::reconcile::key(cr) == c.key) {
+            c.commands = commands::commands(&crate::model::plan::build(cr, profile), hints);
+        }
+    }
+}
+
 /// A watch error is retried with backoff by the watcher; it is only logged here.
 fn log_error<T>(r: Result<T, watcher::Error>) {
     if let Err(e) = r {
@@ -67,9 +92,15 @@ where
     store.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok())
 }
 
-/// Watches the capabilities labelled as project `project_id`'s and nexus-dev's Deployments,
-/// publishing to `live` after every burst of changes. Runs until dropped.
-pub async fn run(client: Client, project_id: String, profile: Profile, live: Arc<Live>) {
+/// Watches the capabilities labelled as project `project_id`'s, nexus-dev's Deployments and
+/// pods, and the cluster's Events, publishing to `live` after every burst of changes. Runs until
+/// dropped.
+///
+/// The Events are watched in every namespace (a capability's namespace is known only from its
+/// resource), and the store holds them all: on a local cluster a few hundred, each gone after
+/// the API server's hour. The pods and Events are shown once listed; the capabilities wait for
+/// their own list and the Deployments'.
+pub async fn run(client: Client, project_id: String, profile: Profile, hints: Hints, live: Arc<Live>) {
     let selector = format!("{}={project_id}", crate::daemon::PROJECT_LABEL);
     let (caps, caps_writer) = reflector::store::<NexusAICapability>();
     let (deps, deps_writer) = reflector::store::<Deployment>();
@@ -82,13 +113,27 @@ pub async fn run(client: Client, project_id: String, profile: Profile, live: Arc
     let dep_events = reflector(
         deps_writer,
         watcher(
-            Api::<Deployment>::all(client),
+            Api::<Deployment>::all(client.clone()),
             watcher::Config::default().labels(&format!("{MANAGED_BY_KEY}={MANAGED_BY}")),
         )
         .default_backoff(),
     )
     .map(|_| ());
-    let mut events = futures::stream::select(cap_events.boxed(), dep_events.boxed());
+    let managed = format!("{MANAGED_BY_KEY}={MANAGED_BY}");
+    let (pods, pods_writer) = reflector::store::<Pod>();
+    let pod_events = reflector(
+        pods_writer,
+        watcher(Api::<Pod>::all(client.clone()), watcher::Config::default().labels(&managed)).default_backoff(),
+    )
+    .map(|_| ());
+    let (kube_events, kube_events_writer) = reflector::store::<Event>();
+    let event_events = reflector(
+        kube_events_writer,
+        watcher(Api::<Event>::all(client.clone()), watcher::Config::default()).default_backoff(),
+    )
+    .map(|_| ());
+    let mut events =
+        futures::stream::select_all([cap_events.boxed(), dep_events.boxed(), pod_events.boxed(), event_events.boxed()]);
     let mut timelines = HashMap::new();
     while events.next().await.is_some() {
         // A burst (a list, a rollout) is published once.
@@ -96,8 +141,12 @@ pub async fn run(client: Client, project_id: String, profile: Profile, live: Arc
         if !ready(&caps) || !ready(&deps) {
             continue;
         }
-        let deployments = deps.state();
-        live.publish(capabilities(&caps.state(), Some(&deployments), &profile, &mut timelines, now_ms()));
+        let (crs, deployments) = (caps.state(), deps.state());
+        let mut next = capabilities(&crs, Some(&deployments), &profile, &mut timelines, now_ms());
+        let pods = ready(&pods).then(|| pods.state());
+        let kube_events = ready(&kube_events).then(|| kube_events.state());
+        detail(&mut next, &crs, pods.as_deref(), kube_events.as_deref(), &profile, &hints);
+        live.publish(next);
     }
 }
 

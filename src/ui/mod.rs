@@ -6,10 +6,14 @@
 //! resources to the seed's eleven steps; `graph` lays out the dependency graph; `hub` numbers
 //! changes and resumes clients; `auth` checks the token and the Origin; `server` serves it all;
 //! `feed` is the daemon's watch that publishes; `record` tells `nexus-dev ui` where it runs;
-//! `logs` keeps the project's pods' logs and serves them in chunks with checkpoints.
+//! `detail` summarises its pods and events and `commands` the commands to copy; `actions` re-runs
+//! a reconcile and checks AWS drift on request; `logs` keeps the project's pods' logs and serves them in chunks with checkpoints.
 
+pub mod actions;
 pub mod assets;
 pub mod auth;
+pub mod commands;
+pub mod detail;
 pub mod feed;
 pub mod graph;
 pub mod hub;

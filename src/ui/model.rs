@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+use super::commands::Command;
+use super::detail::{EventView, PodView};
 use super::steps::{self, StepState, Timeline};
 use crate::model::plan::{Plan, Settings};
 use crate::model::spec::{Endpoint, NexusAICapability, Phase, ResourceStatus};
@@ -92,6 +94,12 @@ pub struct Capability {
     pub steps: Vec<Step>,
     pub resources: Vec<ResourceView>,
     pub endpoints: Vec<Endpoint>,
+    /// Its pods, live (filled by the feed, [`super::detail`]).
+    pub pods: Vec<PodView>,
+    /// The recent Events of its namespace, newest first (filled by the feed).
+    pub events: Vec<EventView>,
+    /// Commands to copy (filled by the feed, [`super::commands`]).
+    pub commands: Vec<Command>,
 }
 
 /// The health of a planned resource from its status entry and, for a Deployment, its live
@@ -179,6 +187,9 @@ pub fn capability(cr: &NexusAICapability, plan: &Plan, replicas: Option<&Replica
         steps,
         resources,
         endpoints: st.endpoints,
+        pods: Vec::new(),
+        events: Vec::new(),
+        commands: Vec::new(),
     }
 }
 

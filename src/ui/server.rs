@@ -10,11 +10,12 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::actions::{ActionError, Actions};
 use super::assets;
 use super::auth::{self, Token};
 use super::hub::{Live, Message};
@@ -55,22 +56,35 @@ impl Drop for Server {
 }
 
 /// Serves `live` and `logs` on a port of 127.0.0.1 the OS chooses, with a new random token,
-/// until the returned server is dropped.
+/// until the returned server is dropped. Without `actions`, asking for one answers 503.
 pub async fn start(live: Arc<Live>, logs: Arc<Logs>) -> Result<Server, ServeError> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.map_err(ServeError::Listen)?;
-    serve(listener, live, logs, Token::random().map_err(ServeError::Token)?)
+    start_with(live, logs, None).await
 }
 
-/// Serves `live` and `logs` on `listener` with `token`.
-pub fn serve(listener: TcpListener, live: Arc<Live>, logs: Arc<Logs>, token: Token) -> Result<Server, ServeError> {
+/// [`start`], with the daemon's [`Actions`] (re-run a reconcile, check drift).
+pub async fn start_with(live: Arc<Live>, logs: Arc<Logs>, actions: Option<Arc<Actions>>) -> Result<Server, ServeError> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.map_err(ServeError::Listen)?;
+    serve(listener, live, logs, actions, Token::random().map_err(ServeError::Token)?)
+}
+
+/// Serves `live`, `logs` and `actions` on `listener` with `token`.
+pub fn serve(
+    listener: TcpListener,
+    live: Arc<Live>,
+    logs: Arc<Logs>,
+    actions: Option<Arc<Actions>>,
+    token: Token,
+) -> Result<Server, ServeError> {
     let addr = listener.local_addr().map_err(ServeError::Listen)?;
-    let state = Arc::new(AppState { live, token: token.clone(), port: addr.port() });
+    let state = Arc::new(AppState { live, actions, token: token.clone(), port: addr.port() });
     let app = axum::Router::new()
         .route("/", get(page))
         .route("/assets/{file}", get(asset))
         .route("/api/v1/snapshot", get(snapshot))
         .route("/api/v1/capabilities/{namespace}/{name}", get(capability))
         .route("/api/v1/capabilities/{namespace}/{name}/graph", get(graph))
+        .route("/api/v1/capabilities/{namespace}/{name}/drift", get(drift))
+        .route("/api/v1/capabilities/{namespace}/{name}/reconcile", post(reconcile))
         .route("/api/v1/stream", get(stream))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint (see docs/design/ui.md)") })
         .with_state(state.clone())
@@ -87,6 +101,7 @@ pub fn serve(listener: TcpListener, live: Arc<Live>, logs: Arc<Logs>, token: Tok
 #[derive(Debug)]
 struct AppState {
     live: Arc<Live>,
+    actions: Option<Arc<Actions>>,
     token: Token,
     port: u16,
 }
@@ -138,6 +153,48 @@ async fn graph(State(s): Shared, Path((namespace, name)): Path<(String, String)>
     match s.live.capability(&format!("{namespace}/{name}")) {
         Some(c) => Json(super::graph::layout(&c)).into_response(),
         None => error(StatusCode::NOT_FOUND, &format!("no capability {namespace}/{name} in this project")),
+    }
+}
+
+/// The project's capability `namespace/name` and the daemon's actions, or the error answer.
+fn acting(s: &AppState, namespace: &str, name: &str) -> Result<Arc<Actions>, Box<Response>> {
+    if s.live.capability(&format!("{namespace}/{name}")).is_none() {
+        return Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            &format!("no capability {namespace}/{name} in this project"),
+        )));
+    }
+    s.actions
+        .clone()
+        .ok_or_else(|| Box::new(error(StatusCode::SERVICE_UNAVAILABLE, "this dashboard has no controller to ask")))
+}
+
+/// Asks the controller for a pass (202: it runs when the controller takes it).
+async fn reconcile(State(s): Shared, Path((namespace, name)): Path<(String, String)>) -> Response {
+    let actions = match acting(&s, &namespace, &name) {
+        Ok(a) => a,
+        Err(res) => return *res,
+    };
+    match actions.reconcile(&namespace, &name) {
+        Ok(()) => {
+            tracing::info!(capability = %format!("{namespace}/{name}"), "reconcile asked from the dashboard");
+            let body = serde_json::json!({ "key": format!("{namespace}/{name}"), "queued": true });
+            (StatusCode::ACCEPTED, Json(body)).into_response()
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}
+
+/// Compares the planned AWS resources with what is there (a read-only dry run).
+async fn drift(State(s): Shared, Path((namespace, name)): Path<(String, String)>) -> Response {
+    let actions = match acting(&s, &namespace, &name) {
+        Ok(a) => a,
+        Err(res) => return *res,
+    };
+    match actions.drift(&namespace, &name).await {
+        Ok(d) => Json(d).into_response(),
+        Err(e @ ActionError::NotFound(_)) => error(StatusCode::NOT_FOUND, &e.to_string()),
+        Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string()),
     }
 }
 

@@ -4,7 +4,18 @@ const token = new URLSearchParams(location.search).get("token") ?? "";
 
 /** GET /api/v1/{path} as JSON. */
 export async function get(path) {
-  const res = await fetch(`/api/v1/${path}`, { headers: { Authorization: `Bearer ${token}` } });
+  return request("GET", path);
+}
+
+/** POST /api/v1/{path} (a JSON body when given); the answer as JSON. */
+export async function post(path, body) {
+  return request("POST", path, body);
+}
+
+async function request(method, path, body) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(`/api/v1/${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (!res.ok) {
     const body = await res.json().catch(() => ({}));
     throw new Error(`${res.status}: ${body.error ?? res.statusText}`);
@@ -78,6 +89,16 @@ export function h(tag, attrs = {}, ...children) {
     if (c !== undefined && c !== null) node.append(c instanceof Node ? c : String(c));
   }
   return node;
+}
+
+/** "12 s ago", "3 min ago", "2 h ago" from ms since the epoch, or "" when unknown. */
+export function ago(ms) {
+  if (ms === null || ms === undefined) return "";
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
 }
 
 /** "1.2 s", "340 ms", or "" when unknown. */

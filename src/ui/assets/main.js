@@ -1,7 +1,7 @@
 // The page: a hash route per view, redrawn from the stream's state on every change.
 import { follow, h } from "/assets/api.js";
 import { overview } from "/assets/overview.js";
-import { capabilityView } from "/assets/capability.js";
+import { capabilityView, leaveCapability } from "/assets/capability.js";
 import { graphView } from "/assets/graph.js";
 import { logsView, leaveLogs } from "/assets/logs.js";
 
@@ -24,6 +24,7 @@ function render() {
     return;
   }
   leaveLogs();
+  if (page !== "capability") leaveCapability();
   if (!received) {
     view.replaceChildren(h("p", { class: "muted" }, "waiting for the daemon…"));
   } else if ((page === "capability" || page === "graph") && !cap) {

@@ -15,7 +15,7 @@ use kube::{Api, Client, ResourceExt};
 
 use super::{Logs, Source};
 use crate::model::ownership::{MANAGED_BY, MANAGED_BY_KEY};
-use crate::provision::kube::objects::OWNER_ANNOTATION;
+use crate::ui::detail::{owner, workload};
 use crate::ui::feed::now_ms;
 use crate::ui::hub::Live;
 
@@ -34,7 +34,7 @@ const BATCH_LINES: usize = 512;
 pub fn wanted(pods: &[Arc<Pod>], owners: &BTreeSet<String>) -> BTreeMap<String, Source> {
     let mut out = BTreeMap::new();
     for pod in pods {
-        let Some(owner) = pod.annotations().get(OWNER_ANNOTATION).filter(|o| owners.contains(*o)) else { continue };
+        let Some(owner) = owner(pod).filter(|o| owners.contains(*o)) else { continue };
         let (namespace, name) = (pod.namespace().unwrap_or_default(), pod.name_any());
         let workload = workload(pod);
         let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.as_deref()).unwrap_or_default();
@@ -52,19 +52,6 @@ pub fn wanted(pods: &[Arc<Pod>], owners: &BTreeSet<String>) -> BTreeMap<String, 
         }
     }
     out
-}
-
-/// The Deployment a pod belongs to: its ReplicaSet's name without the pod template's hash.
-fn workload(pod: &Pod) -> String {
-    let hash = pod.labels().get("pod-template-hash");
-    pod.owner_references()
-        .iter()
-        .find(|o| o.kind == "ReplicaSet")
-        .map(|rs| match hash.and_then(|h| rs.name.strip_suffix(&format!("-{h}"))) {
-            Some(deployment) => deployment.to_owned(),
-            None => rs.name.clone(),
-        })
-        .unwrap_or_else(|| pod.name_any())
 }
 
 /// A line as the API server sends it with `timestamps=true`: its time, and its text (lossy
@@ -209,6 +196,7 @@ async fn follow(pods: Api<Pod>, source: Source, logs: Arc<Logs>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provision::kube::objects::OWNER_ANNOTATION;
     use k8s_openapi::api::core::v1::{
         ContainerState, ContainerStateRunning, ContainerStateWaiting, ContainerStatus, PodStatus,
     };

@@ -14,6 +14,7 @@ use nexus_dev::ui::{feed, hub::Live, server};
 pub(crate) use crate::support::browser::browser;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
 
+mod detail;
 mod logs;
 
 /// `examples/minimal.yaml` as the custom resource `myapp-dev/myapp-dev` in `phase`.
