@@ -42,9 +42,9 @@ function render(s) {
   s.root.replaceChildren(
     h("h1", {}, "Builds"),
     sessions(s.sessions),
-    byComponent.size === 0
-      ? h("p", { class: "muted" }, "the project file lists no components (see README, \"Watch mode\")")
-      : [...byComponent].map(([name, list]) => component(s, name, list, watched.has(name))),
+    ...(byComponent.size === 0
+      ? [h("p", { class: "muted" }, "the project file lists no components (see README, \"Watch mode\")")]
+      : [...byComponent].map(([name, list]) => component(s, name, list, watched.has(name)))),
   );
 }
 

@@ -158,7 +158,7 @@ impl History {
     pub fn disconnect(&mut self, id: u64, now: u64) {
         let Some(i) = self.sessions.iter().position(|s| s.id == id) else { return };
         let gone = self.sessions.remove(i);
-        self.stop(&gone.components, now);
+        self.stop(id, &gone.components, now);
         self.bump();
     }
 
@@ -171,8 +171,11 @@ impl History {
         self.known.contains(component)
     }
 
-    fn stop(&mut self, components: &[String], now: u64) {
-        let still: BTreeSet<&String> = self.sessions.iter().flat_map(|s| &s.components).collect();
+    /// Stops what session `by` was running: its components' running entries, except those
+    /// another session watches.
+    fn stop(&mut self, by: u64, components: &[String], now: u64) {
+        let still: BTreeSet<&String> =
+            self.sessions.iter().filter(|s| s.id != by).flat_map(|s| &s.components).collect();
         let seq = self.seq + 1;
         let mut changed = false;
         for c in components.iter().filter(|c| !still.contains(c)) {
@@ -309,7 +312,7 @@ impl History {
             }
             Event::Stopped { .. } => {
                 let components = self.sessions.iter().find(|s| s.id == session).map(|s| s.components.clone());
-                self.stop(&components.unwrap_or_default(), now);
+                self.stop(session, &components.unwrap_or_default(), now);
             }
         }
         None

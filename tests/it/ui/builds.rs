@@ -279,7 +279,10 @@ async fn ui_builds_in_headless_chromium_show_a_save_as_a_new_build_with_its_dige
         let Some(line) = line.expect("the browser answers within 60 s").unwrap() else { break };
         let stage: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         let name = stage["stage"].as_str().unwrap().to_owned();
-        assert_ne!(name, "failed", "{}", stage["error"].as_str().unwrap_or_default());
+        if name == "done" {
+            println!("browser: {line}");
+        }
+        assert_ne!(name, "failed", "{}: {stages:?}", stage["error"].as_str().unwrap_or_default());
         match name.as_str() {
             // A save.
             "builds" => {
