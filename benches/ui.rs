@@ -80,7 +80,8 @@ struct Bench {
 impl Bench {
     async fn start() -> Self {
         let (live, logs) = (Arc::new(Live::default()), Arc::new(Logs::default()));
-        let server = server::start(live.clone(), logs.clone()).await.unwrap();
+        let parts = server::Parts { logs: logs.clone(), ..Default::default() };
+        let server = server::start(live.clone(), parts).await.unwrap();
         Self { live, logs, server, timelines: HashMap::new() }
     }
 

@@ -200,7 +200,11 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 }
             );
         }
-        let options = crate::watch::project::Options { once: false, rollout_timeout: args.rollout_timeout };
+        let options = crate::watch::project::Options {
+            once: false,
+            rollout_timeout: args.rollout_timeout,
+            daemon: Some(s.paths().socket),
+        };
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };

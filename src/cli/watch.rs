@@ -35,6 +35,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let session = crate::session::Session::discover(&cwd, args.profile.as_deref(), args.environment.as_deref())?;
     let specs = session.specs()?;
+    let daemon = Some(session.paths().socket);
     let crate::session::Session { project, profile, .. } = session;
     let profile = profile.profile;
     if project.project.components.is_empty() {
@@ -44,7 +45,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let kube = crate::provision::kube::client::for_profile(&profile).await?;
-    let options = Options { once: args.once, rollout_timeout: args.rollout_timeout };
+    let options = Options { once: args.once, rollout_timeout: args.rollout_timeout, daemon };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

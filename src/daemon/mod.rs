@@ -9,6 +9,7 @@ pub mod machine;
 pub mod orphan;
 pub mod protocol;
 mod server;
+pub mod watching;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -153,13 +154,20 @@ pub struct Daemon {
     pub forwards: forward::Forwards,
     /// The project environment whose layers the specs get (`up --env`).
     pub environment: Option<String>,
+    /// The dashboard's logs (its collector fills them; watch sessions set build marks).
+    pub logs: Arc<crate::ui::logs::Logs>,
+    /// The dashboard's builds, which watch sessions send over the socket (`watching`).
+    pub builds: Arc<crate::ui::builds::Builds>,
 }
 
 impl Daemon {
     /// A daemon for `project` with the usual timings: AWS rechecked every minute while Running,
     /// the emulator's state every 5 s.
     pub fn new(project: LoadedProject, project_id: &str, profile: Profile, client: kube::Client, paths: Paths) -> Self {
+        let components = project.project.components.iter().map(|c| c.name.clone()).collect();
         Self {
+            builds: Arc::new(crate::ui::builds::Builds::new(components)),
+            logs: Default::default(),
             project,
             project_id: project_id.to_owned(),
             profile,
@@ -275,8 +283,13 @@ impl Daemon {
         actions: crate::ui::actions::Actions,
     ) -> Option<(crate::ui::server::Server, tokio::task::JoinHandle<()>)> {
         let live = Arc::new(crate::ui::hub::Live::default());
-        let logs = Arc::new(crate::ui::logs::Logs::default());
-        let server = match crate::ui::server::start_with(live.clone(), logs.clone(), Some(Arc::new(actions))).await {
+        let logs = self.logs.clone();
+        let parts = crate::ui::server::Parts {
+            logs: logs.clone(),
+            builds: self.builds.clone(),
+            actions: Some(Arc::new(actions)),
+        };
+        let server = match crate::ui::server::start(live.clone(), parts).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "the dashboard cannot start; the daemon goes on without it");

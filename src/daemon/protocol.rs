@@ -23,6 +23,11 @@ pub enum Request {
     Logs { capability: Option<String>, component: Option<String>, follow: bool },
     /// Stop the daemon.
     Shutdown,
+    /// A watch session (`up` or `watch`) of `components`. The connection stays open: after the
+    /// daemon's first line (`{"data":{"session":N}}`), the client writes each watch event as a
+    /// JSON line and the daemon writes `{"data":{"rebuild":"NAME"}}` when the dashboard asks
+    /// for a rebuild (docs/design/ui.md, "Builds").
+    Watch { components: Vec<String> },
 }
 
 /// One capability of the project, as `status` reports it.
@@ -66,6 +71,10 @@ pub enum Data {
     Applied { applied: Vec<String> },
     /// `shutdown`.
     Stopping { stopping: bool },
+    /// `watch`: the session is registered, under this id.
+    Session { session: u64 },
+    /// On a watch connection: rebuild this component.
+    Rebuild { rebuild: String },
 }
 
 /// One line of an answer.
@@ -98,6 +107,11 @@ impl Reply {
 
     pub fn done() -> Self {
         Self { data: None, line: None, error: None, done: true }
+    }
+
+    /// A line of an answer that goes on (a watch connection's).
+    pub fn more(v: Data) -> Self {
+        Self { data: Some(v), line: None, error: None, done: false }
     }
 }
 
@@ -170,6 +184,12 @@ mod tests {
         let text = serde_json::to_string(&applied).unwrap();
         assert_eq!(text, r#"{"data":{"applied":["ns/a"]},"done":true}"#);
         assert_eq!(serde_json::from_str::<Reply>(&text).unwrap(), applied);
+        let rebuild = Reply::more(Data::Rebuild { rebuild: "api".into() });
+        let text = serde_json::to_string(&rebuild).unwrap();
+        assert_eq!(text, r#"{"data":{"rebuild":"api"},"done":false}"#);
+        assert_eq!(serde_json::from_str::<Reply>(&text).unwrap(), rebuild);
+        let watch = serde_json::to_string(&Request::Watch { components: vec!["api".into()] }).unwrap();
+        assert_eq!(watch, r#"{"request":"watch","components":["api"]}"#);
         let none = Reply::data(Data::Status(Vec::new()));
         assert_eq!(serde_json::from_str::<Reply>(&serde_json::to_string(&none).unwrap()).unwrap(), none);
     }

@@ -73,7 +73,9 @@ pub(super) async fn serve(
 }
 
 /// Reads one request line: bounded in length and in time.
-async fn request_line(r: tokio::net::unix::OwnedReadHalf) -> Result<String, String> {
+/// Bytes after the line may be read and dropped: a client that goes on writing on the same
+/// connection (a watch session) waits for the answer first.
+async fn request_line(r: &mut tokio::net::unix::OwnedReadHalf) -> Result<String, String> {
     use tokio::io::AsyncReadExt;
     let mut line = Vec::new();
     let mut bounded = BufReader::new(r.take(MAX_REQUEST_BYTES + 1));
@@ -94,8 +96,8 @@ async fn send(w: &mut (impl AsyncWriteExt + Unpin), r: &Reply) -> std::io::Resul
 }
 
 async fn handle(d: Arc<Daemon>, stream: UnixStream, stop: watch::Sender<bool>) {
-    let (r, mut w) = stream.into_split();
-    let line = match request_line(r).await {
+    let (mut r, mut w) = stream.into_split();
+    let line = match request_line(&mut r).await {
         Ok(l) if l.trim().is_empty() => return,
         Ok(l) => l,
         Err(e) => {
@@ -131,6 +133,10 @@ async fn handle(d: Arc<Daemon>, stream: UnixStream, stop: watch::Sender<bool>) {
             } else {
                 Reply::done()
             }
+        }
+        Request::Watch { components } => {
+            super::watching::serve(&d.builds, &d.logs, components, r, w).await;
+            return;
         }
         Request::Shutdown => {
             let _ = send(&mut w, &Reply::data(Data::Stopping { stopping: true })).await;
@@ -268,8 +274,8 @@ mod tests {
                 tokio::time::sleep(REQUEST_TIMEOUT * 2).await;
             }
         });
-        let (r, _w) = a.into_split();
-        let out = request_line(r).await;
+        let (mut r, _w) = a.into_split();
+        let out = request_line(&mut r).await;
         writer.abort();
         out
     }

@@ -346,7 +346,8 @@ async fn images(
     progress: &dyn Progress,
 ) -> Result<Summary, String> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let options = crate::watch::project::Options { once: true, rollout_timeout };
+    // The daemon's dashboard hears of builds from watch mode proper, after `up`.
+    let options = crate::watch::project::Options { once: true, rollout_timeout, daemon: None };
     let run = crate::watch::project::run(
         &session.project,
         specs,

@@ -11,6 +11,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("capability.js", "text/javascript; charset=utf-8", include_str!("assets/capability.js")),
     ("graph.js", "text/javascript; charset=utf-8", include_str!("assets/graph.js")),
     ("logs.js", "text/javascript; charset=utf-8", include_str!("assets/logs.js")),
+    ("builds.js", "text/javascript; charset=utf-8", include_str!("assets/builds.js")),
 ];
 
 const PAGE: &str = include_str!("assets/index.html");

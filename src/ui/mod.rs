@@ -7,11 +7,14 @@
 //! changes and resumes clients; `auth` checks the token and the Origin; `server` serves it all;
 //! `feed` is the daemon's watch that publishes; `record` tells `nexus-dev ui` where it runs;
 //! `detail` summarises its pods and events and `commands` the commands to copy; `actions` re-runs
-//! a reconcile and checks AWS drift on request; `logs` keeps the project's pods' logs and serves them in chunks with checkpoints.
+//! a reconcile and checks AWS drift on request; `logs` keeps the project's pods' logs and serves
+//! them in chunks with checkpoints; `builds` keeps watch mode's builds and syncs, which watch
+//! sessions send through the daemon's socket.
 
 pub mod actions;
 pub mod assets;
 pub mod auth;
+pub mod builds;
 pub mod commands;
 pub mod detail;
 pub mod feed;

@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::actions::{ActionError, Actions};
 use super::assets;
 use super::auth::{self, Token};
+use super::builds::Builds;
 use super::hub::{Live, Message};
 use super::logs::Logs;
 
@@ -55,27 +56,27 @@ impl Drop for Server {
     }
 }
 
-/// Serves `live` and `logs` on a port of 127.0.0.1 the OS chooses, with a new random token,
-/// until the returned server is dropped. Without `actions`, asking for one answers 503.
-pub async fn start(live: Arc<Live>, logs: Arc<Logs>) -> Result<Server, ServeError> {
-    start_with(live, logs, None).await
+/// What the dashboard serves beside the capabilities, each the daemon's own. A part the
+/// daemon has not got answers 503 (the actions) or holds nothing (the rest).
+#[derive(Debug, Clone, Default)]
+pub struct Parts {
+    pub logs: Arc<Logs>,
+    pub builds: Arc<Builds>,
+    /// Re-run a reconcile, check drift: the daemon's controller.
+    pub actions: Option<Arc<Actions>>,
 }
 
-/// [`start`], with the daemon's [`Actions`] (re-run a reconcile, check drift).
-pub async fn start_with(live: Arc<Live>, logs: Arc<Logs>, actions: Option<Arc<Actions>>) -> Result<Server, ServeError> {
+/// Serves `live` and `parts` on a port of 127.0.0.1 the OS chooses, with a new random token,
+/// until the returned server is dropped.
+pub async fn start(live: Arc<Live>, parts: Parts) -> Result<Server, ServeError> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.map_err(ServeError::Listen)?;
-    serve(listener, live, logs, actions, Token::random().map_err(ServeError::Token)?)
+    serve(listener, live, parts, Token::random().map_err(ServeError::Token)?)
 }
 
-/// Serves `live`, `logs` and `actions` on `listener` with `token`.
-pub fn serve(
-    listener: TcpListener,
-    live: Arc<Live>,
-    logs: Arc<Logs>,
-    actions: Option<Arc<Actions>>,
-    token: Token,
-) -> Result<Server, ServeError> {
+/// Serves `live` and `parts` on `listener` with `token`.
+pub fn serve(listener: TcpListener, live: Arc<Live>, parts: Parts, token: Token) -> Result<Server, ServeError> {
     let addr = listener.local_addr().map_err(ServeError::Listen)?;
+    let Parts { logs, builds, actions } = parts;
     let state = Arc::new(AppState { live, actions, token: token.clone(), port: addr.port() });
     let app = axum::Router::new()
         .route("/", get(page))
@@ -89,6 +90,7 @@ pub fn serve(
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint (see docs/design/ui.md)") })
         .with_state(state.clone())
         .merge(super::logs::api::routes(logs, addr.port()))
+        .merge(super::builds::api::routes(builds, addr.port()))
         .layer(middleware::from_fn_with_state(state, require_token));
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

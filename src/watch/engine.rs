@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use kube::Client;
-use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinSet;
 
 use super::decide::Change;
 use super::deploy::Deploy;
-use super::event::{Event, Stage};
+use super::event::{Action, Event, Stage};
 use super::state::{Start, State};
 use super::target::SyncTo;
 use super::watcher::{self, WatchError, WatchMsg, Watcher};
@@ -78,7 +78,12 @@ pub struct Engine {
     shared: Arc<Shared>,
     settings: Settings,
     components: Vec<Arc<Component>>,
+    /// Components someone asked to rebuild, by name (the dashboard, through the daemon).
+    requests: Option<UnboundedReceiver<String>>,
 }
+
+/// The reason a requested rebuild gives (what the dashboard's history shows as its trigger).
+pub const REQUESTED: &str = "requested from the dashboard";
 
 enum Done {
     Built { component: usize, result: Result<Rebuilt, Failure> },
@@ -101,7 +106,14 @@ impl Engine {
             rollout_timeout: settings.rollout_timeout,
             events,
         });
-        Self { shared, settings, components: components.into_iter().map(Arc::new).collect() }
+        Self { shared, settings, components: components.into_iter().map(Arc::new).collect(), requests: None }
+    }
+
+    /// Rebuilds the component named by each message of `requests` (an external trigger, as a
+    /// save is one), with the reason [`REQUESTED`].
+    pub fn with_requests(mut self, requests: UnboundedReceiver<String>) -> Self {
+        self.requests = Some(requests);
+        self
     }
 
     fn specs(&self) -> Vec<watcher::Spec> {
@@ -120,7 +132,7 @@ impl Engine {
 
     /// Runs until `shutdown` completes (or, with `once`, until the initial builds are done).
     #[tracing::instrument(skip_all, fields(components = self.components.len()))]
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<Summary, EngineError> {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<Summary, EngineError> {
         if let Some(c) = self.components.iter().find(|c| !matches!(c.deploy, Deploy::Nowhere))
             && self.shared.kube.is_none()
         {
@@ -149,6 +161,7 @@ impl Engine {
         let initial = self.settings.initial_build || self.settings.once;
         let mut state = State::new(&can_sync, initial, Instant::now(), self.settings.max_parallel_builds);
         let mut work: JoinSet<Done> = JoinSet::new();
+        let mut requests = self.requests.take();
         tokio::pin!(shutdown);
         let stop_reason = loop {
             for s in state.next() {
@@ -168,6 +181,13 @@ impl Engine {
                         }
                     }
                     WatchMsg::Warning(message) => self.shared.emit(Event::Warning { message }),
+                },
+                r = next_request(&mut requests) => match r {
+                    Some(name) => match self.components.iter().position(|c| c.name == name) {
+                        Some(i) => state.request(i, REQUESTED.to_owned(), Instant::now()),
+                        None => tracing::debug!(component = %name, "a rebuild of a component this session does not watch"),
+                    },
+                    None => requests = None,
                 },
                 Some(done) = work.join_next(), if !work.is_empty() => {
                     let Ok(done) = done else { continue };
@@ -206,7 +226,7 @@ impl Engine {
             Start::Build { files, first_event, reason, .. } => {
                 shared.emit(Event::Changed {
                     component: c.name.clone(),
-                    action: "rebuild",
+                    action: Action::Rebuild,
                     count: files.len(),
                     files: files.into_iter().take(super::event::SHOWN_FILES).collect(),
                     reason,
@@ -220,7 +240,7 @@ impl Engine {
             Start::Sync { files, first_event, .. } => {
                 shared.emit(Event::Changed {
                     component: c.name.clone(),
-                    action: "sync",
+                    action: Action::Sync,
                     count: files.len(),
                     files: files.iter().take(super::event::SHOWN_FILES).cloned().collect(),
                     reason: None,
@@ -284,6 +304,14 @@ impl Engine {
             }
         }
         None
+    }
+}
+
+/// The next requested rebuild; never, without a requester.
+async fn next_request(requests: &mut Option<UnboundedReceiver<String>>) -> Option<String> {
+    match requests {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
     }
 }
 

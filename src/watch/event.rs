@@ -1,27 +1,29 @@
 //! What the engine reports: one value per step, rendered as a line for people (stderr) or as a
-//! JSON line for scripts (`-o json`, stdout). Tests read the same values.
+//! JSON line for scripts (`-o json`, stdout). Tests read the same values, and the project's
+//! daemon reads the same JSON lines from a watch session (`daemon::watching`): one definition,
+//! read back exactly as written.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Files named in a report; the rest are counted.
 pub const SHOWN_FILES: usize = 3;
 
 /// Where the time of one rebuild went.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
     /// First file event to build start (the debounce window and any wait for a previous build).
-    #[serde(serialize_with = "secs")]
+    #[serde(serialize_with = "secs", deserialize_with = "from_secs")]
     pub detect: Duration,
-    #[serde(serialize_with = "secs")]
+    #[serde(serialize_with = "secs", deserialize_with = "from_secs")]
     pub build: Duration,
     /// Push to the registry, or import into the kind nodes.
-    #[serde(serialize_with = "secs")]
+    #[serde(serialize_with = "secs", deserialize_with = "from_secs")]
     pub push: Duration,
     /// Recording the image, applying the Deployment, and waiting for it to be available.
-    #[serde(serialize_with = "secs")]
+    #[serde(serialize_with = "secs", deserialize_with = "from_secs")]
     pub rollout: Duration,
 }
 
@@ -35,8 +37,35 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
 }
 
+fn from_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    Duration::try_from_secs_f64(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+/// What a `changed` event starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Rebuild,
+    Sync,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Rebuild => "rebuild",
+            Action::Sync => "sync",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The step that failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     Build,
@@ -61,7 +90,7 @@ impl Stage {
 }
 
 /// One report of the engine.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
     /// Watching started.
@@ -75,7 +104,7 @@ pub enum Event {
     /// A rebuild or sync starts, and the files that caused it.
     Changed {
         component: String,
-        action: &'static str,
+        action: Action,
         files: Vec<PathBuf>,
         count: usize,
         reason: Option<String>,
@@ -84,7 +113,7 @@ pub enum Event {
         component: String,
         image: String,
         cached_steps: usize,
-        #[serde(serialize_with = "secs")]
+        #[serde(serialize_with = "secs", deserialize_with = "from_secs")]
         took: Duration,
     },
     Delivered {
@@ -105,9 +134,9 @@ pub enum Event {
         files: usize,
         removed: usize,
         targets: Vec<String>,
-        #[serde(serialize_with = "secs")]
+        #[serde(serialize_with = "secs", deserialize_with = "from_secs")]
         took: Duration,
-        #[serde(serialize_with = "secs")]
+        #[serde(serialize_with = "secs", deserialize_with = "from_secs")]
         since_save: Duration,
     },
     /// A step failed; `running` is what keeps serving.
@@ -202,11 +231,11 @@ mod tests {
     #[test]
     fn rebuild_lines_name_the_first_files_and_count_the_rest() {
         let files: Vec<PathBuf> = (0..5).map(|i| PathBuf::from(format!("f{i}"))).collect();
-        let e = Event::Changed { component: "api".into(), action: "rebuild", files, count: 1000, reason: None };
+        let e = Event::Changed { component: "api".into(), action: Action::Rebuild, files, count: 1000, reason: None };
         assert_eq!(human(&e), "api: 1000 files changed: f0, f1, f2 and 997 more → rebuild");
         let e = Event::Changed {
             component: "api".into(),
-            action: "rebuild",
+            action: Action::Rebuild,
             files: vec![],
             count: 0,
             reason: Some("initial build".into()),
@@ -246,5 +275,41 @@ mod tests {
         assert!(s.starts_with("api: build failed: returned a non-zero code: 1\n  | Step 2/3 : RUN false"), "{s}");
         assert!(s.ends_with("previous version keeps running (r/api@sha256:1); the next save retries"), "{s}");
         assert_eq!(serde_json::to_value(&e).unwrap()["stage"], "build");
+    }
+
+    #[test]
+    fn every_event_reads_back_as_written() {
+        let t = Timings { detect: Duration::from_millis(310), ..Timings::default() };
+        let events = [
+            Event::Watching { components: vec!["api".into()], directories: 3 },
+            Event::Changed {
+                component: "api".into(),
+                action: Action::Sync,
+                files: vec!["a.py".into()],
+                count: 1,
+                reason: None,
+            },
+            Event::Built {
+                component: "api".into(),
+                image: "r/api:sha-1".into(),
+                cached_steps: 2,
+                took: Duration::from_millis(1500),
+            },
+            Event::Deployed { component: "api".into(), image: "r/api@sha256:1".into(), timings: t, unchanged: false },
+            Event::Failed {
+                component: "api".into(),
+                stage: Stage::Rollout,
+                message: "timed out".into(),
+                output: vec![],
+                running: None,
+            },
+            Event::Stopped { reason: "shutdown".into() },
+        ];
+        for e in events {
+            let line = serde_json::to_string(&e).unwrap();
+            assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), e, "{line}");
+        }
+        let bad = r#"{"event":"changed","component":"api","action":"delete","files":[],"count":0,"reason":null}"#;
+        assert!(serde_json::from_str::<Event>(bad).unwrap_err().to_string().contains("unknown variant `delete`"));
     }
 }

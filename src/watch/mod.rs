@@ -3,7 +3,8 @@
 //! Data flows one way, as everywhere in nexus-dev: file events → batch (`watcher`) → what it
 //! means per component (`decide`, pure) → what to start (`state`, pure) → the work (`worker`:
 //! `build` → `push` or `kind_load` → `deploy` → `rollout`, or `sync` into `target`s). The
-//! `engine` is the select loop that ties them; `event` is what it reports. See
+//! `engine` is the select loop that ties them; `event` is what it reports; `link` sends the
+//! reports to the project's daemon (the dashboard) and takes its rebuild requests. See
 //! docs/design/watch.md.
 
 pub mod build;
@@ -16,6 +17,7 @@ pub mod event;
 pub mod exec;
 pub mod filter;
 pub mod kind_load;
+pub mod link;
 pub mod preflight;
 pub mod project;
 pub mod push;

@@ -112,6 +112,20 @@ impl State {
         }
     }
 
+    /// Someone asked for a rebuild (the dashboard's Rebuild button, through the daemon): it
+    /// waits like any change while the component is busy, and says `reason` when no file does.
+    pub fn request(&mut self, i: usize, reason: String, now: Instant) {
+        let Some(c) = self.components.get_mut(i) else { return };
+        let p = c.pending.get_or_insert_with(|| Pending {
+            files: BTreeSet::new(),
+            rebuild: true,
+            first_event: now,
+            reason: None,
+        });
+        p.rebuild = true;
+        p.reason = p.reason.take().or(Some(reason));
+    }
+
     /// What to start now (pure).
     pub fn next(&self) -> Vec<Start> {
         let mut building = self.components.iter().filter(|c| c.busy == Some(Work::Build)).count();
@@ -305,6 +319,22 @@ mod tests {
         s.built(0, Some(("i".into(), "t".into())));
         s.record(change(0, Need::Sync, &["s"]));
         assert_eq!(kinds(&s), vec![(0, "sync"), (1, "build")]);
+    }
+
+    #[test]
+    fn a_requested_rebuild_says_who_asked_and_waits_for_a_busy_component() {
+        let mut s = State::new(&[true], false, Instant::now(), 1);
+        deployed_after_change(&mut s);
+        s.request(0, "requested from the dashboard".into(), Instant::now());
+        let Start::Build { files, reason, .. } = s.next().remove(0) else { panic!("a build, not a sync") };
+        assert_eq!((files.len(), reason.as_deref()), (0, Some("requested from the dashboard")));
+        let start = s.next().remove(0);
+        s.begin(&start);
+        s.request(0, "requested from the dashboard".into(), Instant::now());
+        assert!(s.next().is_empty(), "one build at a time");
+        s.built(0, Some(("i".into(), "t".into())));
+        assert_eq!(kinds(&s), vec![(0, "build")]);
+        s.request(7, "nobody".into(), Instant::now());
     }
 
     #[test]

@@ -14,7 +14,9 @@ fn rebuilds(events: &[Event]) -> Vec<(usize, Vec<PathBuf>)> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Changed { action: "rebuild", count, files, .. } => Some((*count, files.clone())),
+            Event::Changed { action: nexus_dev::watch::event::Action::Rebuild, count, files, .. } => {
+                Some((*count, files.clone()))
+            }
             _ => None,
         })
         .collect()

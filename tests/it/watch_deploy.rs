@@ -109,7 +109,7 @@ async fn editing_a_file_builds_pushes_and_rolls_out_a_new_digest() {
     std::fs::write(&server, text).unwrap();
     let changed = events.wait("the rebuild", Duration::from_secs(30), |e| matches!(e, Event::Changed { .. })).await;
     let Event::Changed { action, files, count, .. } = changed else { unreachable!() };
-    assert_eq!((action, count), ("rebuild", 1));
+    assert_eq!((action, count), (nexus_dev::watch::event::Action::Rebuild, 1));
     assert_eq!(files, vec![std::path::PathBuf::from("server.pl")]);
     let second = events.wait("the redeploy", Duration::from_secs(180), watch::deployed_or_failed).await;
     let b = watch::deployed_image(&second);

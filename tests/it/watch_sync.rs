@@ -75,7 +75,7 @@ async fn saves_under_sync_rules_are_copied_into_the_running_container() {
     let served = reqwest::get(&url).await.unwrap().text().await.unwrap();
     assert_eq!(served, "<h1>synced live</h1>\n", "the running server serves the synced file");
     assert!(
-        !events.seen.iter().any(|e| matches!(e, Event::Changed { action: "rebuild", files, .. } if !files.is_empty())),
+        !events.seen.iter().any(|e| matches!(e, Event::Changed { action: nexus_dev::watch::event::Action::Rebuild, files, .. } if !files.is_empty())),
         "no rebuild for synced files: {:#?}",
         events.seen
     );
@@ -95,7 +95,10 @@ async fn saves_under_sync_rules_are_copied_into_the_running_container() {
     let text = std::fs::read_to_string(&server).unwrap();
     std::fs::write(&server, format!("{text}# not synced\n")).unwrap();
     let changed = events.wait("the rebuild", Duration::from_secs(30), |e| matches!(e, Event::Changed { .. })).await;
-    assert!(matches!(changed, Event::Changed { action: "rebuild", count: 1, .. }), "{changed:?}");
+    assert!(
+        matches!(changed, Event::Changed { action: nexus_dev::watch::event::Action::Rebuild, count: 1, .. }),
+        "{changed:?}"
+    );
     events.wait("the rebuilt image", Duration::from_secs(180), watch::deployed_or_failed).await;
 
     let summary = engine.stop().await;

@@ -4,6 +4,7 @@ import { overview } from "/assets/overview.js";
 import { capabilityView, leaveCapability } from "/assets/capability.js";
 import { graphView } from "/assets/graph.js";
 import { logsView, leaveLogs } from "/assets/logs.js";
+import { buildsView, leaveBuilds } from "/assets/builds.js";
 
 const view = document.getElementById("view");
 const crumbs = document.getElementById("crumbs");
@@ -24,6 +25,12 @@ function render() {
     return;
   }
   leaveLogs();
+  // So do the builds.
+  if (page === "builds") {
+    buildsView(view);
+    return;
+  }
+  leaveBuilds();
   if (page !== "capability") leaveCapability();
   if (!received) {
     view.replaceChildren(h("p", { class: "muted" }, "waiting for the daemon…"));

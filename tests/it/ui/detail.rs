@@ -18,7 +18,6 @@ use nexus_dev::provision::{self, Options};
 use nexus_dev::reconcile::Context;
 use nexus_dev::ui::actions::Actions;
 use nexus_dev::ui::commands::Hints;
-use nexus_dev::ui::logs::Logs;
 use nexus_dev::ui::{feed, hub::Live, server};
 
 use crate::support::fixtures::{Spec, testbed_profile};
@@ -138,7 +137,7 @@ async fn dashboard(
     let ctx = Context::new(bed.kube().await, profile);
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let actions = Some(Arc::new(Actions::new(ctx, tx)));
-    let server = server::start_with(live, Arc::new(Logs::default()), actions).await.unwrap();
+    let server = server::start(live, server::Parts { actions, ..Default::default() }).await.unwrap();
     (server, rx)
 }
 
@@ -169,7 +168,7 @@ async fn ui_reconcile_asks_the_controller_for_a_pass() {
     let live = Arc::new(Live::default());
     let mut timelines = Default::default();
     live.publish(feed::capabilities(&[Arc::new(cr.clone())], None, &testbed_profile(&bed), &mut timelines, 1));
-    let bare = server::start(live, Arc::new(Logs::default())).await.unwrap();
+    let bare = server::start(live, server::Parts::default()).await.unwrap();
     let res = http
         .post(format!("{}/api/v1/capabilities/ui-reconcile/{name}/reconcile", bare.origin()))
         .bearer_auth(bare.token.as_str())
@@ -361,7 +360,8 @@ async fn ui_capability_view_in_headless_chromium_shows_pods_events_drift_and_act
     publish(&events, &mut timelines);
     let (tx, mut rx) = futures::channel::mpsc::unbounded();
     let actions = Arc::new(Actions::new(Context::new(client.clone(), profile.clone()), tx));
-    let server = server::start_with(live.clone(), Arc::new(Logs::default()), Some(actions)).await.unwrap();
+    let server =
+        server::start(live.clone(), server::Parts { actions: Some(actions), ..Default::default() }).await.unwrap();
 
     let url = format!("{}#/capability/{key}", server.url());
     let (mut node, mut lines, shots) = super::browser("capability.cjs", &url);

@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use nexus_dev::model::spec::{NexusAICapability, NexusAICapabilityStatus, Phase};
+use nexus_dev::ui::builds::Builds;
 use nexus_dev::ui::logs::Logs;
 use nexus_dev::ui::{feed, hub::Live, server};
 // The page tests of this module and its children drive the browser the same way.
 pub(crate) use crate::support::browser::browser;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
 
+mod builds;
 mod detail;
 mod logs;
 
@@ -29,11 +31,13 @@ fn minimal(phase: Option<Phase>) -> NexusAICapability {
     cr
 }
 
-/// A dashboard of one capability; the live hub, to publish changes, and the logs, to push lines.
+/// A dashboard of one capability; the live hub, to publish changes, the logs, to push lines,
+/// and the builds of components `api` and `web`, for watch sessions.
 struct Dashboard {
     server: server::Server,
     live: Arc<Live>,
     logs: Arc<Logs>,
+    builds: Arc<Builds>,
     timelines: HashMap<String, nexus_dev::ui::steps::Timeline>,
     http: reqwest::Client,
 }
@@ -43,8 +47,10 @@ impl Dashboard {
         nexus_dev::init_tls();
         let live = Arc::new(Live::new(keep));
         let logs = Arc::new(Logs::default());
-        let server = server::start(live.clone(), logs.clone()).await.unwrap();
-        let mut d = Self { server, live, logs, timelines: HashMap::new(), http: reqwest::Client::new() };
+        let builds = Arc::new(Builds::new(vec!["api".into(), "web".into()]));
+        let parts = server::Parts { logs: logs.clone(), builds: builds.clone(), actions: None };
+        let server = server::start(live.clone(), parts).await.unwrap();
+        let mut d = Self { server, live, logs, builds, timelines: HashMap::new(), http: reqwest::Client::new() };
         d.publish(None, 1_000);
         d
     }
