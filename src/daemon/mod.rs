@@ -273,7 +273,9 @@ impl Daemon {
     async fn start_dashboard(&self) -> Option<(crate::ui::server::Server, tokio::task::JoinHandle<()>)> {
         let live = Arc::new(crate::ui::hub::Live::default());
         let logs = Arc::new(crate::ui::logs::Logs::default());
-        let server = match crate::ui::server::start(live.clone(), logs.clone()).await {
+        let environments =
+            Arc::new(crate::ui::environments::Environments::new(Some(self.project.dir.clone()), self.profile.clone()));
+        let server = match crate::ui::server::start(live.clone(), logs.clone(), environments.clone()).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "the dashboard cannot start; the daemon goes on without it");
@@ -288,7 +290,13 @@ impl Daemon {
         // The collector follows the pods of the capabilities the feed publishes; both stop
         // with the returned task.
         let collector = crate::ui::logs::collect::run(self.client.clone(), live.clone(), logs);
-        let feed = crate::ui::feed::run(self.client.clone(), self.project_id.clone(), self.profile.clone(), live);
+        let feed = crate::ui::feed::run(
+            self.client.clone(),
+            self.project_id.clone(),
+            self.profile.clone(),
+            live,
+            environments,
+        );
         let feed = tokio::spawn(async move {
             futures::join!(feed, collector);
         });

@@ -11,6 +11,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("capability.js", "text/javascript; charset=utf-8", include_str!("assets/capability.js")),
     ("graph.js", "text/javascript; charset=utf-8", include_str!("assets/graph.js")),
     ("logs.js", "text/javascript; charset=utf-8", include_str!("assets/logs.js")),
+    ("environments.js", "text/javascript; charset=utf-8", include_str!("assets/environments.js")),
 ];
 
 const PAGE: &str = include_str!("assets/index.html");

@@ -68,8 +68,14 @@ where
 }
 
 /// Watches the capabilities labelled as project `project_id`'s and nexus-dev's Deployments,
-/// publishing to `live` after every burst of changes. Runs until dropped.
-pub async fn run(client: Client, project_id: String, profile: Profile, live: Arc<Live>) {
+/// publishing to `live` and `environments` after every burst of changes. Runs until dropped.
+pub async fn run(
+    client: Client,
+    project_id: String,
+    profile: Profile,
+    live: Arc<Live>,
+    environments: Arc<super::environments::Environments>,
+) {
     let selector = format!("{}={project_id}", crate::daemon::PROJECT_LABEL);
     let (caps, caps_writer) = reflector::store::<NexusAICapability>();
     let (deps, deps_writer) = reflector::store::<Deployment>();
@@ -96,8 +102,9 @@ pub async fn run(client: Client, project_id: String, profile: Profile, live: Arc
         if !ready(&caps) || !ready(&deps) {
             continue;
         }
-        let deployments = deps.state();
-        live.publish(capabilities(&caps.state(), Some(&deployments), &profile, &mut timelines, now_ms()));
+        let (crs, deployments) = (caps.state(), deps.state());
+        live.publish(capabilities(&crs, Some(&deployments), &profile, &mut timelines, now_ms()));
+        environments.observe(crs, super::environments::local_images(&deployments));
     }
 }
 

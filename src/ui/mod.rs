@@ -6,10 +6,12 @@
 //! resources to the seed's eleven steps; `graph` lays out the dependency graph; `hub` numbers
 //! changes and resumes clients; `auth` checks the token and the Origin; `server` serves it all;
 //! `feed` is the daemon's watch that publishes; `record` tells `nexus-dev ui` where it runs;
-//! `logs` keeps the project's pods' logs and serves them in chunks with checkpoints.
+//! `logs` keeps the project's pods' logs and serves them in chunks with checkpoints;
+//! `environments` sets the local profile beside each EKS profile: plan differences, digests, drift.
 
 pub mod assets;
 pub mod auth;
+pub mod environments;
 pub mod feed;
 pub mod graph;
 pub mod hub;

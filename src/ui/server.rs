@@ -17,6 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::assets;
 use super::auth::{self, Token};
+use super::environments::Environments;
 use super::hub::{Live, Message};
 use super::logs::Logs;
 
@@ -54,15 +55,21 @@ impl Drop for Server {
     }
 }
 
-/// Serves `live` and `logs` on a port of 127.0.0.1 the OS chooses, with a new random token,
-/// until the returned server is dropped.
-pub async fn start(live: Arc<Live>, logs: Arc<Logs>) -> Result<Server, ServeError> {
+/// Serves `live`, `logs` and `environments` on a port of 127.0.0.1 the OS chooses, with a new
+/// random token, until the returned server is dropped.
+pub async fn start(live: Arc<Live>, logs: Arc<Logs>, environments: Arc<Environments>) -> Result<Server, ServeError> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.map_err(ServeError::Listen)?;
-    serve(listener, live, logs, Token::random().map_err(ServeError::Token)?)
+    serve(listener, live, logs, environments, Token::random().map_err(ServeError::Token)?)
 }
 
-/// Serves `live` and `logs` on `listener` with `token`.
-pub fn serve(listener: TcpListener, live: Arc<Live>, logs: Arc<Logs>, token: Token) -> Result<Server, ServeError> {
+/// Serves `live`, `logs` and `environments` on `listener` with `token`.
+pub fn serve(
+    listener: TcpListener,
+    live: Arc<Live>,
+    logs: Arc<Logs>,
+    environments: Arc<Environments>,
+    token: Token,
+) -> Result<Server, ServeError> {
     let addr = listener.local_addr().map_err(ServeError::Listen)?;
     let state = Arc::new(AppState { live, token: token.clone(), port: addr.port() });
     let app = axum::Router::new()
@@ -75,6 +82,7 @@ pub fn serve(listener: TcpListener, live: Arc<Live>, logs: Arc<Logs>, token: Tok
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint (see docs/design/ui.md)") })
         .with_state(state.clone())
         .merge(super::logs::api::routes(logs, addr.port()))
+        .merge(super::environments::api::routes(environments))
         .layer(middleware::from_fn_with_state(state, require_token));
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

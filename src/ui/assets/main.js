@@ -4,6 +4,7 @@ import { overview } from "/assets/overview.js";
 import { capabilityView } from "/assets/capability.js";
 import { graphView } from "/assets/graph.js";
 import { logsView, leaveLogs } from "/assets/logs.js";
+import { environmentsView } from "/assets/environments.js";
 
 const view = document.getElementById("view");
 const crumbs = document.getElementById("crumbs");
@@ -24,6 +25,11 @@ function render() {
     return;
   }
   leaveLogs();
+  // The environments are their own REST object; they are read again when the capabilities change.
+  if (page === "environments") {
+    environmentsView(view, namespace);
+    return;
+  }
   if (!received) {
     view.replaceChildren(h("p", { class: "muted" }, "waiting for the daemon…"));
   } else if ((page === "capability" || page === "graph") && !cap) {

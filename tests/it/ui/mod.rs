@@ -8,10 +8,12 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use nexus_dev::model::spec::{NexusAICapability, NexusAICapabilityStatus, Phase};
+use nexus_dev::ui::environments::Environments;
 use nexus_dev::ui::logs::Logs;
 use nexus_dev::ui::{feed, hub::Live, server};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
 
+mod environments;
 mod logs;
 
 /// `examples/minimal.yaml` as the custom resource `myapp-dev/myapp-dev` in `phase`.
@@ -31,17 +33,26 @@ struct Dashboard {
     server: server::Server,
     live: Arc<Live>,
     logs: Arc<Logs>,
+    /// What the environments view reads from the local cluster, to observe as the feed does.
+    environments: Arc<Environments>,
     timelines: HashMap<String, nexus_dev::ui::steps::Timeline>,
     http: reqwest::Client,
 }
 
 impl Dashboard {
     async fn start(keep: usize) -> Self {
+        Self::start_in(keep, None).await
+    }
+
+    /// A dashboard whose daemon's project is in `project` (its profiles and release records).
+    async fn start_in(keep: usize, project: Option<std::path::PathBuf>) -> Self {
         nexus_dev::init_tls();
         let live = Arc::new(Live::new(keep));
         let logs = Arc::new(Logs::default());
-        let server = server::start(live.clone(), logs.clone()).await.unwrap();
-        let mut d = Self { server, live, logs, timelines: HashMap::new(), http: reqwest::Client::new() };
+        let local = nexus_dev::input::profile::built_in("local").unwrap();
+        let environments = Arc::new(Environments::new(project, local));
+        let server = server::start(live.clone(), logs.clone(), environments.clone()).await.unwrap();
+        let mut d = Self { server, live, logs, environments, timelines: HashMap::new(), http: reqwest::Client::new() };
         d.publish(None, 1_000);
         d
     }
