@@ -33,7 +33,7 @@ struct Written {
 pub(super) fn releases_dir() -> std::io::Result<std::path::PathBuf> {
     let cwd = std::env::current_dir()?;
     let root = crate::input::project::discover(&cwd).map(|p| p.dir).unwrap_or(cwd);
-    Ok(root.join(".nexus-dev/releases"))
+    Ok(release::dir_of(&root))
 }
 
 pub async fn run(args: ReleaseArgs) -> anyhow::Result<ExitCode> {

@@ -284,10 +284,13 @@ impl Daemon {
     ) -> Option<(crate::ui::server::Server, tokio::task::JoinHandle<()>)> {
         let live = Arc::new(crate::ui::hub::Live::default());
         let logs = self.logs.clone();
+        let environments =
+            Arc::new(crate::ui::environments::Environments::new(Some(self.project.dir.clone()), self.profile.clone()));
         let parts = crate::ui::server::Parts {
             logs: logs.clone(),
             builds: self.builds.clone(),
             actions: Some(Arc::new(actions)),
+            environments: environments.clone(),
         };
         let server = match crate::ui::server::start(live.clone(), parts).await {
             Ok(s) => s,
@@ -310,6 +313,7 @@ impl Daemon {
             self.profile.clone(),
             self.hints(),
             live,
+            environments,
         );
         let feed = tokio::spawn(async move {
             futures::join!(feed, collector);

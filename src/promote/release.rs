@@ -97,6 +97,11 @@ pub struct Promotion {
     pub outcome: String,
 }
 
+/// Where the project in `project_dir` keeps its release records and promotion history.
+pub fn dir_of(project_dir: &Path) -> PathBuf {
+    project_dir.join(".nexus-dev/releases")
+}
+
 /// The history file of `dir` (the release records' directory): one JSON line per promotion.
 pub fn history(dir: &Path) -> PathBuf {
     dir.join("history.jsonl")

@@ -12,6 +12,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("graph.js", "text/javascript; charset=utf-8", include_str!("assets/graph.js")),
     ("logs.js", "text/javascript; charset=utf-8", include_str!("assets/logs.js")),
     ("builds.js", "text/javascript; charset=utf-8", include_str!("assets/builds.js")),
+    ("environments.js", "text/javascript; charset=utf-8", include_str!("assets/environments.js")),
 ];
 
 const PAGE: &str = include_str!("assets/index.html");

@@ -100,7 +100,14 @@ where
 /// resource), and the store holds them all: on a local cluster a few hundred, each gone after
 /// the API server's hour. The pods and Events are shown once listed; the capabilities wait for
 /// their own list and the Deployments'.
-pub async fn run(client: Client, project_id: String, profile: Profile, hints: Hints, live: Arc<Live>) {
+pub async fn run(
+    client: Client,
+    project_id: String,
+    profile: Profile,
+    hints: Hints,
+    live: Arc<Live>,
+    environments: Arc<super::environments::Environments>,
+) {
     let selector = format!("{}={project_id}", crate::daemon::PROJECT_LABEL);
     let (caps, caps_writer) = reflector::store::<NexusAICapability>();
     let (deps, deps_writer) = reflector::store::<Deployment>();
@@ -147,6 +154,7 @@ pub async fn run(client: Client, project_id: String, profile: Profile, hints: Hi
         let kube_events = ready(&kube_events).then(|| kube_events.state());
         detail(&mut next, &crs, pods.as_deref(), kube_events.as_deref(), &profile, &hints);
         live.publish(next);
+        environments.observe(crs, super::environments::local_images(&deployments));
     }
 }
 

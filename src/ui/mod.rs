@@ -10,6 +10,7 @@
 //! a reconcile and checks AWS drift on request; `logs` keeps the project's pods' logs and serves
 //! them in chunks with checkpoints; `builds` keeps watch mode's builds and syncs, which watch
 //! sessions send through the daemon's socket.
+//! `environments` sets the local profile beside each EKS profile: plan differences, digests, drift.
 
 pub mod actions;
 pub mod assets;
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod builds;
 pub mod commands;
 pub mod detail;
+pub mod environments;
 pub mod feed;
 pub mod graph;
 pub mod hub;

@@ -19,6 +19,7 @@ use super::actions::{ActionError, Actions};
 use super::assets;
 use super::auth::{self, Token};
 use super::builds::Builds;
+use super::environments::Environments;
 use super::hub::{Live, Message};
 use super::logs::Logs;
 
@@ -64,6 +65,8 @@ pub struct Parts {
     pub builds: Arc<Builds>,
     /// Re-run a reconcile, check drift: the daemon's controller.
     pub actions: Option<Arc<Actions>>,
+    /// The local profile beside the EKS profiles.
+    pub environments: Arc<Environments>,
 }
 
 /// Serves `live` and `parts` on a port of 127.0.0.1 the OS chooses, with a new random token,
@@ -76,7 +79,7 @@ pub async fn start(live: Arc<Live>, parts: Parts) -> Result<Server, ServeError> 
 /// Serves `live` and `parts` on `listener` with `token`.
 pub fn serve(listener: TcpListener, live: Arc<Live>, parts: Parts, token: Token) -> Result<Server, ServeError> {
     let addr = listener.local_addr().map_err(ServeError::Listen)?;
-    let Parts { logs, builds, actions } = parts;
+    let Parts { logs, builds, actions, environments } = parts;
     let state = Arc::new(AppState { live, actions, token: token.clone(), port: addr.port() });
     let app = axum::Router::new()
         .route("/", get(page))
@@ -91,6 +94,7 @@ pub fn serve(listener: TcpListener, live: Arc<Live>, parts: Parts, token: Token)
         .with_state(state.clone())
         .merge(super::logs::api::routes(logs, addr.port()))
         .merge(super::builds::api::routes(builds, addr.port()))
+        .merge(super::environments::api::routes(environments))
         .layer(middleware::from_fn_with_state(state, require_token));
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

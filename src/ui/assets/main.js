@@ -5,6 +5,7 @@ import { capabilityView, leaveCapability } from "/assets/capability.js";
 import { graphView } from "/assets/graph.js";
 import { logsView, leaveLogs } from "/assets/logs.js";
 import { buildsView, leaveBuilds } from "/assets/builds.js";
+import { environmentsView } from "/assets/environments.js";
 
 const view = document.getElementById("view");
 const crumbs = document.getElementById("crumbs");
@@ -25,6 +26,11 @@ function render() {
     return;
   }
   leaveLogs();
+  // The environments are their own REST object; they are read again when the capabilities change.
+  if (page === "environments") {
+    environmentsView(view, namespace);
+    return;
+  }
   // So do the builds.
   if (page === "builds") {
     buildsView(view);

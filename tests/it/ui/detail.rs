@@ -81,7 +81,14 @@ async fn ui_feed_publishes_a_capabilitys_pods_and_events_from_the_cluster() {
 
     let live = Arc::new(Live::default());
     let hints = Hints { kube_context: Some("nexus-testbed".into()), ..Default::default() };
-    let feed = tokio::spawn(feed::run(client.clone(), project, testbed_profile(&bed), hints, live.clone()));
+    let feed = tokio::spawn(feed::run(
+        client.clone(),
+        project,
+        testbed_profile(&bed),
+        hints,
+        live.clone(),
+        Default::default(),
+    ));
 
     let c = eventually("two Running pods and the test's event", Duration::from_secs(60), || {
         let c = live.capability(&key);

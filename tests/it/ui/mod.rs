@@ -9,6 +9,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use nexus_dev::model::spec::{NexusAICapability, NexusAICapabilityStatus, Phase};
 use nexus_dev::ui::builds::Builds;
+use nexus_dev::ui::environments::Environments;
 use nexus_dev::ui::logs::Logs;
 use nexus_dev::ui::{feed, hub::Live, server};
 // The page tests of this module and its children drive the browser the same way.
@@ -17,6 +18,7 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::Head
 
 mod builds;
 mod detail;
+mod environments;
 mod logs;
 
 /// `examples/minimal.yaml` as the custom resource `myapp-dev/myapp-dev` in `phase`.
@@ -38,19 +40,34 @@ struct Dashboard {
     live: Arc<Live>,
     logs: Arc<Logs>,
     builds: Arc<Builds>,
+    /// What the environments view reads from the local cluster, to observe as the feed does.
+    environments: Arc<Environments>,
     timelines: HashMap<String, nexus_dev::ui::steps::Timeline>,
     http: reqwest::Client,
 }
 
 impl Dashboard {
     async fn start(keep: usize) -> Self {
+        Self::start_in(keep, None).await
+    }
+
+    /// A dashboard whose daemon's project is in `project` (its profiles and release records).
+    async fn start_in(keep: usize, project: Option<std::path::PathBuf>) -> Self {
         nexus_dev::init_tls();
         let live = Arc::new(Live::new(keep));
         let logs = Arc::new(Logs::default());
         let builds = Arc::new(Builds::new(vec!["api".into(), "web".into()]));
-        let parts = server::Parts { logs: logs.clone(), builds: builds.clone(), actions: None };
+        let local = nexus_dev::input::profile::built_in("local").unwrap();
+        let environments = Arc::new(Environments::new(project, local));
+        let parts = server::Parts {
+            logs: logs.clone(),
+            builds: builds.clone(),
+            actions: None,
+            environments: environments.clone(),
+        };
         let server = server::start(live.clone(), parts).await.unwrap();
-        let mut d = Self { server, live, logs, builds, timelines: HashMap::new(), http: reqwest::Client::new() };
+        let mut d =
+            Self { server, live, logs, builds, environments, timelines: HashMap::new(), http: reqwest::Client::new() };
         d.publish(None, 1_000);
         d
     }
