@@ -6,10 +6,13 @@
 //! resources to the seed's eleven steps; `graph` lays out the dependency graph; `hub` numbers
 //! changes and resumes clients; `auth` checks the token and the Origin; `server` serves it all;
 //! `feed` is the daemon's watch that publishes; `record` tells `nexus-dev ui` where it runs;
+//! `client` and `condition` are the command line's side (`get`, `wait`, `status -o json`);
 //! `logs` keeps the project's pods' logs and serves them in chunks with checkpoints.
 
 pub mod assets;
 pub mod auth;
+pub mod client;
+pub mod condition;
 pub mod feed;
 pub mod graph;
 pub mod hub;

@@ -12,6 +12,7 @@ use nexus_dev::ui::logs::Logs;
 use nexus_dev::ui::{feed, hub::Live, server};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
 
+mod cli;
 mod logs;
 
 /// `examples/minimal.yaml` as the custom resource `myapp-dev/myapp-dev` in `phase`.
