@@ -267,7 +267,7 @@ mod tests {
             row("DynamoDB").split_whitespace().collect::<Vec<_>>(),
             ["1", "DynamoDB", "ProvisioningDataServices", "done", "3/3", "1.2s"]
         );
-        assert_eq!(row("Backend").split_whitespace().collect::<Vec<_>>()[3..], ["running", "0/2", "running"]);
+        assert_eq!(row("Backend").split_whitespace().collect::<Vec<_>>()[3..], ["running", "3/4", "running"]);
         assert_eq!(duration(125_000), "2m05s");
         assert_eq!(duration(850), "850ms");
     }
