@@ -388,7 +388,7 @@ mod tests {
         assert_eq!(parse("step=DynamoDB").unwrap().judge(Some(&c)), Verdict::Met);
         assert_eq!(parse("step=S3=failed").unwrap().judge(Some(&c)), Verdict::Met);
         match parse("step=S3").unwrap().judge(Some(&c)) {
-            Verdict::Waiting(why) => assert!(why.starts_with("step S3 is failed (0/1 ready): s3.bucket/"), "{why}"),
+            Verdict::Waiting(why) => assert!(why.starts_with("step S3 is failed (0/4 ready): s3.bucket/"), "{why}"),
             other => panic!("{other:?}"),
         }
         let bucket = c.resources.iter().find(|r| r.kind == "s3.bucket").unwrap().id.clone();
