@@ -6,6 +6,7 @@ mod ci;
 mod cluster;
 mod crd;
 mod env;
+mod get;
 mod operator;
 mod output;
 mod plan;
@@ -15,6 +16,7 @@ mod scan;
 mod status;
 mod ui;
 mod validate;
+mod wait;
 mod watch;
 
 use std::path::PathBuf;
@@ -88,6 +90,13 @@ pub enum Command {
     /// The live dashboard of the project (served by its daemon on 127.0.0.1): print its URL,
     /// with the session token, and open a browser unless `--no-open`.
     Ui(ui::UiArgs),
+    /// The dashboard's objects, from the project's daemon: `get` (capabilities), `get steps`,
+    /// `get resources`, `get graph` [NAME]; tables, or the API's objects with `-o json`.
+    Get(get::GetArgs),
+    /// Wait until capabilities meet a condition the dashboard shows (`--for phase=Running`,
+    /// `ready`, `step=Backend`, `resource=KIND/NAME`, `delete`), following its stream; exits
+    /// non-zero on a timeout or a settled failure, naming what was not met.
+    Wait(wait::WaitArgs),
     /// Check a capability end to end: AWS resources as planned, workloads available, services
     /// with endpoints, IRSA wired; exits non-zero on any failure.
     Verify(cluster::VerifyArgs),
@@ -176,6 +185,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Daemon(args) => env::run_daemon(args).await,
         Command::Status(args) => status::run_status(args).await,
         Command::Ui(args) => ui::run(args).await,
+        Command::Get(args) => get::run(args).await,
+        Command::Wait(args) => wait::run(args).await,
         Command::Verify(args) => cluster::run_verify(args).await,
         Command::Operator(args) => operator::run(args).await,
         Command::Watch(args) => watch::run(args).await,

@@ -91,3 +91,38 @@ pub fn checks_report<T: Serialize>(
     }
     Ok(if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
 }
+
+/// Rows as aligned columns, three spaces apart, as `kubectl get` prints them; the last column
+/// is not padded (it holds messages). The first row is the header.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}   ", w = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_table_aligns_its_columns_and_leaves_the_last_unpadded() {
+        let rows = [
+            vec!["NAME".into(), "PHASE".into(), "MESSAGE".into()],
+            vec!["a-long-name".into(), "Running".into(), "".into()],
+        ];
+        assert_eq!(super::table(&rows), "NAME          PHASE     MESSAGE\na-long-name   Running\n");
+    }
+}

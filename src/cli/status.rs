@@ -113,7 +113,7 @@ pub async fn run_status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     {
         let caps = answer?;
         if !args.output.is_text() {
-            println!("{}", serde_json::to_string_pretty(&caps)?);
+            args.output.document(&dashboard_documents(&caps).await)?;
         } else {
             print_capabilities(&caps, "");
             for c in caps.iter().filter(|c| !c.forwards.is_empty()) {
@@ -222,6 +222,45 @@ async fn watch(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `status -o json` through the daemon: the dashboard's capability objects (what the page, `get`
+/// and `wait` read), with the daemon's port-forwards and the count of resources Ready added,
+/// so the fields of the daemon's own answer are all still there except `resources`, which is
+/// the list of resources instead of their number (docs/design/ui.md, "Also through the CLI").
+/// A daemon without a dashboard gives its own answer, as before, and says so on stderr.
+async fn dashboard_documents(caps: &[crate::daemon::protocol::CapabilityStatus]) -> serde_json::Value {
+    let paths = match super::env::session(None, None) {
+        Ok(s) => s.paths(),
+        Err(_) => return serde_json::json!(caps),
+    };
+    let snapshot = match crate::ui::client::Client::discover(&paths) {
+        Ok(client) => client.snapshot().await,
+        Err(e) => Err(e),
+    };
+    match snapshot {
+        Ok(s) => serde_json::Value::Array(
+            s.capabilities
+                .iter()
+                .map(|c| {
+                    let daemon = caps.iter().find(|d| d.namespace.as_deref() == Some(&c.namespace) && d.name == c.name);
+                    document_of(c, daemon.map(|d| d.forwards.as_slice()).unwrap_or_default())
+                })
+                .collect(),
+        ),
+        Err(e) => {
+            eprintln!("warning: the daemon's answer without the dashboard's steps and resources: {e}");
+            serde_json::json!(caps)
+        }
+    }
+}
+
+/// The dashboard's object of `cap`, with `forwards` and `ready` (its resources Ready).
+fn document_of(cap: &crate::ui::model::Capability, forwards: &[crate::daemon::forward::Forward]) -> serde_json::Value {
+    let mut doc = serde_json::json!(cap);
+    doc["forwards"] = serde_json::json!(forwards);
+    doc["ready"] = serde_json::json!(cap.resources.iter().filter(|r| r.state.as_deref() == Some("Ready")).count());
+    doc
+}
+
 fn print_capabilities(caps: &[crate::daemon::protocol::CapabilityStatus], indent: &str) {
     println!("{indent}{:<20} {:<22} {:<26} {:>7}  MESSAGE", "NAMESPACE", "NAME", "PHASE", "READY");
     for c in caps {
@@ -282,6 +321,45 @@ mod tests {
             let e = capability_ref(bad.0, bad.1).unwrap_err().to_string();
             assert!(e.contains("NAMESPACE/NAME"), "{bad:?}: {e}");
         }
+    }
+
+    #[test]
+    fn status_json_through_the_daemon_is_the_dashboards_object_with_the_daemons_fields() {
+        use crate::ui::model::tests::{all, minimal};
+        let (_, plan) = minimal(None);
+        let (cr, plan) = minimal(Some(all(&plan, "Ready", Phase::Running)));
+        let cap = crate::ui::model::capability(&cr, &plan, None, &crate::ui::steps::Timeline::default());
+        let forward = crate::daemon::forward::Forward {
+            component: "backend".into(),
+            namespace: "myapp-dev".into(),
+            service: "myapp-dev-backend".into(),
+            url: "http://127.0.0.1:4000/".into(),
+            local_port: 4000,
+        };
+        let doc = document_of(&cap, std::slice::from_ref(&forward));
+        // Every field of the daemon's answer that scripts and tests read (tests/it/up.rs,
+        // projects.rs, kind_e2e.rs read phase and forwards).
+        for field in [
+            "namespace",
+            "name",
+            "capability",
+            "environment",
+            "generation",
+            "observedGeneration",
+            "phase",
+            "message",
+            "ready",
+            "endpoints",
+            "forwards",
+        ] {
+            assert!(doc.get(field).is_some(), "{field}: {doc:#}");
+        }
+        assert_eq!(doc["phase"], "Running");
+        assert_eq!(doc["forwards"][0]["url"], "http://127.0.0.1:4000/");
+        assert_eq!(doc["ready"], plan.resources.len());
+        assert_eq!(doc["steps"].as_array().unwrap().len(), 11, "the dashboard's steps");
+        assert_eq!(doc["resources"].as_array().unwrap().len(), plan.resources.len());
+        assert_eq!(doc["key"], "myapp-dev/myapp-dev");
     }
 
     #[test]

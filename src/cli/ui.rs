@@ -22,16 +22,7 @@ pub struct UiArgs {
 
 pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
     let paths = super::env::session(None, None)?.paths();
-    if !crate::daemon::running(&paths) {
-        anyhow::bail!("no daemon runs for this project, so no dashboard either\n  hint: start it with `nexus-dev up`");
-    }
-    let record = crate::ui::record::read(&paths.ui_record()).map_err(|e| {
-        anyhow::anyhow!(
-            "the daemon runs but has not recorded a dashboard ({}: {e})\n  hint: its log says why: {}",
-            paths.ui_record().display(),
-            paths.log.display()
-        )
-    })?;
+    let record = crate::ui::client::locate(&paths)?;
     if !args.output.is_text() {
         args.output.document(&record)?;
         return Ok(ExitCode::SUCCESS);

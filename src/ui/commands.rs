@@ -3,12 +3,12 @@
 //! in. Only commands that read, or that plan without writing: nothing destructive, and nothing
 //! that writes to an EKS profile (`promote` is offered with `--plan-only`). Pure.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::plan::{Kind, Plan, Settings};
 
 /// One command to copy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command {
     /// What it does, in a few words.
     pub label: String,

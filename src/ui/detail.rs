@@ -11,7 +11,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::provision::kube::objects::OWNER_ANNOTATION;
 
@@ -19,7 +19,7 @@ use crate::provision::kube::objects::OWNER_ANNOTATION;
 pub const EVENTS: usize = 20;
 
 /// One container of a pod.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerView {
     pub name: String,
@@ -27,7 +27,7 @@ pub struct ContainerView {
     pub ready: bool,
     pub restarts: i32,
     /// `running`, `waiting`, `terminated`, or `unknown` before the kubelet reports it.
-    pub state: &'static str,
+    pub state: String,
     /// Why it waits or ended: `CrashLoopBackOff`, `ImagePullBackOff`, `Error`, `Completed`…
     pub reason: Option<String>,
     pub message: Option<String>,
@@ -36,7 +36,7 @@ pub struct ContainerView {
 }
 
 /// One pod of a capability.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodView {
     pub name: String,
@@ -58,7 +58,7 @@ pub struct PodView {
 }
 
 /// One recent Kubernetes Event of a capability's namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
     /// `Normal` or `Warning`.
@@ -116,7 +116,7 @@ fn container(spec_image: Option<&str>, s: Option<&ContainerStatus>, name: &str) 
             .unwrap_or_default(),
         ready: s.is_some_and(|s| s.ready),
         restarts: s.map_or(0, |s| s.restart_count),
-        state: state_name,
+        state: state_name.to_owned(),
         reason,
         message,
         last_termination,
@@ -314,14 +314,14 @@ pub(crate) mod tests {
         assert_eq!(v.node.as_deref(), Some("kwok-node-0"));
         assert_eq!(v.started_at, Some(1_796_322_600_000));
         let c = &v.containers[0];
-        assert_eq!((c.name.as_str(), c.image.as_str(), c.state), ("app", "backend:1", "waiting"));
+        assert_eq!((c.name.as_str(), c.image.as_str(), c.state.as_str()), ("app", "backend:1", "waiting"));
         assert_eq!(c.message.as_deref(), Some("back-off 40s"));
         assert_eq!(c.last_termination.as_deref(), Some("Error (exit 1)"));
 
         let fine = pod(&pod_of("b", "myapp-dev/myapp-dev", running(), 0));
         assert!(fine.ready);
         assert_eq!(
-            (fine.reason, fine.containers[0].state, fine.containers[0].last_termination.clone()),
+            (fine.reason, fine.containers[0].state.as_str(), fine.containers[0].last_termination.clone()),
             (None, "running", None)
         );
     }
@@ -341,7 +341,7 @@ pub(crate) mod tests {
         p.spec.as_mut().unwrap().init_containers =
             Some(vec![Container { name: "migrate".into(), image: Some("migrate:1".into()), ..Default::default() }]);
         let v = pod(&p);
-        let names: Vec<_> = v.containers.iter().map(|c| (c.name.as_str(), c.state, c.image.as_str())).collect();
+        let names: Vec<_> = v.containers.iter().map(|c| (c.name.as_str(), c.state.as_str(), c.image.as_str())).collect();
         assert_eq!(names, [("migrate (init)", "waiting", "migrate:1"), ("app", "unknown", "backend:1")]);
         assert_eq!(v.reason.as_deref(), Some("ImagePullBackOff"));
         assert!(!v.ready);

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use super::model::Capability;
@@ -15,14 +15,14 @@ use super::model::Capability;
 pub const HISTORY: usize = 1024;
 
 /// Every capability at `seq`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub seq: u64,
     pub capabilities: Vec<Capability>,
 }
 
 /// What changed from `seq - 1` to `seq`: capabilities new or changed (whole), and keys gone.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delta {
     pub seq: u64,
     pub upsert: Vec<Capability>,
@@ -30,7 +30,7 @@ pub struct Delta {
 }
 
 /// One message of the stream.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Message {
     Snapshot(Snapshot),

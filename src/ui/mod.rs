@@ -11,12 +11,15 @@
 //! them in chunks with checkpoints; `builds` keeps watch mode's builds and syncs, which watch
 //! sessions send through the daemon's socket.
 //! `environments` sets the local profile beside each EKS profile: plan differences, digests, drift.
+//! `client` and `condition` are the command line's side (`get`, `wait`, `status -o json`).
 
 pub mod actions;
 pub mod assets;
 pub mod auth;
 pub mod builds;
+pub mod client;
 pub mod commands;
+pub mod condition;
 pub mod detail;
 pub mod environments;
 pub mod feed;

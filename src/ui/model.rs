@@ -3,7 +3,7 @@
 //! their `dependsOn`), the status the reconciler writes (each resource Ready, Pending or Failed,
 //! with its error), and the live replicas of its Deployments (what `status -w` shows). Pure.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::commands::Command;
 use super::detail::{EventView, PodView};
@@ -13,7 +13,7 @@ use crate::model::spec::{Endpoint, NexusAICapability, Phase, ResourceStatus};
 use crate::provision::kube::objects::Replicas;
 
 /// How a resource is doing, as the page colours it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Health {
     /// Ready (and, for a Deployment, every replica ready).
@@ -26,14 +26,14 @@ pub enum Health {
     Failed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaCount {
     pub ready: i32,
     pub desired: i32,
 }
 
 /// One planned resource with its live state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceView {
     /// `kind/name`, as the plan's `dependsOn` names it.
@@ -56,12 +56,12 @@ pub struct ResourceView {
 }
 
 /// One of the eleven steps of a capability.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Step {
     /// 1 to 11.
     pub number: usize,
-    pub name: &'static str,
+    pub name: String,
     pub phase: Phase,
     pub state: StepState,
     /// Its resources, and how many of them are healthy.
@@ -76,7 +76,7 @@ pub struct Step {
 }
 
 /// A capability as the dashboard shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Capability {
     /// `namespace/name` of the custom resource: the key of deltas.
@@ -159,7 +159,7 @@ pub fn capability(cr: &NexusAICapability, plan: &Plan, replicas: Option<&Replica
             let (started_at, duration_ms) = timeline.times(*step_phase);
             Step {
                 number: i + 1,
-                name: step_name,
+                name: (*step_name).to_owned(),
                 phase: *step_phase,
                 state: steps::state(&health, st.phase, *step_phase),
                 resources: mine.len(),

@@ -17,6 +17,7 @@ pub(crate) use crate::support::browser::browser;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
 
 mod builds;
+mod cli;
 mod detail;
 mod environments;
 mod logs;
