@@ -23,14 +23,6 @@ async function request(method, path, body) {
   return res.json();
 }
 
-/** POST /api/v1/{path} (no body) as JSON; an error answer throws with its message. */
-export async function post(path) {
-  const res = await fetch(`/api/v1/${path}`, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.error ?? `${res.status} ${res.statusText}`);
-  return body;
-}
-
 /**
  * Opens the WebSocket at /api/v1/{path} and keeps it open: `query()` gives its parameters on
  * every (re)connect, so a client resumes where it left off; `onMessage(m)` gets each message
