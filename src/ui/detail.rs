@@ -341,7 +341,8 @@ pub(crate) mod tests {
         p.spec.as_mut().unwrap().init_containers =
             Some(vec![Container { name: "migrate".into(), image: Some("migrate:1".into()), ..Default::default() }]);
         let v = pod(&p);
-        let names: Vec<_> = v.containers.iter().map(|c| (c.name.as_str(), c.state.as_str(), c.image.as_str())).collect();
+        let names: Vec<_> =
+            v.containers.iter().map(|c| (c.name.as_str(), c.state.as_str(), c.image.as_str())).collect();
         assert_eq!(names, [("migrate (init)", "waiting", "migrate:1"), ("app", "unknown", "backend:1")]);
         assert_eq!(v.reason.as_deref(), Some("ImagePullBackOff"));
         assert!(!v.ready);

@@ -49,19 +49,27 @@ run(async (page, url, out) => {
   say({ stage: "running", t: Date.now() });
 
   let logs = null;
+  let builds = null;
   for (let c = await command(); c !== "end"; c = await command()) {
     if (c === "views") {
       const views = await another(page);
       const key = await page.$eval("table.matrix tbody tr", (tr) => tr.dataset.key);
       await views.goto(`${url}#/capability/${key}`);
       await views.waitForSelector("ol.timeline li");
+      // The real pods, and the drift check the view runs on opening.
+      await views.waitForSelector("table.pods tbody tr");
+      await views.waitForSelector("td[data-drift]", { timeout: 30000 });
+      const pods = await views.$$eval("table.pods tbody tr", (trs) => trs.length);
       await views.screenshot({ path: `${out}/real-capability.png`, fullPage: true });
+      await views.goto(`${url}#/environments`);
+      await views.waitForSelector("section.env-cap table.env-digests tbody tr");
+      await views.screenshot({ path: `${out}/real-environments.png`, fullPage: true });
       await views.goto(`${url}#/graph/${key}`);
       await views.waitForSelector("svg.graph g.node");
       const nodes = await views.$$eval("svg.graph g.node", (gs) => gs.map((g) => [g.dataset.id, g.classList[1]]));
       await views.screenshot({ path: `${out}/real-graph.png`, fullPage: true });
       await views.close();
-      say({ stage: "views", key, nodes });
+      say({ stage: "views", key, nodes, pods });
     } else if (c === "logs") {
       logs = await another(page);
       await logs.exposeFunction("report", (o) => say(o));
@@ -79,6 +87,33 @@ run(async (page, url, out) => {
         }).observe(document.querySelector(".logs-viewport"), { subtree: true, childList: true, characterData: true });
       });
       say({ stage: "logs-open" });
+    } else if (c === "builds") {
+      builds = await another(page);
+      await builds.exposeFunction("report", (o) => say(o));
+      await builds.goto(`${url}#/builds`);
+      await builds.waitForSelector("section.builds");
+      // Each build row, whenever its result changes: component, id, result, trigger, digest.
+      await builds.evaluate(() => {
+        const seen = new Map();
+        const check = () => {
+          for (const tr of document.querySelectorAll("section.component tr.build")) {
+            const component = tr.closest("section.component").dataset.component;
+            const key = `${component}/${tr.dataset.id}`;
+            if (seen.get(key) === tr.dataset.result) continue;
+            seen.set(key, tr.dataset.result);
+            window.report({
+              stage: "build", t: Date.now(), component, id: Number(tr.dataset.id), result: tr.dataset.result,
+              trigger: tr.querySelector("td.trigger")?.textContent, digest: tr.querySelector(".digest")?.textContent ?? null,
+            });
+          }
+        };
+        new MutationObserver(check).observe(document.querySelector("section.builds"), { subtree: true, childList: true, attributes: true });
+        check();
+      });
+      say({ stage: "builds-open" });
+    } else if (c === "builds-shot") {
+      await builds.screenshot({ path: `${out}/real-builds.png`, fullPage: true });
+      say({ stage: "builds-shot" });
     } else if (c === "logs-shot") {
       await logs.screenshot({ path: `${out}/real-logs.png` });
       say({ stage: "logs-shot" });

@@ -66,7 +66,7 @@ async fn until_served(url: &str, want: &str, timeout: Duration) -> Duration {
 }
 
 /// `nexus-dev watch -o json`: its JSON events, one per line, through a channel.
-struct Watch {
+pub(crate) struct Watch {
     child: Child,
     events: Receiver<serde_json::Value>,
     seen: Vec<serde_json::Value>,
@@ -74,7 +74,7 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(env: &Env) -> Self {
+    pub(crate) fn start(env: &Env) -> Self {
         let mut child = env
             .command(&["watch", "-o", "json", "--rollout-timeout", "90s"])
             .stdout(Stdio::piped())
@@ -103,7 +103,7 @@ impl Watch {
 
     /// The next event (after those already seen) of `component` and kind `event`; panics with
     /// the watch output after `timeout`.
-    fn wait_for(&mut self, event: &str, component: &str, timeout: Duration) -> serde_json::Value {
+    pub(crate) fn wait_for(&mut self, event: &str, component: &str, timeout: Duration) -> serde_json::Value {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -124,7 +124,7 @@ impl Watch {
     }
 
     /// Waits for `event` of every one of `components`, in any order.
-    fn wait_for_each(&mut self, event: &str, components: &[&str], timeout: Duration) {
+    pub(crate) fn wait_for_each(&mut self, event: &str, components: &[&str], timeout: Duration) {
         let deadline = Instant::now() + timeout;
         let mut missing: Vec<&str> = components.to_vec();
         while !missing.is_empty() {
@@ -152,7 +152,7 @@ impl Watch {
         fresh
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         // SAFETY: kill(2) on our own child's pid, no memory involved.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
         let _ = self.child.wait();
@@ -160,7 +160,7 @@ impl Watch {
 }
 
 /// Writes `text` to `path` the way an editor saves: a new file renamed over the old one.
-fn save(path: &Path, text: &str) {
+pub(crate) fn save(path: &Path, text: &str) {
     let tmp = path.with_extension("nexus-e2e-tmp");
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, path).unwrap();

@@ -6,6 +6,7 @@
 //! - a line a pod writes appears in the logs view within 1 s;
 //! - a Deployment deleted by hand turns its step red within 2 s of the deletion, and green again
 //!   within 2 s of the recreated Deployment being ready;
+//! - a save, rebuilt by `nexus-dev watch`, shows in the builds view with the digest it deployed;
 //! - a screenshot of each view on real pods (`target/tmp/ui-screenshots/real-*.png`).
 //!
 //! It owns the machine's fixed names, like `kind_e2e`: a nextest test group, and the lock.
@@ -157,6 +158,7 @@ async fn dashboard_follows_real_pods_step_by_step_their_logs_and_a_deployment_de
     page.command("views").await;
     let views = page.until("the views", Duration::from_secs(60), |s| s["stage"] == "views").await;
     assert!(views["nodes"].as_array().unwrap().iter().all(|n| n[1] == "ok"), "every node healthy: {views:#}");
+    assert!(views["pods"].as_u64() >= Some(4), "the capability view lists its 2 + 2 real pods: {views:#}");
 
     // ---- a line a pod writes, in the logs view within 1 s
     let api = up["capabilities"][0]["forwards"]
@@ -227,6 +229,31 @@ async fn dashboard_follows_real_pods_step_by_step_their_logs_and_a_deployment_de
     );
     assert!(red_ms <= 2_000, "red within 2 s of the deletion: {red_ms} ms");
     assert!(green_ms <= 2_000, "green within 2 s of the Deployment ready again: {green_ms} ms");
+
+    // ---- a save shows a new build with its digest: watch mode sends its builds to the daemon
+    let mut watch = crate::kind_e2e::Watch::start(&env);
+    watch.wait_for_each("deployed", &["web", "api"], Duration::from_secs(180));
+    page.command("builds").await;
+    page.until("the builds view", Duration::from_secs(30), |s| s["stage"] == "builds-open").await;
+    let server = env.project.join("api/server.pl");
+    let original = std::fs::read_to_string(&server).unwrap();
+    crate::kind_e2e::save(&server, &original.replace("hello from the example api", "hello from the dashboard test"));
+    let deployed = watch.wait_for("deployed", "api", Duration::from_secs(180));
+    let image = deployed["image"].as_str().unwrap().to_owned();
+    let shown = page
+        .until("the save's build deployed", Duration::from_secs(60), |s| {
+            s["stage"] == "build"
+                && s["component"] == "api"
+                && s["result"] == "deployed"
+                && s["trigger"].as_str().is_some_and(|t| t.contains("server.pl"))
+        })
+        .await;
+    let digest = shown["digest"].as_str().unwrap_or_else(|| panic!("the build shows its digest: {shown}"));
+    assert!(digest.starts_with("sha256:") && image.contains(digest), "the page shows {digest}; watch deployed {image}");
+    eprintln!("a save's build shown with digest {digest}, the image deployed: {image}");
+    page.command("builds-shot").await;
+    page.until("the builds' screenshot", Duration::from_secs(30), |s| s["stage"] == "builds-shot").await;
+    watch.stop();
 
     page.command("end").await;
     let done = page.until("the end", Duration::from_secs(30), |s| s["stage"] == "done").await;
