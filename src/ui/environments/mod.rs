@@ -292,9 +292,13 @@ fn capability(
     let spec = &cr.spec;
     let spec_hash = release::spec_hash(spec);
     let local_plan = crate::model::plan::build(cr, local);
-    // The local pins name the local registry; on EKS a workload runs what promote pinned.
+    // The local pins name the local registry; on EKS a workload runs what promote pinned. And a
+    // local build awaited (0 replicas until watch mode builds it) is this machine's alone.
     let mut unpinned = cr.clone();
-    unpinned.annotations_mut().retain(|k, _| !k.starts_with(crate::model::plan::BUILT_IMAGE_ANNOTATION));
+    unpinned.annotations_mut().retain(|k, _| {
+        !k.starts_with(crate::model::plan::BUILT_IMAGE_ANNOTATION)
+            && !k.starts_with(crate::model::plan::AWAITING_BUILD_ANNOTATION)
+    });
     let comparisons = eks
         .iter()
         .map(|p| {
@@ -370,4 +374,33 @@ pub fn local_images(deployments: &[Arc<Deployment>]) -> HashMap<String, BTreeMap
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The capability as the daemon holds it on a real cluster: its images built (pinned to the
+    /// local registry) and once awaited (the annotation stays).
+    #[test]
+    fn local_builds_pinned_or_awaited_are_not_plan_differences_with_eks() {
+        let mut cr = crate::input::examples::example("minimal");
+        cr.metadata.namespace = Some("myapp-dev".into());
+        cr.metadata.name = Some("myapp-dev".into());
+        for component in ["frontend", "backend"] {
+            let annotations = cr.annotations_mut();
+            annotations.insert(format!("{}{component}", crate::model::plan::AWAITING_BUILD_ANNOTATION), "api".into());
+            annotations.insert(
+                format!("{}{component}", crate::model::plan::BUILT_IMAGE_ANNOTATION),
+                format!("localhost:5001/{component}@sha256:{}", "a".repeat(64)),
+            );
+        }
+        let local = crate::input::profile::built_in("local").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let eks = vec![crate::input::profile::resolve("eks-prod", dir.path()).unwrap()];
+        let c = capability(&cr, "myapp-dev/myapp-dev".into(), &BTreeMap::new(), &local, &eks, &[], &HashMap::new());
+        let plan = &c.comparisons[0].plan;
+        assert!(plan.outside_scope.is_empty(), "{:#?}", plan.outside_scope);
+        assert!(!plan.settings.is_empty(), "the profile-scoped fields differ, as they should");
+    }
 }
