@@ -193,15 +193,7 @@ mod tests {
     use super::*;
     use crate::model::spec::Phase;
     use crate::ui::hub::Delta;
-    use crate::ui::model::tests::{all, minimal};
-    use crate::ui::steps::Timeline;
-
-    fn cap(name: &str, phase: Phase) -> Capability {
-        let (_, plan) = minimal(None);
-        let (mut cr, plan) = minimal(Some(all(&plan, "Pending", phase)));
-        cr.metadata.name = Some(name.into());
-        crate::ui::model::capability(&cr, &plan, None, &Timeline::default())
-    }
+    use crate::ui::model::tests::named as cap;
 
     #[test]
     fn a_follower_holds_the_snapshot_then_applies_deltas() {

@@ -162,15 +162,7 @@ impl Live {
 mod tests {
     use super::*;
     use crate::model::spec::Phase;
-    use crate::ui::model::tests::{all, minimal};
-    use crate::ui::steps::Timeline;
-
-    fn cap(name: &str, phase: Phase) -> Capability {
-        let (_, plan) = minimal(None);
-        let (mut cr, plan) = minimal(Some(all(&plan, "Pending", phase)));
-        cr.metadata.name = Some(name.into());
-        crate::ui::model::capability(&cr, &plan, None, &Timeline::default())
-    }
+    use crate::ui::model::tests::named as cap;
 
     #[test]
     fn only_changes_are_numbered_and_carry_what_changed() {

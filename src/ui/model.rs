@@ -209,6 +209,14 @@ pub(crate) mod tests {
         (cr, plan)
     }
 
+    /// The minimal example as `myapp-dev/NAME` in `phase`, every resource Pending.
+    pub(crate) fn named(name: &str, phase: Phase) -> Capability {
+        let (_, plan) = minimal(None);
+        let (mut cr, plan) = minimal(Some(all(&plan, "Pending", phase)));
+        cr.metadata.name = Some(name.into());
+        capability(&cr, &plan, None, &Timeline::default())
+    }
+
     /// A status with every planned resource in `state`.
     pub(crate) fn all(plan: &Plan, state: &str, phase: Phase) -> NexusAICapabilityStatus {
         NexusAICapabilityStatus {
