@@ -32,8 +32,8 @@ pub struct ApplyArgs {
     /// Apply only one part of the plan.
     #[arg(long, value_enum)]
     pub only: Option<Only>,
-    /// Resources converged at once.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// Resources converged at once (throttled calls are retried with backoff).
+    #[arg(long, default_value_t = crate::provision::aws::DEFAULT_IN_FLIGHT as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     /// Wait until every capability is Running (or Failed).
     #[arg(long)]
@@ -200,16 +200,10 @@ pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         // The AWS part alone: the executor.
         Some(Only::Aws) => {
             for (p, s) in l.plans.iter().zip(&l.specs) {
-                let ctx = connect(p, &l.profile, false).await?;
                 if text {
                     eprintln!("applying {} ({}) to {}", p.capability, p.environment, l.profile.profile.name);
                 }
-                let mut report = checked(&l.profile);
-                report.merge(provision::apply(p, &ctx, &opts).await);
-                if report.ok() {
-                    report.merge(orphans(s, p, &l, false, &opts).await?);
-                }
-                reports.push(report);
+                reports.push(apply_aws(s, p, &l, false, &opts).await?);
             }
         }
         // Everything: the reconciler, which provisions AWS once, then the cluster.
@@ -255,18 +249,49 @@ pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     Ok(if failed { ExitCode::FAILURE } else { exit(&reports) })
 }
 
-/// What changes of the spec left behind (issue #11, item 4), found by ownership: the resources
-/// of parts it turned off, and all of the capability in regions it was applied to before (as
-/// this machine remembers). Pruned under `deletionPolicy: Delete`, reported under `Retain` and
-/// in a dry run.
-async fn orphans(s: &LoadedSpec, p: &Plan, l: &Loaded, dry_run: bool, opts: &Options) -> anyhow::Result<Report> {
+/// The AWS part of one capability, as `apply --only aws` and `diff` run it. Three things go at
+/// once, so that a warm apply is one round trip, the process's own checks included (issue 20):
+/// the emulator's coverage check, the plan's apply (which writes nothing before that check
+/// passes), and a dry run of pruning what the spec's changes left behind in its region (issue
+/// #11, item 4: the resources of parts it turned off, found by ownership). What that dry run
+/// finds is then pruned for real under `deletionPolicy: Delete`, once the plan applied cleanly;
+/// under `Retain`, and in a dry run, it is only reported. Then the regions the capability was
+/// applied to before.
+async fn apply_aws(s: &LoadedSpec, p: &Plan, l: &Loaded, dry_run: bool, opts: &Options) -> anyhow::Result<Report> {
+    use futures::FutureExt;
     let profile = &l.profile.profile;
+    let check = {
+        let (profile, needed) = (profile.clone(), p.aws_services());
+        async move { coverage::check(&profile, &needed).await.map_err(|e| e.to_string()) }.boxed().shared()
+    };
     let ctx = Ctx::new(Clients::connect(&Target::of(profile, &p.target.region)).await, profile.aws.account.clone())
         .dry_run(dry_run);
-    let mut report =
-        provision::prune(&p.owner(), &plan::unplanned(&s.cr, profile), &ctx, opts, s.spec().deletion_policy).await;
+    let gated = Options { gate: Some(check.clone()), ..opts.clone() };
+    let (probe, probing) = (Options { progress: None, ..opts.clone() }, ctx.clone().dry_run(true));
+    let (applied, orphans) = tokio::join!(provision::apply(p, &ctx, &gated), prune(s, p, l, &probing, &probe));
+    // When it failed, nothing was written.
+    check.await.map_err(|e| anyhow::anyhow!(e))?;
+    let mut report = checked(&l.profile);
+    report.merge(applied);
+    if !dry_run && !report.ok() {
+        // What is left behind waits for a clean apply; the dry run's calls still count.
+        report.merge_alongside(Report { resources: Vec::new(), ..orphans });
+        return Ok(report);
+    }
+    if dry_run || orphans.resources.is_empty() {
+        report.merge_alongside(orphans);
+    } else {
+        report.merge_alongside(Report { resources: Vec::new(), ..orphans });
+        report.merge(prune(s, p, l, &ctx, opts).await);
+    }
     report.merge(orphans_elsewhere(s, p, l, dry_run, opts).await?);
     Ok(report)
+}
+
+/// Prunes what the capability's spec no longer wants in its region (a dry run only finds it).
+async fn prune(s: &LoadedSpec, p: &Plan, l: &Loaded, ctx: &Ctx, opts: &Options) -> Report {
+    let unplanned = plan::unplanned(&s.cr, &l.profile.profile);
+    provision::prune(&p.owner(), &unplanned, ctx, opts, s.spec().deletion_policy).await
 }
 
 /// The capability's resources in the regions it was applied to before, other than its own (the
@@ -436,11 +461,8 @@ pub async fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let l = load(&args.specs, &args.profile)?;
     let mut reports = Vec::new();
     for (p, s) in l.plans.iter().zip(&l.specs) {
-        let ctx = connect(p, &l.profile, true).await?;
         let opts = Options { adopt: args.adopt, ..Options::default() };
-        let mut report = checked(&l.profile);
-        report.merge(provision::apply(p, &ctx, &opts).await);
-        report.merge(orphans(s, p, &l, true, &opts).await?);
+        let report = apply_aws(s, p, &l, true, &opts).await?;
         debug_assert_eq!(report.mutating_calls, 0, "a diff must not change anything");
         reports.push(report);
     }

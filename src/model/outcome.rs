@@ -208,6 +208,14 @@ impl Report {
         // Runs merged are runs made one after the other.
         self.depth += other.depth;
     }
+
+    /// Adds `other`, a run made at the same time as this one: its calls count, but the time and
+    /// the depth are the longer run's.
+    pub fn merge_alongside(&mut self, other: Report) {
+        let (duration_ms, depth) = (self.duration_ms.max(other.duration_ms), self.depth.max(other.depth));
+        self.merge(other);
+        (self.duration_ms, self.depth) = (duration_ms, depth);
+    }
 }
 
 #[cfg(test)]

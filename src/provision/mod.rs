@@ -30,7 +30,8 @@ pub type Progress = std::sync::Arc<dyn Fn(&ResourceReport) + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Options {
-    /// Resources converged at once.
+    /// Resources converged at once by this run (every run sharing a client set also waits for
+    /// its [`aws::Clients::limiter`]).
     pub concurrency: usize,
     /// Attempts per resource for retryable errors (throttling, 5xx, unreachable, timeouts).
     pub max_attempts: u32,
@@ -44,17 +45,25 @@ pub struct Options {
     /// in the first wave of reads, and verified there (issue 20). A stale or foreign one costs
     /// the lookup by name it saves, nothing more.
     pub remembered: Hints,
+    /// What must hold before anything is written (`apply` checks that the emulator offers the
+    /// plan's services): awaited beside the first wave of reads, so it costs no round trip of
+    /// its own. When it fails, nothing is attempted and every resource carries its message.
+    pub gate: Option<Gate>,
 }
+
+/// A check a run awaits before its first write; see [`Options::gate`].
+pub type Gate = futures::future::Shared<futures::future::BoxFuture<'static, Result<(), String>>>;
 
 impl Default for Options {
     fn default() -> Self {
         Self {
-            concurrency: 16,
+            concurrency: aws::DEFAULT_IN_FLIGHT,
             max_attempts: 3,
             backoff: Duration::from_millis(250),
             progress: None,
             adopt: false,
             remembered: Hints::new(),
+            gate: None,
         }
     }
 }
@@ -67,6 +76,7 @@ impl std::fmt::Debug for Options {
             .field("backoff", &self.backoff)
             .field("adopt", &self.adopt)
             .field("remembered", &self.remembered)
+            .field("gate", &self.gate.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -109,11 +119,15 @@ pub async fn delete(plan: &Plan, ctx: &Ctx, opts: &Options, policy: DeletionPoli
             .collect();
         return Report { resources, duration_ms: start.elapsed().as_millis() as u64, ..Report::default() };
     }
-    run(&plan.owner(), ctx, opts, &resources, &dependents(&resources), Op::Delete).await
+    run(&plan.owner(), ctx, opts, &resources, &dependents(ctx, &resources), Op::Delete).await
 }
 
-/// Reverse edges: a resource goes once everything depending on it is gone.
-fn dependents(resources: &[&Resource]) -> Vec<Vec<String>> {
+/// Reverse edges: a resource goes once everything depending on it is gone. A dry run deletes
+/// nothing, so nothing waits: every resource is read at once.
+fn dependents(ctx: &Ctx, resources: &[&Resource]) -> Vec<Vec<String>> {
+    if ctx.dry_run {
+        return vec![Vec::new(); resources.len()];
+    }
     resources
         .iter()
         .map(|r| {
@@ -137,7 +151,7 @@ pub async fn prune(
     let resources: Vec<&Resource> = candidates.iter().collect();
     let keep = policy == DeletionPolicy::Retain;
     let probe = Ctx { dry_run: ctx.dry_run || keep, ..ctx.clone() };
-    let mut report = run(owner, &probe, opts, &resources, &dependents(&resources), Op::Delete).await;
+    let mut report = run(owner, &probe, opts, &resources, &dependents(&probe, &resources), Op::Delete).await;
     report.resources.retain_mut(|r| match r.outcome {
         Outcome::Deleted if probe.dry_run => {
             r.outcome = Outcome::Orphaned;
@@ -221,54 +235,35 @@ async fn run_counted(
     let mut reports: Vec<Option<ResourceReport>> = vec![None; resources.len()];
     let mut finished: HashMap<String, bool> = HashMap::new(); // id → succeeded
     let mut started = vec![false; resources.len()];
-    // Once the endpoint proved unreachable, nothing more is attempted: one clear error beats
-    // fifty identical ones, each after its own retries.
-    let mut unreachable: Option<String> = None;
     // Read everything up front, at once: most of a warm apply is reading, and a resource's own
     // state seldom depends on another being done. What cannot be read yet is read in its turn.
+    let gate = async {
+        match &opts.gate {
+            Some(g) => g.clone().await.err(),
+            None => None,
+        }
+    };
+    let (reads, refused) = futures::join!(early_reads(ctx, opts, resources, op, owner), gate);
+    // Once the endpoint proved unreachable (or the gate refused), nothing more is attempted: one
+    // clear error beats fifty identical ones, each after its own retries.
+    let mut halt: Option<String> = refused;
     let mut observations: HashMap<String, Observation> = HashMap::new();
-    let remembered = &opts.remembered;
-    if op == Op::Ensure {
-        // Parameters in batches of ten; the baseline of "one call after another" reads each.
-        let parameters: Vec<&str> = resources
-            .iter()
-            .filter(|r| r.kind == crate::model::plan::Kind::SsmParameter)
-            .map(|r| r.name.as_str())
-            .collect();
-        let prefetch = (!ctx.serial).then(|| aws::ssm::Prefetch::new(ctx, &parameters));
-        let prefetch = prefetch.as_ref();
-        // Collected first: a lazily mapped iterator here makes the future's `Send` bound
-        // higher-ranked, which the compiler cannot prove.
-        let reads: Vec<_> = resources
-            .iter()
-            .map(|r| {
-                let deps = Deps::first_wave(owner, r, remembered, prefetch);
-                Box::pin(async move {
-                    let _permit = ctx.clients.limiter.acquire().await;
-                    let depth = aws::Depth::starting_at(0);
-                    let read = aws::at_depth(depth.clone(), dispatch::observe_early(ctx, r, deps)).await;
-                    (r.id(), read, depth.get())
-                })
-            })
-            .collect();
-        let reads = futures::stream::iter(reads).buffer_unordered(resources.len().max(1)).collect::<Vec<_>>().await;
-        for (id, read, depth) in reads {
-            depths.insert(id.clone(), depth);
-            match read {
-                Some(Ok(o)) => {
-                    observations.insert(id, o);
-                }
-                Some(Err(e)) if endpoint_lost(&e) => {
-                    unreachable.get_or_insert_with(|| lost(ctx, &e));
-                }
-                _ => {}
+    for (id, read, depth) in reads {
+        depths.insert(id.clone(), depth);
+        match read {
+            Some(Ok(o)) => {
+                observations.insert(id, o);
             }
+            Some(Err(e)) if endpoint_lost(&e) => {
+                halt.get_or_insert_with(|| lost(ctx, &e));
+            }
+            _ => {}
         }
     }
     // In its turn, a resource whose remembered ID did not hold tries the one its SSM parameter
     // publishes.
     let mut hints = dispatch::hints(resources, &observations);
-    for (id, v) in remembered {
+    for (id, v) in &opts.remembered {
         hints.entry(id.clone()).or_insert_with(|| v.clone());
     }
     let hints = &hints;
@@ -279,7 +274,7 @@ async fn run_counted(
             if started[i] || running.len() >= opts.concurrency.max(1) {
                 continue;
             }
-            if let Some(why) = &unreachable {
+            if let Some(why) = &halt {
                 started[i] = true;
                 let rep = report(
                     resources[i],
@@ -345,7 +340,7 @@ async fn run_counted(
         if let Err(e) = &result
             && endpoint_lost(e)
         {
-            unreachable.get_or_insert_with(|| lost(ctx, e));
+            halt.get_or_insert_with(|| lost(ctx, e));
         }
         let result = result.map_err(|e| (e.to_string(), e.code().to_owned()));
         let rep = report(r, result, attempts, elapsed);
@@ -362,6 +357,44 @@ async fn run_counted(
         })
         .collect();
     (reports, depths.into_values().max().unwrap_or(0))
+}
+
+/// The first wave of an ensure: every resource that can be read before the others are done,
+/// read at once, each with its depth (a delete reads in its turn).
+async fn early_reads(
+    ctx: &Ctx,
+    opts: &Options,
+    resources: &[&Resource],
+    op: Op,
+    owner: &Owner,
+) -> Vec<(String, Option<Result<Observation, AwsError>>, u32)> {
+    if op != Op::Ensure {
+        return Vec::new();
+    }
+    let remembered = &opts.remembered;
+    // Parameters in batches of ten; the baseline of "one call after another" reads each.
+    let parameters: Vec<&str> = resources
+        .iter()
+        .filter(|r| r.kind == crate::model::plan::Kind::SsmParameter)
+        .map(|r| r.name.as_str())
+        .collect();
+    let prefetch = (!ctx.serial).then(|| aws::ssm::Prefetch::new(ctx, &parameters));
+    let prefetch = prefetch.as_ref();
+    // Collected first: a lazily mapped iterator here makes the future's `Send` bound
+    // higher-ranked, which the compiler cannot prove.
+    let reads: Vec<_> = resources
+        .iter()
+        .map(|r| {
+            let deps = Deps::first_wave(owner, r, remembered, prefetch);
+            Box::pin(async move {
+                let _permit = ctx.clients.limiter.acquire().await;
+                let depth = aws::Depth::starting_at(0);
+                let read = aws::at_depth(depth.clone(), dispatch::observe_early(ctx, r, deps)).await;
+                (r.id(), read, depth.get())
+            })
+        })
+        .collect();
+    futures::stream::iter(reads).buffer_unordered(resources.len().max(1)).collect().await
 }
 
 /// An endpoint that refuses connections or stops answering serves no other resource either.
@@ -529,6 +562,46 @@ mod tests {
         let mut again = vec!["DescribeUserPoolClient"];
         again.extend(["GetGroup"; 3]);
         assert_eq!(waves[3], sorted(again), "{waves:?}");
+    }
+
+    /// A gate that answers after three round trips of the stand-in: `verdict`.
+    fn gate_after_three_round_trips(fake: &FakeAws, verdict: Result<(), String>) -> Gate {
+        use futures::FutureExt;
+        let wait = fake.rtt * 3;
+        async move {
+            tokio::time::sleep(wait).await;
+            verdict
+        }
+        .boxed()
+        .shared()
+    }
+
+    // Issue 20: the check `apply` makes before writing (the emulator's coverage) goes beside the
+    // first wave of reads. Nothing is written before it passes, nothing at all if it fails.
+    #[tokio::test(start_paused = true)]
+    async fn a_gate_holds_every_write_until_it_passes_and_stops_them_all_when_it_fails() {
+        let plan = cognito_plan("gated");
+        let ctx_on = |fake: &std::sync::Arc<FakeAws>| {
+            Ctx::new(Clients::from_config(&fake.sdk_config(&plan.target.region), true), "000000000000")
+        };
+        // An account with another capability's pool: every resource of this plan is to be made.
+        let refusing = FakeAws::holding(&cognito_plan("other"), "eu-west-1_other", "client9");
+        let gate = gate_after_three_round_trips(&refusing, Err("the emulator does not offer cognito-idp".into()));
+        let report = apply(&plan, &ctx_on(&refusing), &Options { gate: Some(gate), ..Options::default() }).await;
+        assert_eq!(report.mutating_calls, 0);
+        let said = |r: &ResourceReport| r.error.as_deref().is_some_and(|e| e.contains("does not offer cognito-idp"));
+        assert!(report.resources.iter().all(|r| r.outcome == Outcome::Failed && said(r)), "{:#?}", report.resources);
+        assert_eq!(refusing.waves().len(), 1, "only the first wave's reads: {:?}", refusing.waves());
+
+        let passing = FakeAws::holding(&cognito_plan("other"), "eu-west-1_other", "client9");
+        let gate = gate_after_three_round_trips(&passing, Ok(()));
+        let report = apply(&plan, &ctx_on(&passing), &Options { gate: Some(gate), ..Options::default() }).await;
+        assert!(report.mutating_calls > 0, "the stand-in refuses writes, but they are sent");
+        let sent = passing.sent.lock().unwrap().clone();
+        let first_write = sent.iter().filter(|s| aws::is_mutating(&s.operation)).map(|s| s.at).min().unwrap();
+        let last_read_of_the_first_wave = sent.iter().map(|s| s.at).filter(|at| *at < passing.rtt).max().unwrap();
+        assert!(first_write >= passing.rtt * 3, "a write went at {first_write:?}, before the gate passed");
+        assert_eq!(last_read_of_the_first_wave, Duration::ZERO, "the reads did not wait for the gate");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -180,8 +180,8 @@ pub async fn counted<F: Future>(fut: F) -> (F::Output, Arc<CallCounter>) {
 
 /// How many requests one resource has waited on one after another (issue 20): the benchmark's
 /// machine-independent measure of a run's critical path. A request sent at depth `d` leaves its
-/// resource at depth `d + 1` at least once it is answered; requests sent together (before any of
-/// them is answered) share a depth. A resource starts at the depth of its deepest dependency.
+/// resource at depth `d + 1` at least once it is answered; requests started together (before any
+/// of them is answered) share a depth. A resource starts at the depth of its deepest dependency.
 #[derive(Debug, Default)]
 pub struct Depth(AtomicU32);
 
@@ -205,9 +205,11 @@ pub async fn at_depth<F: Future>(depth: Arc<Depth>, fut: F) -> F::Output {
     RESOURCE_DEPTH.scope(depth, fut).await
 }
 
-/// The depth a request was sent at, kept in its config bag until it is answered.
-#[derive(Debug, Clone, Copy)]
-struct SentAt(u32);
+/// The depth a request was sent at, and the resource that sent it, kept in its config bag until
+/// it is answered. The answer deepens that resource, even when another one's task polls it to
+/// completion (a shared batch of SSM reads): awaiting another's request is not sending one.
+#[derive(Debug, Clone)]
+struct SentAt(u32, Arc<Depth>);
 
 impl Storable for SentAt {
     type Storer = StoreReplace<Self>;
@@ -236,8 +238,18 @@ impl Intercept for Counting {
             calls().get_or_create(&labels).inc();
             let _ = RUN_COUNTER.try_with(|c| c.record(m.service(), m.name()));
         }
-        if let Ok(d) = RESOURCE_DEPTH.try_with(|d| d.get()) {
-            cfg.interceptor_state().store_put(SentAt(d));
+        Ok(())
+    }
+
+    // The depth is taken when the call starts, not when it goes on the wire: calls started
+    // together share it even if one is answered before another has its connection.
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Ok(sent) = RESOURCE_DEPTH.try_with(|d| SentAt(d.get(), d.clone())) {
+            cfg.interceptor_state().store_put(sent);
         }
         Ok(())
     }
@@ -248,8 +260,10 @@ impl Intercept for Counting {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(SentAt(d)) = cfg.load::<SentAt>().copied() {
-            let _ = RESOURCE_DEPTH.try_with(|depth| depth.0.fetch_max(d + 1, Ordering::Relaxed));
+        if let Some(SentAt(d, sender)) = cfg.load::<SentAt>().cloned() {
+            sender.0.fetch_max(d + 1, Ordering::Relaxed);
+            // A retry goes after this answer.
+            cfg.interceptor_state().store_put(SentAt(d + 1, sender));
         }
         Ok(())
     }
@@ -277,8 +291,11 @@ pub struct Clients {
     pub limiter: Arc<tokio::sync::Semaphore>,
 }
 
-/// Resources in flight per set of clients, across runs.
-pub const DEFAULT_IN_FLIGHT: usize = 48;
+/// Resources in flight per set of clients, across runs: room for the whole first wave of a
+/// large capability (the full example has 48 AWS resources) and what runs beside it, such as
+/// `apply`'s probe for orphans, so that neither waits a round trip for the other (issue 20).
+/// A few requests each, so still well within a process's open files.
+pub const DEFAULT_IN_FLIGHT: usize = 128;
 
 impl Clients {
     pub async fn connect(target: &Target) -> Self {
