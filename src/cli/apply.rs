@@ -252,11 +252,10 @@ pub async fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
 /// The AWS part of one capability, as `apply --only aws` and `diff` run it. Three things go at
 /// once, so that a warm apply is one round trip, the process's own checks included (issue 20):
 /// the emulator's coverage check, the plan's apply (which writes nothing before that check
-/// passes), and a dry run of pruning what the spec's changes left behind in its region (issue
-/// #11, item 4: the resources of parts it turned off, found by ownership). What that dry run
-/// finds is then pruned for real under `deletionPolicy: Delete`, once the plan applied cleanly;
-/// under `Retain`, and in a dry run, it is only reported. Then the regions the capability was
-/// applied to before.
+/// passes), and the look for what the spec's changes left behind in its region (issue #11,
+/// item 4: the resources of parts it turned off, found by ownership). What that finds is pruned
+/// under `deletionPolicy: Delete` once the plan applied cleanly; under `Retain`, and in a dry
+/// run, it is only reported. Then the regions the capability was applied to before.
 async fn apply_aws(s: &LoadedSpec, p: &Plan, l: &Loaded, dry_run: bool, opts: &Options) -> anyhow::Result<Report> {
     use futures::FutureExt;
     let profile = &l.profile.profile;
@@ -266,32 +265,19 @@ async fn apply_aws(s: &LoadedSpec, p: &Plan, l: &Loaded, dry_run: bool, opts: &O
     };
     let ctx = Ctx::new(Clients::connect(&Target::of(profile, &p.target.region)).await, profile.aws.account.clone())
         .dry_run(dry_run);
-    let gated = Options { gate: Some(check.clone()), ..opts.clone() };
-    let (probe, probing) = (Options { progress: None, ..opts.clone() }, ctx.clone().dry_run(true));
-    let (applied, orphans) = tokio::join!(provision::apply(p, &ctx, &gated), prune(s, p, l, &probing, &probe));
+    let unplanned = plan::unplanned(&s.cr, profile);
+    let orphans = provision::OrphanProbe::start(&p.owner(), unplanned, &ctx, opts, s.spec().deletion_policy);
+    let applied = provision::apply(p, &ctx, &Options { gate: Some(check.clone()), ..opts.clone() }).await;
     // When it failed, nothing was written.
     check.await.map_err(|e| anyhow::anyhow!(e))?;
     let mut report = checked(&l.profile);
     report.merge(applied);
-    if !dry_run && !report.ok() {
-        // What is left behind waits for a clean apply; the dry run's calls still count.
-        report.merge_alongside(Report { resources: Vec::new(), ..orphans });
-        return Ok(report);
+    let clean = report.ok();
+    orphans.finish(&mut report, clean).await;
+    if clean || dry_run {
+        report.merge(orphans_elsewhere(s, p, l, dry_run, opts).await?);
     }
-    if dry_run || orphans.resources.is_empty() {
-        report.merge_alongside(orphans);
-    } else {
-        report.merge_alongside(Report { resources: Vec::new(), ..orphans });
-        report.merge(prune(s, p, l, &ctx, opts).await);
-    }
-    report.merge(orphans_elsewhere(s, p, l, dry_run, opts).await?);
     Ok(report)
-}
-
-/// Prunes what the capability's spec no longer wants in its region (a dry run only finds it).
-async fn prune(s: &LoadedSpec, p: &Plan, l: &Loaded, ctx: &Ctx, opts: &Options) -> Report {
-    let unplanned = plan::unplanned(&s.cr, &l.profile.profile);
-    provision::prune(&p.owner(), &unplanned, ctx, opts, s.spec().deletion_policy).await
 }
 
 /// The capability's resources in the regions it was applied to before, other than its own (the

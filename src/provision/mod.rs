@@ -173,6 +173,44 @@ pub async fn prune(
     report
 }
 
+/// A look for orphans beside other work (issue 20): [`prune`]'s reads, made as a dry run in a
+/// task of its own that starts at once, so that they cost no round trip of their own. Found
+/// nothing (the common case), nothing more is sent; what it finds is pruned for real afterwards.
+pub struct OrphanProbe {
+    task: tokio::task::JoinHandle<Report>,
+    owner: Owner,
+    candidates: Vec<Resource>,
+    ctx: Ctx,
+    opts: Options,
+    policy: DeletionPolicy,
+}
+
+impl OrphanProbe {
+    /// Starts looking for the orphans among `candidates` (see [`prune`]).
+    pub fn start(owner: &Owner, candidates: Vec<Resource>, ctx: &Ctx, opts: &Options, policy: DeletionPolicy) -> Self {
+        let probing = Ctx { dry_run: true, ..ctx.clone() };
+        let quiet = Options { progress: None, ..opts.clone() };
+        let (o, found) = (owner.clone(), candidates.clone());
+        let task = tokio::spawn(async move { prune(&o, &found, &probing, &quiet, policy).await });
+        Self { task, owner: owner.clone(), candidates, ctx: ctx.clone(), opts: opts.clone(), policy }
+    }
+
+    /// Adds the probe to `report`, the work it ran beside. A dry run reports what it found. If
+    /// `prune` (the work went well) and it found anything, that is pruned now, as [`prune`]
+    /// does; otherwise only its calls count.
+    pub async fn finish(self, report: &mut Report, prune: bool) {
+        let found = self.task.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        if self.ctx.dry_run || found.resources.is_empty() {
+            report.merge_alongside(found);
+            return;
+        }
+        report.merge_alongside(Report { resources: Vec::new(), ..found });
+        if prune {
+            report.merge(self::prune(&self.owner, &self.candidates, &self.ctx, &self.opts, self.policy).await);
+        }
+    }
+}
+
 /// What a run does to each resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -394,7 +432,9 @@ async fn early_reads(
             })
         })
         .collect();
-    futures::stream::iter(reads).buffer_unordered(resources.len().max(1)).collect().await
+    // The baseline of "one call after another" reads one resource at a time here too.
+    let width = if ctx.serial { 1 } else { resources.len().max(1) };
+    futures::stream::iter(reads).buffer_unordered(width).collect().await
 }
 
 /// An endpoint that refuses connections or stops answering serves no other resource either.

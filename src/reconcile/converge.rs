@@ -75,6 +75,12 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
     // The IDs the last pass found (issue 20), kept in the status: read by ID in the first wave.
     let options = provision::Options { remembered: remembered(&status), ..ctx.options.clone() };
     let runs = if aws_recent { Vec::new() } else { decide::aws_runs(show_phases) };
+    // What the spec no longer wants (a data service turned off), found by ownership, looked for
+    // beside the runs: deleted under Delete, kept and reported under Retain (issue #11, item 4).
+    let orphans = (!aws_recent).then(|| {
+        let unplanned = plan::unplanned(cr, &ctx.profile);
+        provision::OrphanProbe::start(&plan.owner(), unplanned, &aws, &options, cr.spec.deletion_policy)
+    });
     for phases in runs {
         let resources: Vec<&plan::Resource> =
             plan.resources.iter().filter(|r| r.kind.is_aws() && phases.contains(&r.phase)).collect();
@@ -116,12 +122,9 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         }
         reports.push(report);
     }
-    if !aws_recent {
-        // What the spec no longer wants (a data service turned off), found by ownership:
-        // deleted under Delete, kept and reported under Retain (issue #11, item 4).
-        let unplanned = plan::unplanned(cr, &ctx.profile);
-        let orphans =
-            Box::pin(provision::prune(&plan.owner(), &unplanned, &aws, &options, cr.spec.deletion_policy)).await;
+    if let Some(probe) = orphans {
+        let mut orphans = Report::default();
+        Box::pin(probe.finish(&mut orphans, true)).await;
         let pruned = orphans.count(Outcome::Pruned);
         if pruned > 0 {
             ctx.event(cr, EventType::Normal, "Pruned", format!("{pruned} AWS resources no longer in the spec deleted"))
@@ -131,7 +134,11 @@ pub async fn converge(cr: &NexusAICapability, ctx: &Context) -> Result<Pass, Err
         if kept > 0 {
             tracing::info!(capability = %owner, kept, "AWS resources no longer in the spec kept (deletionPolicy Retain)");
         }
-        reports.push(orphans);
+        // It ran beside the last run.
+        match reports.last_mut() {
+            Some(last) => last.merge_alongside(orphans),
+            None => reports.push(orphans),
+        }
         ctx.aws_checked_now(&owner, print, aws_started);
     }
     status::set_condition(

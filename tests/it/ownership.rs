@@ -481,6 +481,8 @@ async fn what_a_spec_change_leaves_behind_is_reported_and_pruned_by_policy(#[cas
     let again = aws_only(dir.path(), &profile, &spec, "apply");
     assert!(with_outcome(&again, "pruned").is_empty() && with_outcome(&again, "orphaned").is_empty(), "{again:#}");
     assert_eq!(again["mutatingCalls"], 0, "{again:#}");
+    // Issue 20: the coverage check and the look for orphans go beside the apply's first wave.
+    assert_eq!(again["depth"], 1, "a warm apply, orphans looked for, in one round trip: {again:#}");
 
     // A region change: the old region's tables, parameters and secrets go (Delete). A bucket
     // cannot move: S3 (and MiniStack) answer from its region only, so the apply fails on it,
